@@ -1,0 +1,141 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Project } from "ts-morph";
+import { MANIFEST_FORMAT, type CommandSpec, type Manifest, type PluginSpec } from "../contract/manifest.js";
+import { formatDiagnostic, type Diagnostic } from "../contract/diagnostic.js";
+import { planGraph } from "../runtime/graph/plan.js";
+import { extractTasks } from "./signatures.js";
+import { validatorsModule } from "./zod-source.js";
+import { checkGraphTypes } from "./check-types.js";
+import { recordGraphs, type Recorded } from "./record.js";
+import { CONFIG_FILE, pluginDir, pluginModules, readPluginList } from "./pipeline-files.js";
+import { writeBundles, writeGenerated } from "./emit.js";
+import { globalOptions } from "../runtime/cli/args.js";
+
+export interface BuildOptions {
+  root: string;
+  outflowRoot: string;
+  /** Check only: no generated/, no dist/. */
+  check?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface BuildResult {
+  ok: boolean;
+  diagnostics: Diagnostic[];
+  manifest?: Manifest;
+  timings: Record<string, number>;
+}
+
+function cacheDir(root: string): string {
+  return join(root, "node_modules", ".cache", "outflow");
+}
+
+function outflowVersion(outflowRoot: string): string {
+  return (JSON.parse(readFileSync(join(outflowRoot, "package.json"), "utf8")) as { version: string }).version;
+}
+
+/** `outflow build`: read signatures, record and check every command graph, then emit generated/ and dist/. */
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round(now - t);
+    t = now;
+  };
+  const diagnostics: Diagnostic[] = [];
+  const cache = cacheDir(opts.root);
+
+  const listed = await readPluginList(opts.root, opts.outflowRoot, cache);
+  const plugins: PluginSpec[] = [];
+  for (const name of listed ?? []) {
+    if (!existsSync(pluginDir(opts.root, name))) {
+      diagnostics.push({ code: "OF130", message: `Plugin "${name}" is listed in ${CONFIG_FILE} but plugins/${name.split(".").join("/")}/ does not exist`, site: { file: CONFIG_FILE, line: 1, column: 1 } });
+      continue;
+    }
+    plugins.push({ name, dir: `plugins/${name.split(".").join("/")}` });
+  }
+  const modules = plugins.flatMap((p) => pluginModules(opts.root, p.name));
+  lap("config");
+
+  const tsconfig = join(opts.root, "tsconfig.json");
+  const project = existsSync(tsconfig)
+    ? new Project({ tsConfigFilePath: tsconfig, skipAddingFilesFromTsConfig: true })
+    : new Project({ compilerOptions: { strict: true, target: 9, module: 99, moduleResolution: 100, types: ["node"] } });
+  const files = modules.map((m) => project.addSourceFileAtPath(join(opts.root, m)));
+  project.resolveSourceFileDependencies();
+  const extracted = extractTasks(project, opts.root, files);
+  diagnostics.push(...extracted.diagnostics);
+  lap("signatures");
+
+  let recorded: Recorded = { commands: [], taskIds: [] };
+  if (modules.length) recorded = await recordGraphs({ root: opts.root, outflowRoot: opts.outflowRoot, modules, cacheDir: cache });
+  lap("record");
+  if (recorded.importError) diagnostics.push({ code: "OF100", message: `Importing the pipeline modules failed: ${recorded.importError.message}`, site: recorded.importError.site });
+
+  const tasks = Object.fromEntries([...extracted.tasks].map(([id, e]) => [id, e.spec]));
+  const commands: CommandSpec[] = [];
+  const seen = new Map<string, CommandSpec>();
+  for (const c of recorded.commands) {
+    const spec: CommandSpec = { source: c.source, site: c.site, name: c.name, path: c.path, description: c.description, invokable: c.invokable, args: c.args, db: c.db, backend: c.backend, graph: c.graph, subcommands: c.subcommands };
+    const key = c.path.join(" ");
+    const previous = seen.get(key);
+    if (previous) {
+      diagnostics.push({ code: "OF110", message: `Duplicate command name "${key}": also defined at ${previous.site.file}:${previous.site.line}:${previous.site.column}`, site: c.site });
+    }
+    seen.set(key, spec);
+    for (const arg of Object.keys(c.args)) {
+      if (arg in globalOptions || arg === "help" || arg === "logLevel") diagnostics.push({ code: "OF112", message: `Command ${c.name} declares arg "${arg}", which is a built-in option of every command; rename it`, site: c.site });
+    }
+    commands.push(spec);
+    if (c.error) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} threw: ${c.error.message}`, site: c.error.site.line ? c.error.site : c.site });
+    if (!c.graph) continue;
+    const { plan, diagnostics: graphDiagnostics } = planGraph(c.graph, tasks);
+    diagnostics.push(...graphDiagnostics);
+    if (!graphDiagnostics.some((d) => d.code === "OF105")) diagnostics.push(...checkGraphTypes({ project, root: opts.root, tasks: extracted.tasks }, c.graph, plan));
+  }
+  const validators = validatorsModule(extracted.tasks.values());
+  diagnostics.push(...validators.diagnostics);
+  lap("check");
+
+  const unique = dedupe(diagnostics);
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    outflowVersion: outflowVersion(opts.outflowRoot),
+    configModule: listed === null ? null : CONFIG_FILE,
+    plugins,
+    tasks,
+    commands,
+  };
+  if (unique.length || opts.check) return { ok: unique.length === 0, diagnostics: unique, manifest, timings };
+
+  const emit = { root: opts.root, outflowRoot: opts.outflowRoot, manifest, validatorsCode: validators.code, modules };
+  const entries = writeGenerated(emit);
+  lap("generated");
+  await writeBundles(emit, entries);
+  lap("bundle");
+  return { ok: true, diagnostics: [], manifest, timings };
+}
+
+function dedupe(list: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return list.filter((d) => {
+    const key = `${d.code}|${d.site.file}:${d.site.line}:${d.site.column}|${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Prints diagnostics like tsc: location, code, message, code frame; then a count. */
+export function printDiagnostics(root: string, diagnostics: Diagnostic[], write: (s: string) => void): void {
+  const sources = new Map<string, string | undefined>();
+  const source = (file: string) => {
+    if (!sources.has(file)) sources.set(file, existsSync(join(root, file)) ? readFileSync(join(root, file), "utf8") : undefined);
+    return sources.get(file);
+  };
+  for (const d of diagnostics) write(formatDiagnostic(d, source(d.site.file)) + "\n");
+  const files = new Set(diagnostics.map((d) => d.site.file)).size;
+  write(`Found ${diagnostics.length} error${diagnostics.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"}.\n`);
+}

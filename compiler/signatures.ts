@@ -1,0 +1,348 @@
+import path from "node:path";
+import {
+  Node,
+  SyntaxKind,
+  type ArrowFunction,
+  type CallExpression,
+  type FunctionDeclaration,
+  type FunctionExpression,
+  type ParameterDeclaration,
+  type Project,
+  type SourceFile,
+  type Type,
+  type TypeChecker,
+} from "ts-morph";
+import type { InputSpec, OutputSpec, Site, TaskSpec } from "../contract/manifest.js";
+
+/**
+ * Reads every `task(fn)` of the pipeline: its id (module + export name), parameters (input targets,
+ * `IterateOn`, optionality) and returned keys (output targets), keeping the checker's types for the
+ * graph checks and the validators.
+ */
+
+export interface ExtractedTask {
+  spec: TaskSpec;
+  /** Parameter types by input name (for an `IterateOn` input: the full, branded parameter type). */
+  inputTypes: Map<string, Type>;
+  outputTypes: Map<string, Type>;
+  /**
+   * Element types of `IterateOn` inputs. When the element cannot be expressed as a single checker
+   * type (a union written through a re-alias), this is the branded parameter type: the brand is an
+   * optional property, so assignability to it is the same as to the element.
+   */
+  iterateElementTypes: Map<string, Type>;
+  /** The `task(` call. */
+  node: Node;
+  /** Where each input (the parameter) and output (the property, or the return type) is written. */
+  inputSites: Map<string, Site>;
+  outputSites: Map<string, Site>;
+}
+
+export interface CompilerDiagnostic {
+  code: string;
+  message: string;
+  site: Site;
+}
+
+type TaskFunctionNode = FunctionDeclaration | FunctionExpression | ArrowFunction;
+
+/** The module that declares `task` and `IterateOn`, wherever "outflow" resolves to. */
+const TASK_MODULE = "/runtime/api/task.ts";
+/** The property `IterateOn<K, T>` adds to `T`: `{ readonly __iterateOn?: K }`. */
+export const ITERATE_ON_BRAND = "__iterateOn";
+
+interface Context {
+  root: string;
+  checker: TypeChecker;
+  diagnostics: CompilerDiagnostic[];
+}
+
+export function extractTasks(
+  project: Project,
+  root: string,
+  files: SourceFile[],
+): { tasks: Map<string, ExtractedTask>; diagnostics: CompilerDiagnostic[] } {
+  const ctx: Context = { root, checker: project.getTypeChecker(), diagnostics: [] };
+  const tasks = new Map<string, ExtractedTask>();
+  for (const file of files) {
+    for (const call of file.getDescendantsOfKind(SyntaxKind.CallExpression)) {
+      const callee = taskCallee(call);
+      if (!callee) continue;
+      const extracted = extractTask(call, callee, ctx);
+      if (extracted) tasks.set(extracted.spec.id, extracted);
+    }
+  }
+  return { tasks, diagnostics: ctx.diagnostics };
+}
+
+/** The `task` identifier of a call to outflow's `task()` (`task(`, `t(` for an alias, `of.task(`). */
+function taskCallee(call: CallExpression): Node | undefined {
+  const expr = call.getExpression();
+  const name = Node.isPropertyAccessExpression(expr) ? expr.getNameNode() : expr;
+  if (!Node.isIdentifier(name)) return undefined;
+  const symbol = name.getSymbol();
+  const target = symbol?.isAlias() ? symbol.getAliasedSymbol() : symbol;
+  const isOutflowTask = target
+    ?.getDeclarations()
+    .some((d) => Node.isFunctionDeclaration(d) && d.getName() === "task" && isInTaskModule(d));
+  return isOutflowTask ? name : undefined;
+}
+
+function isInTaskModule(node: Node): boolean {
+  return node.getSourceFile().getFilePath().endsWith(TASK_MODULE);
+}
+
+function extractTask(call: CallExpression, callee: Node, ctx: Context): ExtractedTask | undefined {
+  const file = call.getSourceFile();
+  const module = relativePath(ctx.root, file.getFilePath());
+  const site = siteOf(callee, ctx.root);
+  const { local, exported } = exportNames(call);
+  const fn = taskFunction(call.getArguments()[0]);
+  const displayName = exported ?? local ?? fnName(fn) ?? "(anonymous)";
+  if (!exported) {
+    report(ctx, "OF111", site, `task ${displayName} must be exported (\`export const ${displayName} = task(...)\` or \`export { ${displayName} }\`): a task is identified by its module and export name`);
+    return undefined;
+  }
+  if (!fn) {
+    report(ctx, "OF121", site, `task ${displayName}: task() takes a function written in place or the name of a function declaration`);
+    return undefined;
+  }
+  const task: ExtractedTask = {
+    spec: {
+      id: `${module}#${exported}`,
+      name: exported,
+      plugin: pluginOf(module),
+      module,
+      site,
+      async: false,
+      inputs: [],
+      outputs: [],
+    },
+    inputTypes: new Map(),
+    outputTypes: new Map(),
+    iterateElementTypes: new Map(),
+    node: call,
+    inputSites: new Map(),
+    outputSites: new Map(),
+  };
+  const paramsOk = readInputs(fn, task, ctx);
+  const outputsOk = readOutputs(fn, task, ctx);
+  return paramsOk && outputsOk ? task : undefined;
+}
+
+/** The variable a `task(` call initialises and its first export name in source order. */
+function exportNames(call: CallExpression): { local?: string; exported?: string } {
+  const decl = call.getParentIfKind(SyntaxKind.VariableDeclaration);
+  if (!decl || decl.getInitializer() !== call || !Node.isIdentifier(decl.getNameNode())) return {};
+  const local = decl.getName();
+  const statement = decl.getVariableStatement();
+  if (!statement || !Node.isSourceFile(statement.getParent())) return { local };
+  const candidates: { name: string; pos: number }[] = [];
+  if (statement.isExported()) candidates.push({ name: local, pos: statement.getStart() });
+  const file = call.getSourceFile();
+  for (const exportDecl of file.getExportDeclarations()) {
+    if (exportDecl.getModuleSpecifier()) continue;
+    for (const spec of exportDecl.getNamedExports()) {
+      if (spec.getNameNode().getText() !== local) continue;
+      candidates.push({ name: spec.getAliasNode()?.getText() ?? local, pos: spec.getStart() });
+    }
+  }
+  for (const assignment of file.getExportAssignments()) {
+    if (!assignment.isExportEquals() && assignment.getExpression().getText() === local) {
+      candidates.push({ name: "default", pos: assignment.getStart() });
+    }
+  }
+  candidates.sort((a, b) => a.pos - b.pos);
+  return { local, exported: candidates[0]?.name };
+}
+
+/** `task(function F() {})`, `task(() => ...)` or `task(F)` with `function F` / `const F = () => ...`. */
+function taskFunction(arg: Node | undefined): TaskFunctionNode | undefined {
+  if (Node.isArrowFunction(arg) || Node.isFunctionExpression(arg)) return arg;
+  if (!Node.isIdentifier(arg)) return undefined;
+  const symbol = arg.getSymbol();
+  const target = symbol?.isAlias() ? symbol.getAliasedSymbol() : symbol;
+  for (const decl of target?.getDeclarations() ?? []) {
+    if (Node.isFunctionDeclaration(decl)) return decl.getImplementation() ?? decl;
+    if (Node.isVariableDeclaration(decl)) {
+      const init = decl.getInitializer();
+      if (Node.isArrowFunction(init) || Node.isFunctionExpression(init)) return init;
+    }
+  }
+  return undefined;
+}
+
+function fnName(fn: TaskFunctionNode | undefined): string | undefined {
+  return fn && !Node.isArrowFunction(fn) ? fn.getName() : undefined;
+}
+
+function readInputs(fn: TaskFunctionNode, task: ExtractedTask, ctx: Context): boolean {
+  let ok = true;
+  for (const param of fn.getParameters()) {
+    if (param.getName() === "this") continue;
+    const input = readInput(param, task, ctx);
+    if (!input) {
+      ok = false;
+      continue;
+    }
+    task.spec.inputs.push(input);
+    task.inputTypes.set(input.name, parameterType(param));
+    task.inputSites.set(input.name, siteOf(param, ctx.root));
+  }
+  return ok;
+}
+
+function readInput(param: ParameterDeclaration, task: ExtractedTask, ctx: Context): InputSpec | undefined {
+  const site = siteOf(param, ctx.root);
+  const taskName = task.spec.name;
+  if (param.isRestParameter() || !Node.isIdentifier(param.getNameNode())) {
+    report(ctx, "OF121", site, `task ${taskName}: parameter \`${param.getText()}\` must be a plain named parameter (no destructuring or rest): parameter names are the task's input targets`);
+    return undefined;
+  }
+  const name = param.getName();
+  const type = parameterType(param);
+  const input: InputSpec = {
+    name,
+    type: param.getTypeNode()?.getText() ?? type.getText(param),
+    optional: param.isOptional(),
+    hasDefault: param.hasInitializer(),
+  };
+  const iterate = iterateOnOf(type, param);
+  if (typeof iterate === "string") {
+    report(ctx, "OF121", site, `task ${taskName}: parameter ${name}: ${iterate}`);
+    return undefined;
+  }
+  if (iterate) {
+    input.iterateOn = { target: iterate.target, elementType: iterate.elementText };
+    task.iterateElementTypes.set(name, iterate.element);
+  }
+  return input;
+}
+
+/** The type the body sees: for `x = 3` the checker says `number | undefined` (the caller's view), we want `number`. */
+function parameterType(param: ParameterDeclaration): Type {
+  const type = param.getType();
+  return param.hasInitializer() && !type.isNullable() ? type : param.hasInitializer() && !hasNull(type) ? type.getNonNullableType() : type;
+}
+
+interface IterateOnInfo {
+  target: string;
+  element: Type;
+  elementText: string;
+}
+
+/**
+ * Finds `IterateOn<K, T>` by its brand property, so it also works through a re-alias
+ * (`type RowItem = IterateOn<"rows", Row>`). A union `T` distributes: `(A & brand) | (B & brand)`.
+ * Returns an error message for a malformed brand.
+ */
+export function iterateOnOf(type: Type, at: Node): IterateOnInfo | string | undefined {
+  const members = type.isUnion() ? type.getUnionTypes() : [type];
+  const targets = new Set<string | null>();
+  for (const member of members) {
+    const target = brandTarget(member, at);
+    if (target !== undefined) targets.add(target);
+  }
+  if (targets.size === 0) return undefined;
+  const [target] = targets;
+  if (targets.size > 1 || target === null) {
+    return `IterateOn needs one string literal target (IterateOn<"upstream_array", T>), got ${type.getText(at)}`;
+  }
+  const direct = directIterateOnElement(type);
+  if (direct) return { target, element: direct, elementText: direct.getText(at) };
+  const stripped = members.map(stripIterateOn);
+  const element = stripped.length === 1 && stripped[0].length === 1 ? stripped[0][0] : type;
+  const elementText = stripped.map((parts) => parts.map((t) => t.getText(at)).join(" & ")).join(" | ");
+  return { target, element, elementText: elementText.replace(/\bfalse \| true\b/, "boolean") };
+}
+
+/** The brand's target: the key string, `null` when it is not a string literal, undefined without a brand. */
+function brandTarget(type: Type, at: Node): string | null | undefined {
+  const brand = type.getProperty(ITERATE_ON_BRAND);
+  if (!brand) return undefined;
+  const key = brand.getTypeAtLocation(at).getNonNullableType();
+  return key.isStringLiteral() ? (key.getLiteralValue() as string) : null;
+}
+
+/** `T` of a parameter written `IterateOn<K, T>` directly (the alias symbol is kept then). */
+function directIterateOnElement(type: Type): Type | undefined {
+  const alias = type.getAliasSymbol();
+  const args = type.getAliasTypeArguments();
+  const isIterateOn = alias?.getName() === "IterateOn" && alias.getDeclarations().some(isInTaskModule);
+  return isIterateOn && args.length === 2 ? args[1] : undefined;
+}
+
+/** `{ readonly __iterateOn?: K }`: the member `IterateOn` intersects with `T`. */
+export function isIterateOnBrand(type: Type): boolean {
+  const props = type.getProperties();
+  return type.isObject() && props.length === 1 && props[0].getName() === ITERATE_ON_BRAND;
+}
+
+/** The intersection members of `type` without the `IterateOn` brand (`[type]` when not an intersection). */
+export function stripIterateOn(type: Type): Type[] {
+  if (!type.isIntersection()) return [type];
+  return type.getIntersectionTypes().filter((t) => !isIterateOnBrand(t));
+}
+
+function readOutputs(fn: TaskFunctionNode, task: ExtractedTask, ctx: Context): boolean {
+  const declared = fn.getReturnType();
+  const awaited = ctx.checker.getAwaitedType(declared) ?? declared;
+  task.spec.async = fn.isAsync() || awaited.compilerType !== declared.compilerType;
+  if (isVoidLike(awaited)) return true;
+  const returnSite = siteOf(fn.getReturnTypeNode() ?? fn, ctx.root);
+  if (!isObjectLike(awaited, ctx.checker)) {
+    report(ctx, "OF121", returnSite, `task ${task.spec.name} must return an object whose keys are its output targets (or void), not ${awaited.getText(fn)}`);
+    return false;
+  }
+  for (const prop of awaited.getProperties()) {
+    const type = prop.getTypeAtLocation(fn);
+    const decl = prop.getDeclarations()[0];
+    const typeNode = Node.isPropertySignature(decl) ? decl.getTypeNode() : undefined;
+    const output: OutputSpec = {
+      name: prop.getName(),
+      type: typeNode?.getText() ?? type.getText(fn),
+      optional: prop.isOptional(),
+    };
+    task.spec.outputs.push(output);
+    task.outputTypes.set(output.name, type);
+    task.outputSites.set(output.name, decl ? siteOf(decl, ctx.root) : returnSite);
+  }
+  return true;
+}
+
+function isVoidLike(type: Type): boolean {
+  const members = type.isUnion() ? type.getUnionTypes() : [type];
+  return members.every((t) => t.isVoid() || t.isUndefined());
+}
+
+function isObjectLike(type: Type, checker: TypeChecker): boolean {
+  if (type.isIntersection()) return type.getIntersectionTypes().every((t) => isObjectLike(t, checker));
+  const ts = checker.compilerObject;
+  return (
+    type.isObject() &&
+    !ts.isArrayType(type.compilerType) &&
+    !ts.isTupleType(type.compilerType) &&
+    type.getCallSignatures().length === 0
+  );
+}
+
+function pluginOf(module: string): string {
+  const parts = module.split("/");
+  const at = parts.indexOf("plugins");
+  // `plugins/<name>/...`: the folder right under plugins/, never the file itself.
+  return at >= 0 && at + 2 < parts.length ? parts[at + 1] : "";
+}
+
+export function relativePath(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join("/");
+}
+
+export function siteOf(node: Node, root: string): Site {
+  const file = node.getSourceFile();
+  const { line, column } = file.getLineAndColumnAtPos(node.getStart());
+  return { file: relativePath(root, file.getFilePath()), line, column };
+}
+
+function report(ctx: Context, code: string, site: Site, message: string): void {
+  ctx.diagnostics.push({ code, message, site });
+}

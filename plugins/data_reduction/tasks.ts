@@ -1,0 +1,29 @@
+import { task, context, logger, type IterateOn } from "outflow";
+
+export const GenData = task(function GenData(): { some_data: number } {
+  return { some_data: 42 };
+});
+
+export const Compute = task(function Compute(some_data: number): { computation_result: number } {
+  const multiplier = context.args.multiplier as number;
+  return { computation_result: some_data * multiplier };
+});
+
+export const PrintData = task(function PrintData(computation_result: number): void {
+  logger.info(`Result of the computation: ${computation_result}`);
+});
+
+export const GenDataArray = task(function GenDataArray(): { some_data_array: number[] } {
+  return { some_data_array: [42, 43, 44, 45] };
+});
+
+export const ComputeElement = task(async function ComputeElement(
+  some_data: IterateOn<"some_data_array", number>,
+): Promise<{ computation_result: number }> {
+  const multiplier = context.args.multiplier as number;
+  return { computation_result: some_data * multiplier };
+});
+
+export const PrintMapped = task(function PrintMapped(map_computation_result: number[]): void {
+  logger.info(`Result of the mapped computation: ${JSON.stringify(map_computation_result)}`);
+});

@@ -1,0 +1,192 @@
+import type { TaskSpec } from "../../contract/manifest.js";
+import type { Graph, GraphNode } from "../graph/model.js";
+import type { GraphPlan, NodePlan, TaskTable } from "../graph/plan.js";
+import { runInScope, type Scope } from "../context.js";
+import { validateInput, validateOutputs, TaskValueError, type Validators } from "./validate.js";
+
+/** Receives task lifecycle events (the database run records implement it). */
+export interface RunObserver {
+  taskStarted(event: { name: string; plugin: string; taskId?: string; parent?: unknown; element?: number; inputs: string[]; outputs: string[] }): unknown | Promise<unknown>;
+  taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown): void | Promise<void>;
+}
+
+export const silentObserver: RunObserver = { taskStarted: () => undefined, taskFinished: () => {} };
+
+/** A task failed: names the task, the map element (if any) and keeps the original error as `cause`. */
+export class TaskFailure extends Error {
+  constructor(readonly task: string, readonly elementPath: number[], readonly cause: unknown) {
+    const where = elementPath.length ? ` (map element ${elementPath.join("/")})` : "";
+    const reason = cause instanceof Error ? `${cause.name === "Error" ? "" : cause.name + ": "}${cause.message}` : String(cause);
+    super(`task ${task}${where} failed: ${reason}`);
+    this.name = "TaskFailure";
+  }
+}
+
+export class RunCancelled extends Error {
+  constructor() {
+    super("run cancelled");
+    this.name = "RunCancelled";
+  }
+}
+
+export interface Execution {
+  tasks: TaskTable;
+  validators: Validators;
+  observer: RunObserver;
+  /** The context every task sees, without its task-specific part. */
+  scope: Omit<Scope, "task" | "em">;
+  /** A fresh database session per task / per map element; undefined when untracked. */
+  forkEm?: () => Scope["em"];
+  signal?: AbortSignal;
+  /** How a map's elements run: sequential in-process by default; the threads backend dispatches them. */
+  runMap?: (job: MapJob) => Promise<unknown[]>;
+}
+
+export interface MapJob {
+  node: GraphNode;
+  plan: NodePlan;
+  outer: Record<string, unknown>;
+  items: unknown[];
+  parentHandle: unknown;
+  elementPath: number[];
+}
+
+/** Per-graph frame: values reachable by the body's entry nodes. */
+interface Frame {
+  outer: Record<string, unknown>;
+  element?: { target: string; value: unknown; index: number };
+  parentHandle: unknown;
+  elementPath: number[];
+}
+
+type Outputs = Record<string, unknown>;
+
+/** Runs a (sub-)graph in topological order; returns every node's outputs. */
+export async function runGraph(exec: Execution, graph: Graph, plan: GraphPlan, frame: Frame): Promise<Map<number, Outputs>> {
+  const results = new Map<number, Outputs>();
+  for (const id of plan.order) {
+    if (exec.signal?.aborted) throw new RunCancelled();
+    const node = graph.nodes[id];
+    const nodePlan = plan.nodes[id];
+    results.set(id, node.kind === "map" ? await runMapNode(exec, graph, node, nodePlan, results, frame) : await runTaskNode(exec, node, nodePlan, results, frame));
+  }
+  return results;
+}
+
+function inputValue(plan: NodePlan["inputs"][number], node: GraphNode, results: Map<number, Outputs>, frame: Frame): unknown {
+  const from = plan.from;
+  switch (from.kind) {
+    case "output":
+      return results.get(from.node)?.[from.output];
+    case "bound":
+      return node.bound[plan.name];
+    case "outer":
+      return frame.outer[from.output];
+    case "element":
+      return frame.element?.value;
+    case "default":
+      return undefined;
+  }
+}
+
+async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, results: Map<number, Outputs>, frame: Frame): Promise<Outputs> {
+  const ref = node.task!;
+  const spec: TaskSpec = exec.tasks[ref.id!];
+  const handle = await exec.observer.taskStarted({
+    name: spec.name,
+    plugin: spec.plugin,
+    taskId: spec.id,
+    parent: frame.parentHandle,
+    element: frame.element?.index,
+    inputs: spec.inputs.map((i) => i.name),
+    outputs: spec.outputs.map((o) => o.name),
+  });
+  try {
+    const args = plan.inputs.map((input) => {
+      const value = inputValue(input, node, results, frame);
+      validateInput(spec, exec.validators, input.name, value);
+      return value;
+    });
+    const scope: Scope = { ...exec.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin, element: frame.element?.index }, em: exec.forkEm?.() };
+    const returned = await runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
+    const outputs = validateOutputs(spec, exec.validators, returned);
+    await exec.observer.taskFinished(handle, "success");
+    return outputs;
+  } catch (error) {
+    await exec.observer.taskFinished(handle, "failed", error);
+    if (error instanceof TaskFailure || error instanceof RunCancelled) throw error;
+    throw new TaskFailure(spec.name, frame.elementPath, error);
+  }
+}
+
+/** What the map's body sees as pass-through values: the map's parents' outputs (or the enclosing frame's). */
+function mapScope(graph: Graph, node: GraphNode, results: Map<number, Outputs>, frame: Frame): Record<string, unknown> {
+  const parents = graph.edges.filter((e) => e.to === node.id).map((e) => e.from);
+  const outer: Record<string, unknown> = parents.length === 0 ? { ...frame.outer } : {};
+  for (const p of parents) Object.assign(outer, results.get(p));
+  return outer;
+}
+
+/** The outputs of a graph's terminal tasks, merged: a command's result. */
+export function terminalOutputs(outputs: Map<number, Outputs>, plan: GraphPlan): Outputs {
+  const merged: Outputs = {};
+  for (const id of plan.terminals) Object.assign(merged, outputs.get(id));
+  return merged;
+}
+
+/** One element's result: the outputs of the body's terminal tasks; a single output is unwrapped. */
+export function elementResult(outputs: Map<number, Outputs>, plan: GraphPlan): unknown {
+  const merged = terminalOutputs(outputs, plan);
+  const keys = Object.keys(merged);
+  return keys.length === 1 ? merged[keys[0]] : merged;
+}
+
+async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: NodePlan, results: Map<number, Outputs>, frame: Frame): Promise<Outputs> {
+  const info = node.map!;
+  const name = `map(${info.options.outputName})`;
+  const outer = mapScope(graph, node, results, frame);
+  const items = outer[plan.iterate!];
+  const handle = await exec.observer.taskStarted({ name, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [plan.iterate!], outputs: [info.options.outputName] });
+  try {
+    if (!isIterable(items)) throw new TaskValueError(`${name}: upstream target "${plan.iterate}" is not an array (got ${items === null ? "null" : typeof items})`);
+    const job: MapJob = { node, plan, outer, items: Array.from(items as Iterable<unknown>), parentHandle: handle, elementPath: frame.elementPath };
+    const elements = await (exec.runMap ? exec.runMap(job) : runMapSequential(exec, job));
+    const value = info.reduce ? info.reduce(elements) : elements;
+    await exec.observer.taskFinished(handle, "success");
+    return { [info.options.outputName]: value };
+  } catch (error) {
+    await exec.observer.taskFinished(handle, "failed", error);
+    if (error instanceof TaskFailure || error instanceof RunCancelled) throw error;
+    throw new TaskFailure(name, frame.elementPath, error);
+  }
+}
+
+function isIterable(value: unknown): boolean {
+  return Array.isArray(value) || ArrayBuffer.isView(value);
+}
+
+/** Runs one element of a map body in this thread (the sequential backend, and each worker of the pool). */
+export async function runMapElement(exec: Execution, job: MapJob, index: number): Promise<unknown> {
+  const body = job.node.map!.body;
+  const handle = await exec.observer.taskStarted({ name: `${job.node.map!.options.outputName}[${index}]`, plugin: "", parent: job.parentHandle, element: index, inputs: [], outputs: [] });
+  try {
+    const outputs = await runGraph(exec, body, job.plan.body!, {
+      outer: job.outer,
+      element: { target: job.plan.iterate!, value: job.items[index], index },
+      parentHandle: handle,
+      elementPath: [...job.elementPath, index],
+    });
+    await exec.observer.taskFinished(handle, "success");
+    return elementResult(outputs, job.plan.body!);
+  } catch (error) {
+    await exec.observer.taskFinished(handle, "failed", error);
+    throw error;
+  }
+}
+
+/** The sequential backend's map: one element after the other, in input order. */
+export async function runMapSequential(exec: Execution, job: MapJob): Promise<unknown[]> {
+  const results: unknown[] = [];
+  for (let i = 0; i < job.items.length; i++) results.push(await runMapElement(exec, job, i));
+  return results;
+}

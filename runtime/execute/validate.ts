@@ -1,0 +1,64 @@
+import type { TaskSpec } from "../../contract/manifest.js";
+import { inspect } from "node:util";
+
+/** A generated zod/mini schema, seen duck-typed so the runtime core does not import zod. */
+export interface Schema {
+  safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+}
+
+/** `generated/validators.ts`: the schemas of every task's inputs and outputs, by task id. */
+export type Validators = Record<string, { inputs: Record<string, Schema>; outputs: Record<string, Schema> }>;
+
+/** A value that does not fit a task's declared type, at a task boundary. */
+export class TaskValueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TaskValueError";
+  }
+}
+
+function preview(value: unknown): string {
+  const type = value === null ? "null" : Array.isArray(value) ? "array" : typeof value === "object" ? (value as object).constructor?.name ?? "object" : typeof value;
+  return `${type} ${inspect(value, { depth: 2, maxArrayLength: 5, maxStringLength: 60, breakLength: Infinity })}`;
+}
+
+function describeIssue(issues: { path: PropertyKey[]; message: string }[]): string {
+  const first = issues[0];
+  if (!first || first.path.length === 0) return "";
+  return ` (at ${first.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${first.message})`;
+}
+
+export function validateInput(spec: TaskSpec, validators: Validators, name: string, value: unknown): void {
+  const schema = validators[spec.id]?.inputs[name];
+  if (!schema) return;
+  const input = spec.inputs.find((i) => i.name === name)!;
+  if (value === undefined && input.optional) return;
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const expected = input.iterateOn ? input.iterateOn.elementType : input.type;
+    throw new TaskValueError(`Task ${spec.name}: input "${name}" expected ${expected}, got ${preview(value)}${describeIssue(r.error.issues)}`);
+  }
+}
+
+/** Checks a task's return value against its declared outputs; returns the outputs it declares. */
+export function validateOutputs(spec: TaskSpec, validators: Validators, value: unknown): Record<string, unknown> {
+  if (spec.outputs.length === 0) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TaskValueError(`Task ${spec.name}: expected an object with outputs ${spec.outputs.map((o) => o.name).join(", ")}, got ${preview(value)}`);
+  }
+  const result: Record<string, unknown> = {};
+  const record = value as Record<string, unknown>;
+  for (const output of spec.outputs) {
+    const v = record[output.name];
+    if (v === undefined && !(output.name in record) && !output.optional) {
+      throw new TaskValueError(`Task ${spec.name}: output "${output.name}" (${output.type}) is missing; it returned keys: ${Object.keys(record).join(", ") || "(none)"}`);
+    }
+    const schema = validators[spec.id]?.outputs[output.name];
+    if (schema && !(v === undefined && output.optional)) {
+      const r = schema.safeParse(v);
+      if (!r.success) throw new TaskValueError(`Task ${spec.name}: output "${output.name}" expected ${output.type}, got ${preview(v)}${describeIssue(r.error.issues)}`);
+    }
+    result[output.name] = v;
+  }
+  return result;
+}

@@ -1,0 +1,44 @@
+import type { RawSite } from "./site.js";
+import type { TaskRef } from "../api/task.js";
+import type { MapOptions } from "../../contract/manifest.js";
+
+/** A node of a command graph: one task call, or one map (whose body is a sub-graph). */
+export interface GraphNode {
+  readonly id: number;
+  readonly graph: Graph;
+  readonly kind: "task" | "map";
+  readonly task?: TaskRef;
+  /** Constant inputs bound at the call: `Sleep({ seconds: 60 })`. */
+  readonly bound: Record<string, unknown>;
+  readonly site: RawSite;
+  readonly map?: MapNodeInfo;
+  /** `a.pipe(b)` adds the edge a → b and returns b, so chains read left to right. */
+  pipe<N extends GraphNode>(next: N): N;
+}
+
+export interface MapNodeInfo {
+  options: MapOptions;
+  reduce?: (elements: unknown[]) => unknown;
+  body: Graph;
+}
+
+export interface GraphEdge {
+  from: number;
+  to: number;
+  site: RawSite;
+}
+
+export interface Graph {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+  /** The map node that owns this graph, for a sub-workflow. */
+  owner?: GraphNode;
+}
+
+export function emptyGraph(owner?: GraphNode): Graph {
+  return { nodes: [], edges: [], owner };
+}
+
+export function parentsOf(graph: Graph, id: number): number[] {
+  return graph.edges.filter((e) => e.to === id).map((e) => e.from);
+}

@@ -1,0 +1,119 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { CommandSpec, Manifest, Site } from "../contract/manifest.js";
+import { formatDiagnostic } from "../contract/diagnostic.js";
+import { globalOptions } from "./cli/args.js";
+import { loadConfig } from "./config/load.js";
+import type { OutflowConfig } from "./config/schema.js";
+import { configureLogging } from "./logging/logger.js";
+import { registerTasks, findCommands, flattenCommands, type ModuleTable } from "./registry.js";
+import { record, GraphError } from "./graph/recorder.js";
+import { toGraphSpec } from "./graph/to-spec.js";
+import { planGraph, type GraphPlan } from "./graph/plan.js";
+import type { Graph } from "./graph/model.js";
+import type { RawSite } from "./graph/site.js";
+import { originalPosition } from "./source-map.js";
+import { runGraph, terminalOutputs, silentObserver, type Execution, type RunObserver } from "./execute/run-graph.js";
+import type { Validators } from "./execute/validate.js";
+import { ReportedError } from "./report.js";
+
+/** How a bundle (or the testing helpers) hands the runtime the user's code, lazily. */
+export interface PipelineLoaders {
+  loadModules(): Promise<ModuleTable>;
+  loadValidators(): Promise<Validators>;
+  /** The default export of `outflow.config.ts` (undefined when the pipeline has none). */
+  loadConfig(): Promise<unknown>;
+}
+
+export interface PipelineRun extends PipelineLoaders {
+  manifest: Manifest;
+  root: string;
+  command: CommandSpec;
+  /** Parsed CLI values: the command's args plus the global options. */
+  values: Record<string, unknown>;
+}
+
+export interface RunOutcome {
+  code: number;
+  /** Outputs of the terminal tasks, merged. */
+  result: Record<string, unknown>;
+  runId: string | null;
+}
+
+/** Maps a bundle position back to the user's source, relative to the pipeline root. */
+function sourceSite(site: RawSite): Site {
+  return originalPosition(site.file, site.line, site.column) ?? site;
+}
+
+function readSource(root: string, file: string): string | undefined {
+  try {
+    return readFileSync(resolve(root, file), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+export async function loadPipelineConfig(run: Pick<PipelineRun, "manifest" | "loadConfig">, file: string | undefined): Promise<OutflowConfig> {
+  const base = await run.loadConfig();
+  return loadConfig({ base, baseName: run.manifest.configModule ?? "outflow.config.ts", file, env: process.env, cwd: process.cwd() }).config;
+}
+
+/** Records the command's graph with the real args and re-checks it before any task runs. */
+export function recordAndCheck(run: Pick<PipelineRun, "manifest" | "root" | "command">, modules: ModuleTable, args: Record<string, unknown>): { graph: Graph; plan: GraphPlan } {
+  registerTasks(modules);
+  const found = flattenCommands(findCommands(modules)).find((c) => c.source === run.command.source);
+  if (!found) throw new Error(`command ${run.command.path.join(" ")} (${run.command.source}) is not in the bundle; rebuild with \`outflow build\``);
+  const setup = found.ref.definition.setup;
+  const recording = record(() => setup?.({ args: args as never }));
+  if (recording.error) {
+    const e = recording.error;
+    const where = e instanceof GraphError ? sourceSite(e.site) : undefined;
+    throw new GraphError(`${where ? `${where.file}:${where.line}:${where.column} - ` : ""}setup() of ${run.command.name} failed: ${e instanceof Error ? e.message : String(e)}`, e instanceof GraphError ? e.site : { file: "", line: 0, column: 0 });
+  }
+  const { plan, diagnostics } = planGraph(toGraphSpec(recording.graph), run.manifest.tasks);
+  if (diagnostics.length) {
+    for (const d of diagnostics) {
+      const site = sourceSite(d.site);
+      process.stderr.write(formatDiagnostic({ ...d, site }, readSource(run.root, site.file)) + "\n");
+    }
+    process.stderr.write(`error: the graph of ${run.command.name} built with these args is invalid (${diagnostics.length} problem${diagnostics.length > 1 ? "s" : ""})\n`);
+    throw new ReportedError(1);
+  }
+  return { graph: recording.graph, plan };
+}
+
+function splitValues(values: Record<string, unknown>, command: CommandSpec) {
+  const args: Record<string, unknown> = {};
+  const globals: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) (k in command.args ? args : k in globalOptions ? globals : args)[k] = v;
+  return { args, globals };
+}
+
+/** Runs one pipeline command end to end: config, logging, graph check, (records), tasks. */
+export async function executeCommand(run: PipelineRun, observer: RunObserver = silentObserver): Promise<RunOutcome> {
+  const { args, globals } = splitValues(run.values, run.command);
+  const config = await loadPipelineConfig(run, (globals.config as string | undefined) ?? process.env.OUTFLOW_CONFIG_PATH);
+  configureLogging({
+    level: (globals["log-level"] as string | undefined) ?? config.logging.level,
+    plugins: config.logging.plugins,
+    file: config.logging.file ? resolve(run.root, config.logging.file) : undefined,
+  } as never);
+  const modules = await run.loadModules();
+  const { graph, plan } = recordAndCheck(run, modules, args);
+  const backend = (globals.backend as string | undefined) ?? run.command.backend ?? config.backend;
+  const validators = await run.loadValidators();
+  const controller = new AbortController();
+  const exec: Execution = {
+    tasks: run.manifest.tasks,
+    validators,
+    observer,
+    scope: { args, config, run: { id: null, command: run.command.path, backend, root: run.root } },
+    signal: controller.signal,
+  };
+  const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, elementPath: [] });
+  return { code: 0, result: terminalOutputs(outputs, plan), runId: null };
+}
+
+export async function runPipelineCommand(run: PipelineRun): Promise<number> {
+  return (await executeCommand(run)).code;
+}

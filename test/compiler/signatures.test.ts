@@ -1,0 +1,226 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Project, ts } from "ts-morph";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { extractTasks, type CompilerDiagnostic, type ExtractedTask } from "../../compiler/signatures.js";
+
+const TASK_MODULE = fileURLToPath(new URL("../../runtime/api/task.js", import.meta.url));
+
+/**
+ * A pipeline in a temp dir whose "outflow" is a re-export of the real runtime/api/task.ts, as the real
+ * runtime/index.ts does (so symbol resolution has to follow the re-export).
+ */
+function pipeline(files: Record<string, string>) {
+  const root = mkdtempSync(join(tmpdir(), "outflow-signatures-"));
+  const all = { "outflow/index.ts": `export { task, type IterateOn } from ${JSON.stringify(TASK_MODULE)};\n`, ...files };
+  for (const [rel, text] of Object.entries(all)) {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), text);
+  }
+  const project = new Project({
+    skipAddingFilesFromTsConfig: true,
+    compilerOptions: {
+      strict: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      lib: ["lib.es2023.d.ts"],
+      types: [],
+      noEmit: true,
+      paths: { outflow: [join(root, "outflow/index.ts")] },
+    },
+  });
+  const sources = Object.keys(files).map((rel) => project.addSourceFileAtPath(join(root, rel)));
+  return { root, project, ...extractTasks(project, root, sources) };
+}
+
+const TASKS = `import { task, type IterateOn } from "outflow";
+import { task as t } from "outflow";
+import * as of from "outflow";
+
+interface Row { id: number; label: string }
+type RowItem = IterateOn<"rows", Row>;
+type Flag = IterateOn<"flags", boolean>;
+
+export const Params = task(function Params(a: number, b?: string, c = 3, d: boolean = false): { sum: number; note?: string } {
+  return { sum: a + c };
+});
+
+export const Fetch = task(async function Fetch(url: string): Promise<{ body: string; sizes: number[] }> {
+  return { body: url, sizes: [] };
+});
+
+export const Later = task((n: number) => Promise.resolve({ doubled: n * 2 }));
+
+export const Print = task(function Print(value: number): void {});
+export const PrintAsync = task(async (value: number): Promise<void> => {});
+
+export const Each = task(function Each(item: IterateOn<"some_data_array", number>): { out: number } {
+  return { out: item };
+});
+export const EachRow = t(function EachRow(row: RowItem, scale: number): { id: number } {
+  return { id: row.id * scale };
+});
+export const EachFlag = of.task(function EachFlag(flag: Flag): void {});
+export const EachChoice = task(function EachChoice(choice: IterateOn<"choices", "a" | "b">): void {});
+
+function declared(x: number): { y: number } {
+  return { y: x };
+}
+const Local = task(declared);
+export { Local as Renamed, Local };
+
+const Hidden = task(function Hidden(): void {});
+export const Destructured = task(function Destructured({ a }: { a: number }): void {});
+export const Rest = task(function Rest(...xs: number[]): void {});
+export const ReturnsNumber = task(function ReturnsNumber(): number {
+  return 1;
+});
+
+function task2(fn: () => void) { return fn; }
+export const NotATask = task2(() => {});
+`;
+
+describe("extractTasks", () => {
+  let result: ReturnType<typeof pipeline>;
+  let tasks: Map<string, ExtractedTask>;
+  const get = (name: string) => {
+    const found = tasks.get(`plugins/demo/tasks.ts#${name}`);
+    if (!found) throw new Error(`no task ${name}; have ${[...tasks.keys()].join(", ")}`);
+    return found;
+  };
+  const diagnostic = (code: string, text: string): CompilerDiagnostic | undefined =>
+    result.diagnostics.find((d) => d.code === code && d.message.includes(text));
+
+  beforeAll(() => {
+    result = pipeline({ "plugins/demo/tasks.ts": TASKS });
+    tasks = result.tasks;
+  });
+  afterAll(() => rmSync(result.root, { recursive: true, force: true }));
+
+  it("finds exported tasks with id, name, plugin and the site of `task`", () => {
+    expect([...tasks.keys()].sort()).toEqual(
+      ["Each", "EachChoice", "EachFlag", "EachRow", "Fetch", "Later", "Params", "Print", "PrintAsync", "Renamed"]
+        .map((n) => `plugins/demo/tasks.ts#${n}`)
+        .sort(),
+    );
+    const params = get("Params").spec;
+    expect(params).toMatchObject({ id: "plugins/demo/tasks.ts#Params", name: "Params", plugin: "demo", module: "plugins/demo/tasks.ts" });
+    expect(params.site).toEqual({ file: "plugins/demo/tasks.ts", line: 9, column: 23 });
+    expect(get("EachFlag").spec.site).toEqual({ file: "plugins/demo/tasks.ts", line: 30, column: 30 });
+  });
+
+  it("reads parameters in order with optional vs default", () => {
+    expect(get("Params").spec.inputs).toEqual([
+      { name: "a", type: "number", optional: false, hasDefault: false },
+      { name: "b", type: "string", optional: true, hasDefault: false },
+      { name: "c", type: "number", optional: true, hasDefault: true },
+      { name: "d", type: "boolean", optional: true, hasDefault: true },
+    ]);
+    expect(get("Params").inputTypes.get("c")?.getText()).toBe("number");
+  });
+
+  it("reads outputs from the returned object, with optionality", () => {
+    const params = get("Params");
+    expect(params.spec.async).toBe(false);
+    expect(params.spec.outputs).toEqual([
+      { name: "sum", type: "number", optional: false },
+      { name: "note", type: "string", optional: true },
+    ]);
+    expect(params.outputTypes.get("sum")?.isNumber()).toBe(true);
+  });
+
+  it("unwraps Promise for async functions and for functions returning a Promise", () => {
+    const fetch = get("Fetch").spec;
+    expect(fetch.async).toBe(true);
+    expect(fetch.outputs).toEqual([
+      { name: "body", type: "string", optional: false },
+      { name: "sizes", type: "number[]", optional: false },
+    ]);
+    const later = get("Later").spec;
+    expect(later.async).toBe(true);
+    expect(later.outputs).toEqual([{ name: "doubled", type: "number", optional: false }]);
+  });
+
+  it("gives void tasks no outputs", () => {
+    expect(get("Print").spec).toMatchObject({ async: false, outputs: [] });
+    expect(get("PrintAsync").spec).toMatchObject({ async: true, outputs: [] });
+  });
+
+  it("detects IterateOn written directly", () => {
+    const each = get("Each");
+    expect(each.spec.inputs[0]).toEqual({
+      name: "item",
+      type: 'IterateOn<"some_data_array", number>',
+      optional: false,
+      hasDefault: false,
+      iterateOn: { target: "some_data_array", elementType: "number" },
+    });
+    expect(each.iterateElementTypes.get("item")?.isNumber()).toBe(true);
+    expect(each.inputTypes.get("item")?.isIntersection()).toBe(true);
+  });
+
+  it("detects a re-aliased IterateOn by its brand", () => {
+    const row = get("EachRow");
+    expect(row.spec.inputs.map((i) => [i.name, i.type, i.iterateOn])).toEqual([
+      ["row", "RowItem", { target: "rows", elementType: "Row" }],
+      ["scale", "number", undefined],
+    ]);
+    expect(row.iterateElementTypes.get("row")?.getText()).toBe("Row");
+    expect(row.iterateElementTypes.has("scale")).toBe(false);
+  });
+
+  it("detects IterateOn over unions (distributed over boolean and literal unions)", () => {
+    expect(get("EachFlag").spec.inputs[0].iterateOn).toEqual({ target: "flags", elementType: "boolean" });
+    expect(get("EachChoice").spec.inputs[0].iterateOn).toEqual({ target: "choices", elementType: '"a" | "b"' });
+    // The element type of a re-aliased union keeps the (optional) brand, which is assignability-neutral.
+    const checker = result.project.getTypeChecker().compilerObject;
+    const flagElement = get("EachFlag").iterateElementTypes.get("flag")!;
+    const booleanType = get("Params").inputTypes.get("d")!;
+    expect(checker.isTypeAssignableTo(booleanType.compilerType, flagElement.compilerType)).toBe(true);
+    const numberType = get("Params").inputTypes.get("a")!;
+    expect(checker.isTypeAssignableTo(numberType.compilerType, flagElement.compilerType)).toBe(false);
+  });
+
+  it("accepts a function declaration and uses the first export name in source order", () => {
+    const local = get("Renamed");
+    expect(local.spec.name).toBe("Renamed");
+    expect(local.spec.inputs.map((i) => i.name)).toEqual(["x"]);
+    expect(local.spec.outputs.map((o) => o.name)).toEqual(["y"]);
+  });
+
+  it("reports a task that is not exported (OF111)", () => {
+    const d = diagnostic("OF111", "Hidden");
+    expect(d?.message).toMatch(/^task Hidden must be exported/);
+    expect(d?.site).toEqual({ file: "plugins/demo/tasks.ts", line: 40, column: 16 });
+  });
+
+  it("reports destructured and rest parameters (OF121)", () => {
+    const destructured = diagnostic("OF121", "Destructured");
+    expect(destructured?.message).toContain("{ a }: { a: number }");
+    expect(destructured?.site).toEqual({ file: "plugins/demo/tasks.ts", line: 41, column: 60 });
+    expect(diagnostic("OF121", "task Rest")?.message).toContain("...xs");
+  });
+
+  it("reports a non-object return type (OF121)", () => {
+    const d = diagnostic("OF121", "ReturnsNumber");
+    expect(d?.message).toBe("task ReturnsNumber must return an object whose keys are its output targets (or void), not number");
+    expect(d?.site.line).toBe(43);
+  });
+
+  it("reports exactly the expected diagnostics", () => {
+    expect(result.diagnostics.map((d) => d.code).sort()).toEqual(["OF111", "OF121", "OF121", "OF121"]);
+  });
+});
+
+describe("extractTasks outside plugins/", () => {
+  it("gives an empty plugin and forward-slash ids", () => {
+    const { tasks, root } = pipeline({
+      "lib/more/steps.ts": `import { task } from "outflow";\nexport const Step = task(function Step(): void {});\n`,
+    });
+    expect([...tasks.values()].map((t) => [t.spec.id, t.spec.plugin])).toEqual([["lib/more/steps.ts#Step", ""]]);
+    rmSync(root, { recursive: true, force: true });
+  });
+});
