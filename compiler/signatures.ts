@@ -222,7 +222,9 @@ function readInput(param: ParameterDeclaration, task: ExtractedTask, ctx: Contex
 /** The type the body sees: for `x = 3` the checker says `number | undefined` (the caller's view), we want `number`. */
 function parameterType(param: ParameterDeclaration): Type {
   const type = param.getType();
-  return param.hasInitializer() && !type.isNullable() ? type : param.hasInitializer() && !hasNull(type) ? type.getNonNullableType() : type;
+  if (!param.hasInitializer() || !type.isUnion()) return type;
+  // getNonNullableType() also drops `null`: keep the type as it is when `null` is part of it.
+  return type.getUnionTypes().some((t) => t.isNull()) ? type : type.getNonNullableType();
 }
 
 interface IterateOnInfo {

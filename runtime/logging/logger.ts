@@ -107,30 +107,66 @@ interface Origin {
 const UNKNOWN_ORIGIN: Origin = { name: "root", site: "-" };
 const siteCache = new Map<string, Origin>();
 
-/** The module and `file.ts:line` of whoever called `method`, via a structured V8 frame. */
+interface Position {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** The module and `file.ts:line` of whoever called `method`. */
 function callerOrigin(method: Function): Origin {
-  const prepare = Error.prepareStackTrace;
+  const pos = callerPosition(method);
+  if (!pos) return UNKNOWN_ORIGIN;
+  const key = `${pos.file}:${pos.line}:${pos.column}`;
+  let origin = siteCache.get(key);
+  if (origin === undefined) {
+    const original = originalPosition(pos.file, pos.line, pos.column);
+    const path = original?.file ?? (pos.file.startsWith("file://") ? decodeURI(new URL(pos.file).pathname) : pos.file);
+    origin = { name: loggerNameFor(path, state.root), site: `${basename(path)}:${original?.line ?? pos.line}` };
+    siteCache.set(key, origin);
+  }
+  return origin;
+}
+
+/**
+ * The caller's position from a structured V8 frame (the generated position in a bundle; mapped
+ * later). When a stack formatter is already installed (vitest/vite, source-map-support), its
+ * formatting of that frame is used instead: it knows the in-memory source maps of the code it
+ * transformed, which are on no disk.
+ */
+function callerPosition(method: Function): Position | undefined {
+  const installed = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 1;
   Error.prepareStackTrace = (_error, frames) => frames;
   const holder: { stack?: NodeJS.CallSite[] } = {};
-  Error.captureStackTrace(holder, method);
-  const frame = holder.stack?.[0];
-  Error.prepareStackTrace = prepare;
-  Error.stackTraceLimit = limit;
-  const file = frame?.getFileName();
-  if (!frame || !file) return UNKNOWN_ORIGIN;
-  const line = frame.getLineNumber() ?? 0;
-  const column = frame.getColumnNumber() ?? 0;
-  const key = `${file}:${line}:${column}`;
-  let origin = siteCache.get(key);
-  if (origin === undefined) {
-    const original = originalPosition(file, line, column);
-    const path = original?.file ?? (file.startsWith("file://") ? decodeURI(new URL(file).pathname) : file);
-    origin = { name: loggerNameFor(path, state.root), site: `${basename(path)}:${original?.line ?? line}` };
-    siteCache.set(key, origin);
+  try {
+    Error.captureStackTrace(holder, method);
+  } finally {
+    Error.prepareStackTrace = installed;
+    Error.stackTraceLimit = limit;
   }
-  return origin;
+  const frame = holder.stack?.[0];
+  const file = frame?.getFileName();
+  if (!frame || !file) return undefined;
+  const raw = { file, line: frame.getLineNumber() ?? 0, column: frame.getColumnNumber() ?? 0 };
+  return installed ? (formattedPosition(installed, holder, frame) ?? raw) : raw;
+}
+
+const FORMATTED_FRAME = /(?:\(|\bat )((?:file:\/\/)?[^\s()]+?):(\d+):(\d+)\)?\s*$/;
+
+function formattedPosition(
+  prepare: NonNullable<typeof Error.prepareStackTrace>,
+  holder: object,
+  frame: NodeJS.CallSite,
+): Position | undefined {
+  try {
+    const text: unknown = prepare(Object.assign(new Error(), holder, { stack: undefined }), [frame]);
+    const found = typeof text === "string" ? FORMATTED_FRAME.exec(text) : null;
+    return found ? { file: found[1]!, line: Number(found[2]), column: Number(found[3]) } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---- the loggers ----------------------------------------------------------------------------

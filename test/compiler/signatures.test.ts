@@ -83,6 +83,14 @@ function task2(fn: () => void) { return fn; }
 export const NotATask = task2(() => {});
 `;
 
+/** The site of `snippet` (its first occurrence) in TASKS, plus `offset` characters. */
+function siteIn(snippet: string, offset = 0) {
+  const index = TASKS.indexOf(snippet) + offset;
+  if (index < offset) throw new Error(`no ${snippet} in TASKS`);
+  const lineStart = TASKS.lastIndexOf("\n", index - 1) + 1;
+  return { file: "plugins/demo/tasks.ts", line: TASKS.slice(0, index).split("\n").length, column: index - lineStart + 1 };
+}
+
 describe("extractTasks", () => {
   let result: ReturnType<typeof pipeline>;
   let tasks: Map<string, ExtractedTask>;
@@ -109,7 +117,9 @@ describe("extractTasks", () => {
     const params = get("Params").spec;
     expect(params).toMatchObject({ id: "plugins/demo/tasks.ts#Params", name: "Params", plugin: "demo", module: "plugins/demo/tasks.ts" });
     expect(params.site).toEqual({ file: "plugins/demo/tasks.ts", line: 9, column: 23 });
-    expect(get("EachFlag").spec.site).toEqual({ file: "plugins/demo/tasks.ts", line: 30, column: 30 });
+    expect(params.site).toEqual(siteIn("task(function Params"));
+    expect(get("EachFlag").spec.site).toEqual(siteIn("of.task(function EachFlag", 3));
+    expect(get("EachRow").spec.site).toEqual(siteIn("t(function EachRow"));
   });
 
   it("reads parameters in order with optional vs default", () => {
@@ -194,20 +204,20 @@ describe("extractTasks", () => {
   it("reports a task that is not exported (OF111)", () => {
     const d = diagnostic("OF111", "Hidden");
     expect(d?.message).toMatch(/^task Hidden must be exported/);
-    expect(d?.site).toEqual({ file: "plugins/demo/tasks.ts", line: 40, column: 16 });
+    expect(d?.site).toEqual(siteIn("task(function Hidden"));
   });
 
   it("reports destructured and rest parameters (OF121)", () => {
     const destructured = diagnostic("OF121", "Destructured");
     expect(destructured?.message).toContain("{ a }: { a: number }");
-    expect(destructured?.site).toEqual({ file: "plugins/demo/tasks.ts", line: 41, column: 60 });
+    expect(destructured?.site).toEqual(siteIn("{ a }: { a: number }"));
     expect(diagnostic("OF121", "task Rest")?.message).toContain("...xs");
   });
 
   it("reports a non-object return type (OF121)", () => {
     const d = diagnostic("OF121", "ReturnsNumber");
     expect(d?.message).toBe("task ReturnsNumber must return an object whose keys are its output targets (or void), not number");
-    expect(d?.site.line).toBe(43);
+    expect(d?.site).toEqual(siteIn("number {\n  return 1;"));
   });
 
   it("reports exactly the expected diagnostics", () => {

@@ -1,0 +1,15 @@
+// Reads vitest's JSON report and prints the one closing line CI recognises; exits 1 unless all passed.
+import { readFileSync } from "node:fs";
+const file = process.argv[2] ?? "vitest-report.json";
+let report;
+try {
+  report = JSON.parse(readFileSync(file, "utf8"));
+} catch (e) {
+  console.log(`0 passed, 1 failed, 0 skipped`);
+  console.error(`no vitest report at ${file}: ${e.message}`);
+  process.exit(1);
+}
+const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) - (report.numFailedTestSuites && report.numFailedTests ? 0 : 0);
+console.log(`${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(report.success && report.numTotalTests > 0 ? 0 : 1);

@@ -1,0 +1,18 @@
+import { defineConfig } from "vitest/config";
+import { fileURLToPath } from "node:url";
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      "outflow/testing": fileURLToPath(new URL("./runtime/testing/index.ts", import.meta.url)),
+      "outflow/main": fileURLToPath(new URL("./runtime/main.ts", import.meta.url)),
+      outflow: fileURLToPath(new URL("./runtime/index.ts", import.meta.url)),
+    },
+  },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: "forks",
+  },
+});
