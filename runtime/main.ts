@@ -1,5 +1,6 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isMainThread, workerData } from "node:worker_threads";
 import type { Manifest } from "../contract/manifest.js";
 import { UsageError, globalOptions, normaliseArgv, parseCommandArgs } from "./cli/args.js";
 import { renderHelp } from "./cli/help.js";
@@ -33,6 +34,11 @@ function cliTree(input: BundleInput, root: string): CliNode {
 
 /** The bundle's `main`: parse the CLI, then run the selected command. Sets process.exitCode. */
 export async function main(input: BundleInput, argv = process.argv.slice(2)): Promise<number> {
+  if (!isMainThread && (workerData as { role?: string } | null)?.role === "outflow-worker") {
+    const { startWorker } = await import("./backends/threads/worker.js");
+    await startWorker(input);
+    return 0;
+  }
   const root = pipelineRoot(input.bundleUrl);
   let code: number;
   try {
@@ -57,5 +63,5 @@ async function dispatch(input: BundleInput, root: string, argv: string[]): Promi
   if (node.builtin) return node.builtin(parseCommandArgs(rest, node.args));
   const values = parseCommandArgs(rest, { ...globals, ...node.args });
   const { runPipelineCommand } = await import("./pipeline.js");
-  return runPipelineCommand({ ...input, root, command: node.command!, values });
+  return runPipelineCommand({ ...input, root, command: node.command!, values, bundleFile: fileURLToPath(input.bundleUrl) });
 }

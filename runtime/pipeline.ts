@@ -16,6 +16,7 @@ import { originalPosition } from "./source-map.js";
 import { runGraph, terminalOutputs, silentObserver, type Execution, type RunObserver } from "./execute/run-graph.js";
 import type { Validators } from "./execute/validate.js";
 import { ReportedError } from "./report.js";
+import { startThreadsBackend } from "./backends/threads/index.js";
 
 /** How a bundle (or the testing helpers) hands the runtime the user's code, lazily. */
 export interface PipelineLoaders {
@@ -31,6 +32,8 @@ export interface PipelineRun extends PipelineLoaders {
   command: CommandSpec;
   /** Parsed CLI values: the command's args plus the global options. */
   values: Record<string, unknown>;
+  /** The bundle file, which the threads backend starts its workers from. */
+  bundleFile?: string;
 }
 
 export interface RunOutcome {
@@ -110,8 +113,27 @@ export async function executeCommand(run: PipelineRun, observer: RunObserver = s
     scope: { args, config, run: { id: null, command: run.command.path, backend, root: run.root } },
     signal: controller.signal,
   };
-  const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, elementPath: [] });
-  return { code: 0, result: terminalOutputs(outputs, plan), runId: null };
+  const threads = backend === "threads" ? startThreads(run, exec, globals, args, config) : undefined;
+  try {
+    const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, elementPath: [] });
+    return { code: 0, result: terminalOutputs(outputs, plan), runId: null };
+  } finally {
+    await threads?.close();
+  }
+}
+
+function startThreads(run: PipelineRun, exec: Execution, globals: Record<string, unknown>, args: Record<string, unknown>, config: OutflowConfig) {
+  if (!run.bundleFile) throw new Error("--backend threads needs a built bundle (run `outflow build`, then `node dist/<command>.js`)");
+  const threads = startThreadsBackend({
+    bundleFile: run.bundleFile,
+    workers: (globals.workers as number | undefined) ?? config.threads?.workers,
+    init: { role: "outflow-worker", command: run.command.path, args, config, run: exec.scope.run, db: run.command.db },
+    exec: () => exec,
+  });
+  exec.parallel = true;
+  exec.runMap = threads.runMap;
+  exec.invokeTask = (spec, values) => threads.invokeTask(spec, values);
+  return threads;
 }
 
 export async function runPipelineCommand(run: PipelineRun): Promise<number> {

@@ -5,9 +5,23 @@ import { runInScope, type Scope } from "../context.js";
 import { validateInput, validateOutputs, TaskValueError, type Validators } from "./validate.js";
 
 /** Receives task lifecycle events (the database run records implement it). */
+export interface TaskStartEvent {
+  name: string;
+  plugin: string;
+  taskId?: string;
+  /** The handle of the enclosing map / map element record. */
+  parent?: unknown;
+  element?: number;
+  inputs: string[];
+  outputs: string[];
+  /** When it started, if not now (events replayed from a worker). */
+  at?: Date;
+}
+
 export interface RunObserver {
-  taskStarted(event: { name: string; plugin: string; taskId?: string; parent?: unknown; element?: number; inputs: string[]; outputs: string[] }): unknown | Promise<unknown>;
-  taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown): void | Promise<void>;
+  taskStarted(event: TaskStartEvent): unknown | Promise<unknown>;
+  /** `at`: when it finished, if not now (events replayed from a worker). */
+  taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown, at?: Date): void | Promise<void>;
 }
 
 export const silentObserver: RunObserver = { taskStarted: () => undefined, taskFinished: () => {} };
@@ -40,10 +54,16 @@ export interface Execution {
   signal?: AbortSignal;
   /** How a map's elements run: sequential in-process by default; the threads backend dispatches them. */
   runMap?: (job: MapJob) => Promise<unknown[]>;
+  /** How a task body is called: in this thread by default; the threads backend runs it in a worker. */
+  invokeTask?: (spec: TaskSpec, args: unknown[], scope: Scope) => Promise<unknown>;
+  /** Start every node whose parents are done, so independent branches overlap. */
+  parallel?: boolean;
 }
 
 export interface MapJob {
   node: GraphNode;
+  /** Node ids from the command graph down to this map node (through enclosing map bodies). */
+  path: number[];
   plan: NodePlan;
   outer: Record<string, unknown>;
   items: unknown[];
@@ -61,15 +81,39 @@ interface Frame {
 
 type Outputs = Record<string, unknown>;
 
-/** Runs a (sub-)graph in topological order; returns every node's outputs. */
+/** Runs a (sub-)graph in topological order (or as a DAG when `exec.parallel`); returns every node's outputs. */
 export async function runGraph(exec: Execution, graph: Graph, plan: GraphPlan, frame: Frame): Promise<Map<number, Outputs>> {
   const results = new Map<number, Outputs>();
-  for (const id of plan.order) {
+  const runNode = async (id: number) => {
     if (exec.signal?.aborted) throw new RunCancelled();
     const node = graph.nodes[id];
     const nodePlan = plan.nodes[id];
     results.set(id, node.kind === "map" ? await runMapNode(exec, graph, node, nodePlan, results, frame) : await runTaskNode(exec, node, nodePlan, results, frame));
+  };
+  if (!exec.parallel) {
+    for (const id of plan.order) await runNode(id);
+    return results;
   }
+  // DAG scheduling: a node starts when its parents are done; after a failure nothing new starts.
+  const finished = new Map<number, Promise<void>>();
+  let failed = false;
+  for (const id of plan.order) {
+    const parents = graph.edges.filter((e) => e.to === id).map((e) => finished.get(e.from)!);
+    finished.set(
+      id,
+      Promise.all(parents).then(() => {
+        if (failed) throw new RunCancelled();
+        return runNode(id).catch((error) => {
+          failed = true;
+          throw error;
+        });
+      }),
+    );
+  }
+  const settled = await Promise.allSettled(finished.values());
+  const errors = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected").map((s) => s.reason);
+  const first = errors.find((e) => !(e instanceof RunCancelled)) ?? errors[0];
+  if (first !== undefined) throw first;
   return results;
 }
 
@@ -108,7 +152,7 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
       return value;
     });
     const scope: Scope = { ...exec.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin, element: frame.element?.index }, em: exec.forkEm?.() };
-    const returned = await runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
+    const returned = exec.invokeTask ? await exec.invokeTask(spec, args, scope) : await runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
     const outputs = validateOutputs(spec, exec.validators, returned);
     await exec.observer.taskFinished(handle, "success");
     return outputs;
@@ -149,7 +193,7 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
   const handle = await exec.observer.taskStarted({ name, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [plan.iterate!], outputs: [info.options.outputName] });
   try {
     if (!isIterable(items)) throw new TaskValueError(`${name}: upstream target "${plan.iterate}" is not an array (got ${items === null ? "null" : typeof items})`);
-    const job: MapJob = { node, plan, outer, items: Array.from(items as Iterable<unknown>), parentHandle: handle, elementPath: frame.elementPath };
+    const job: MapJob = { node, path: nodePath(node), plan, outer, items: Array.from(items as Iterable<unknown>), parentHandle: handle, elementPath: frame.elementPath };
     const elements = await (exec.runMap ? exec.runMap(job) : runMapSequential(exec, job));
     const value = info.reduce ? info.reduce(elements) : elements;
     await exec.observer.taskFinished(handle, "success");
@@ -159,6 +203,12 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
     if (error instanceof TaskFailure || error instanceof RunCancelled) throw error;
     throw new TaskFailure(name, frame.elementPath, error);
   }
+}
+
+export function nodePath(node: GraphNode): number[] {
+  const path = [node.id];
+  for (let owner = node.graph.owner; owner; owner = owner.graph.owner) path.unshift(owner.id);
+  return path;
 }
 
 function isIterable(value: unknown): boolean {

@@ -1,0 +1,89 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { TaskSpec } from "../../../contract/manifest.js";
+import { TaskFailure, type Execution, type MapJob } from "../../execute/run-graph.js";
+import { WorkerPool, WorkerCrash } from "./pool.js";
+import { deserializeError, type RecordedEvent, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
+
+export interface ThreadsBackend {
+  runMap(job: MapJob): Promise<unknown[]>;
+  invokeTask(spec: TaskSpec, args: unknown[]): Promise<unknown>;
+  close(): Promise<void>;
+  readonly size: number;
+}
+
+/** Elements per message: large enough that fine-grained maps stay cheap, small enough to balance. */
+export function batchSize(count: number, workers: number, simultaneous?: number): number {
+  if (simultaneous !== undefined) return 1;
+  return Math.max(1, Math.min(1024, Math.ceil(count / (workers * 8))));
+}
+
+/**
+ * The threads backend: a pool of worker threads started from the running bundle itself. Map elements are
+ * batched to workers; task nodes run in workers too, so independent branches of the graph overlap.
+ */
+export function startThreadsBackend(opts: { bundleFile: string; workers?: number; init: WorkerInit; exec: () => Execution }): ThreadsBackend {
+  const size = Math.max(1, opts.workers ?? availableParallelism());
+  const pool = new WorkerPool(size, () => new Worker(opts.bundleFile, { workerData: opts.init }));
+
+  async function replay(events: RecordedEvent[], parent: unknown): Promise<void> {
+    const exec = opts.exec();
+    const handles = new Map<number, unknown>();
+    for (const e of events) {
+      const handle = await exec.observer.taskStarted({ name: e.name, plugin: e.plugin, taskId: e.taskId, parent: e.parent === null ? parent : handles.get(e.parent), element: e.element, inputs: e.inputs, outputs: e.outputs, at: new Date(e.startedAt) });
+      handles.set(e.id, handle);
+      if (e.state) await exec.observer.taskFinished(handle, e.state, e.error ? deserializeError(e.error) : undefined, new Date(e.finishedAt ?? e.startedAt));
+    }
+  }
+
+  async function runMap(job: MapJob): Promise<unknown[]> {
+    const results = new Array<unknown>(job.items.length);
+    const name = `map(${job.node.map!.options.outputName})`;
+    const simultaneous = job.node.map!.options.simultaneousTasks;
+    const size1 = batchSize(job.items.length, size, simultaneous);
+    const pending: number[][] = [];
+    for (let i = 0; i < job.items.length; i += size1) pending.push(Array.from({ length: Math.min(size1, job.items.length - i) }, (_, k) => i + k));
+    let failure: TaskFailure | undefined;
+    const limit = Math.min(simultaneous ?? Infinity, size);
+    const signal = opts.exec().signal;
+
+    const runBatch = async (indices: number[]): Promise<void> => {
+      const items = indices.map((index) => ({ index, value: job.items[index] }));
+      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer: job.outer, items };
+      let reply: Extract<WorkerReply, { kind: "elements" }>;
+      try {
+        reply = await pool.run(request);
+      } catch (error) {
+        if (error instanceof WorkerCrash && indices.length > 1) {
+          // Find the element that kills its worker: rerun the batch one element at a time.
+          for (const i of indices) pending.push([i]);
+          return;
+        }
+        failure ??= new TaskFailure(name, [...job.elementPath, indices[0]], error);
+        return;
+      }
+      await replay(reply.events, job.parentHandle);
+      for (const r of reply.results) {
+        if (r.ok) results[r.index] = r.value;
+        else failure ??= new TaskFailure(r.error.task ?? name, r.error.elementPath ?? [...job.elementPath, r.index], deserializeError(r.error));
+      }
+    };
+
+    // `limit` lanes pull batches until none is left or an element failed.
+    const lane = async () => {
+      while (pending.length && !failure && !signal?.aborted) await runBatch(pending.shift()!);
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, lane));
+    if (failure) throw failure;
+    return results;
+  }
+
+  async function invokeTask(spec: TaskSpec, args: unknown[]): Promise<unknown> {
+    // Inputs are copied, never transferred: another branch may still use the same value.
+    const reply = await pool.run<Extract<WorkerReply, { kind: "task" }>>({ kind: "task", taskId: spec.id, args } satisfies WorkerRequest);
+    if (!reply.ok) throw deserializeError(reply.error);
+    return reply.value;
+  }
+
+  return { runMap, invokeTask, close: () => pool.close(), size };
+}
