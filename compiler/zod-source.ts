@@ -101,7 +101,7 @@ function compound(type: Type, state: State): string {
   if (type.getCallSignatures().length > 0 || type.getConstructSignatures().length > 0) {
     fail(type, state, "functions cannot be validated or passed between tasks");
   }
-  return globalClass(type, state) ?? object(type, state);
+  return builtinOrClass(type, state) ?? object(type, state);
 }
 
 /** `T | undefined` → `z.optional(T)`, `T | null` → `z.nullable(T)`, the rest → `z.union`. */
@@ -140,14 +140,14 @@ function tuple(type: Type, state: State): string {
     const flag = flags[i];
     const code = nested(element, state, `[${i}]`);
     if (flag & ts.ElementFlags.Rest && i === flags.length - 1) rest = code;
-    else if (flag & ts.ElementFlags.Optional) items.push(`z.optional(${code})`);
+    else if (flag & ts.ElementFlags.Optional) items.push(ensureOptional(code));
     else if (flag & ts.ElementFlags.Required) items.push(code);
     else fail(type, state, "variadic tuple elements are not supported");
   });
   return rest ? `z.tuple([${items.join(", ")}], ${rest})` : `z.tuple([${items.join(", ")}])`;
 }
 
-function globalClass(type: Type, state: State): string | undefined {
+function builtinOrClass(type: Type, state: State): string | undefined {
   const symbol = type.getSymbol();
   const decls = symbol?.getDeclarations() ?? [];
   const fromLib = decls.length > 0 && decls.every((d) => isLibFile(d.getSourceFile().getFilePath()));
@@ -219,8 +219,8 @@ export function validatorsModule(tasks: Iterable<ExtractedTask>): { code: string
     }));
     entries +=
       `  ${JSON.stringify(task.spec.id)}: {\n` +
-      `    inputs: {\n${schemaLines(task, inputs, diagnostics)}    },\n` +
-      `    outputs: {\n${schemaLines(task, outputs, diagnostics)}    },\n` +
+      `    inputs: {${schemaLines(task, inputs, diagnostics)}},\n` +
+      `    outputs: {${schemaLines(task, outputs, diagnostics)}},\n` +
       `  },\n`;
   }
   const code =
@@ -240,7 +240,7 @@ interface Target {
   site: Site | undefined;
 }
 
-/** `      "name": schema,` lines; an unsupported target becomes an OF120 diagnostic instead. */
+/** `"name": schema,` lines; an unsupported target becomes an OF120 diagnostic instead. */
 function schemaLines(task: ExtractedTask, targets: Target[], diagnostics: CompilerDiagnostic[]): string {
   let out = "";
   for (const target of targets) {
@@ -253,5 +253,5 @@ function schemaLines(task: ExtractedTask, targets: Target[], diagnostics: Compil
       diagnostics.push({ code: "OF120", message, site: target.site ?? task.spec.site });
     }
   }
-  return out;
+  return out && `\n${out}    `;
 }

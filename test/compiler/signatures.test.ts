@@ -185,6 +185,8 @@ describe("extractTasks", () => {
   it("detects IterateOn over unions (distributed over boolean and literal unions)", () => {
     expect(get("EachFlag").spec.inputs[0].iterateOn).toEqual({ target: "flags", elementType: "boolean" });
     expect(get("EachChoice").spec.inputs[0].iterateOn).toEqual({ target: "choices", elementType: '"a" | "b"' });
+    // Written directly, the element is exactly T, even for a union.
+    expect(get("EachChoice").iterateElementTypes.get("choice")?.getText()).toBe('"a" | "b"');
     // The element type of a re-aliased union keeps the (optional) brand, which is assignability-neutral.
     const checker = result.project.getTypeChecker().compilerObject;
     const flagElement = get("EachFlag").iterateElementTypes.get("flag")!;
@@ -226,11 +228,13 @@ describe("extractTasks", () => {
 });
 
 describe("extractTasks outside plugins/", () => {
-  it("gives an empty plugin and forward-slash ids", () => {
-    const { tasks, root } = pipeline({
+  it("gives an empty plugin and forward-slash ids, and ignores other functions named task", () => {
+    const { tasks, diagnostics, root } = pipeline({
       "lib/more/steps.ts": `import { task } from "outflow";\nexport const Step = task(function Step(): void {});\n`,
+      "lib/fake.ts": `function task(fn: () => void) { return fn; }\nexport const Fake = task(() => {});\nconst Hidden = task(() => {});\n`,
     });
     expect([...tasks.values()].map((t) => [t.spec.id, t.spec.plugin])).toEqual([["lib/more/steps.ts#Step", ""]]);
+    expect(diagnostics).toEqual([]);
     rmSync(root, { recursive: true, force: true });
   });
 });

@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPipeline, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
+import { runBundle } from "../helpers/run-bundle.js";
+
+const tasks = `
+import { task, context, logger, type IterateOn } from "outflow";
+
+export const Numbers = task(function Numbers(): { values: number[] } {
+  return { values: [5, 1, 4, 2, 3] };
+});
+// Uneven durations: later elements finish first unless results are put back in input order.
+export const Slow = task(async function Slow(value: IterateOn<"values", number>): Promise<{ doubled: number }> {
+  await new Promise((r) => setTimeout(r, value * 15));
+  return { doubled: value * 2 };
+});
+export const Show = task(function Show(all: number[]): void {
+  logger.info("RESULT " + JSON.stringify(all));
+});
+export const Explode = task(function Explode(value: IterateOn<"values", number>): { doubled: number } {
+  if (value === Number(context.args.bad)) throw new Error("element " + value + " is bad");
+  if (value === Number(context.args.crash)) process.exit(7);
+  return { doubled: value * 2 };
+});
+export const Start = task(function Start(): { t0: number } {
+  return { t0: Date.now() };
+});
+function spin(ms: number) {
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+}
+export const Left = task(function Left(t0: number): { left: [number, number] } {
+  const s = Date.now(); spin(400); return { left: [s, Date.now()] };
+});
+export const Right = task(function Right(t0: number): { right: [number, number] } {
+  const s = Date.now(); spin(400); return { right: [s, Date.now()] };
+});
+export const Join = task(function Join(left: [number, number], right: [number, number]): void {
+  logger.info("SPANS " + JSON.stringify({ left, right }));
+});
+export const Lying = task(function Lying(): { count: number } {
+  return { count: "seven" as unknown as number };
+});
+export const Forgetful = task(function Forgetful(): { count: number; label: string } {
+  return { count: 1 } as unknown as { count: number; label: string };
+});
+export const Loose = task(function Loose(): { count: any } {
+  return { count: [1, 2] };
+});
+export const Count = task(function Count(count: number): void {
+  logger.info("count " + count);
+});
+export const Thrower = task(function Thrower(): void {
+  throw new RangeError("out of range: 42");
+});
+export const Vector = task(function Vector(): { vec: Float64Array } {
+  return { vec: new Float64Array([1.5, 2.5]) };
+});
+export const Sum = task(function Sum(vec: Float64Array): void {
+  logger.info("SUM " + (vec instanceof Float64Array) + " " + (vec[0] + vec[1]));
+});
+export const Rows = task(function Rows(): { rows: number[][] } {
+  return { rows: [[1, 2], [3], [4, 5, 6]] };
+});
+export const Row = task(function Row(row: IterateOn<"rows", number[]>): { cells: number[] } {
+  return { cells: row };
+});
+export const Cell = task(function Cell(cell: IterateOn<"cells", number>): { square: number } {
+  return { square: cell * cell };
+});
+export const ShowNested = task(function ShowNested(squares: number[][]): void {
+  logger.info("NESTED " + JSON.stringify(squares));
+});
+export const Extra = task(function Extra(missing_input: string): void {
+  logger.info(missing_input);
+});
+`;
+
+const commands = `
+import { command, map } from "outflow";
+import * as t from "./tasks.js";
+
+export const ordered = command({
+  description: "map with uneven durations",
+  setup() {
+    t.Numbers().pipe(map({ outputName: "all" }, () => { t.Slow(); })).pipe(t.Show());
+  },
+});
+export const failing = command({
+  args: { bad: { type: "number", default: -1 }, crash: { type: "number", default: -1 } },
+  setup() {
+    t.Numbers().pipe(map({ outputName: "all" }, () => { t.Explode(); })).pipe(t.Show());
+  },
+});
+export const branches = command({
+  setup() {
+    const start = t.Start();
+    const join = t.Join();
+    start.pipe(t.Left()).pipe(join);
+    start.pipe(t.Right()).pipe(join);
+  },
+});
+export const lying = command({ setup() { t.Lying().pipe(t.Count()); } });
+export const forgetful = command({ setup() { t.Forgetful().pipe(t.Count()); } });
+export const loose = command({ setup() { t.Loose().pipe(t.Count()); } });
+export const throwing = command({ setup() { t.Thrower(); } });
+export const vectors = command({ setup() { t.Vector().pipe(t.Sum()); } });
+export const nested = command({
+  setup() {
+    const outer = map({ outputName: "squares" }, () => {
+      t.Row().pipe(map({ outputName: "square_row" }, () => { t.Cell(); }));
+    });
+    t.Rows().pipe(outer).pipe(t.ShowNested());
+  },
+});
+export const conditional = command({
+  args: { extra: { type: "boolean", default: false } },
+  setup({ args }) {
+    const n = t.Numbers();
+    if (args.extra) n.pipe(t.Extra());
+  },
+});
+`;
+
+let root: string;
+beforeAll(async () => {
+  root = makePipeline({ "plugins/p/tasks.ts": tasks, "plugins/p/commands.ts": commands });
+  const result = await buildPipeline(root);
+  expect(result.diagnostics).toEqual([]);
+}, 120_000);
+afterAll(removePipelines);
+
+describe.each(["sequential", "threads"])("backend %s", (backend) => {
+  it("returns map results in input order", () => {
+    const r = runBundle(root, "ordered", ["--backend", backend]);
+    expect(r.output).toContain("RESULT [10,2,8,4,6]");
+    expect(r.code).toBe(0);
+  });
+
+  it("runs nested maps", () => {
+    const r = runBundle(root, "nested", ["--backend", backend]);
+    expect(r.output).toContain("NESTED [[1,4],[9],[16,25,36]]");
+    expect(r.code).toBe(0);
+  });
+
+  it("reports the failing element with task name and index", () => {
+    const r = runBundle(root, "failing", ["--backend", backend, "--bad", "4"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: task Explode \(map element 2\) failed: element 4 is bad/);
+    expect(r.stderr).toMatch(/plugins\/p\/tasks\.ts:\d+/);
+  });
+
+  it("passes typed arrays through intact", () => {
+    const r = runBundle(root, "vectors", ["--backend", backend]);
+    expect(r.output).toContain("SUM true 4");
+  });
+});
+
+describe("threads backend", () => {
+  it("runs independent branches at the same time", () => {
+    const r = runBundle(root, "branches", ["--backend", "threads", "--workers", "2"]);
+    expect(r.code).toBe(0);
+    const spans = JSON.parse(/SPANS (.*)/.exec(r.output)![1]) as { left: [number, number]; right: [number, number] };
+    expect(spans.left[0]).toBeLessThan(spans.right[1]);
+    expect(spans.right[0]).toBeLessThan(spans.left[1]);
+  });
+
+  it("fails the element whose worker dies and names it", () => {
+    const r = runBundle(root, "failing", ["--backend", "threads", "--crash", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/map\(all\) \(map element 3\) failed: .*worker thread exited with code 7/);
+  });
+});
+
+describe("validation at task boundaries", () => {
+  it("names task, target, expected type and what arrived for a bad output", () => {
+    const r = runBundle(root, "lying", []);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Task Lying: output "count" expected number, got string 'seven'`);
+  });
+
+  it("names a missing output and the keys that came back", () => {
+    const r = runBundle(root, "forgetful", []);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Task Forgetful: output "label" (string) is missing; it returned keys: count`);
+  });
+
+  it("checks inputs against the receiving task's type", () => {
+    const r = runBundle(root, "loose", []);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Task Count: input "count" expected number, got array [ 1, 2 ]`);
+  });
+
+  it("stores a task's exception with a stack pointing at the user's source", () => {
+    const r = runBundle(root, "throwing", []);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: task Thrower failed: RangeError: out of range: 42");
+    expect(r.stderr).toMatch(/plugins\/p\/tasks\.ts:\d+:\d+/);
+  });
+});
+
+describe("graphs that depend on args", () => {
+  it("builds with the default and re-checks the graph the real args build", () => {
+    expect(runBundle(root, "conditional", []).code).toBe(0);
+    const r = runBundle(root, "conditional", ["--extra"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/plugins\/p\/commands\.ts:\d+:\d+ - error OF101: Task Extra needs input "missing_input"/);
+  });
+});
