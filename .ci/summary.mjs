@@ -10,6 +10,6 @@ try {
   process.exit(1);
 }
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) - (report.numFailedTestSuites && report.numFailedTests ? 0 : 0);
+const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0);
 console.log(`${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(report.success && report.numTotalTests > 0 ? 0 : 1);

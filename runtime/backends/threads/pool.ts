@@ -1,4 +1,4 @@
-import type { Worker } from "node:worker_threads";
+import type { Worker, TransferListItem } from "node:worker_threads";
 
 /** A worker died (process.exit, out of memory, uncaught error) while running a job. */
 export class WorkerCrash extends Error {
@@ -10,7 +10,7 @@ export class WorkerCrash extends Error {
 
 interface Job {
   message: unknown;
-  transfer: Transferable[];
+  transfer: TransferListItem[];
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -59,7 +59,7 @@ export class WorkerPool {
     return slot;
   }
 
-  run<T>(message: unknown, transfer: Transferable[] = []): Promise<T> {
+  run<T>(message: unknown, transfer: TransferListItem[] = []): Promise<T> {
     if (this.closed) return Promise.reject(new Error("worker pool is closed"));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ message, transfer, resolve: resolve as (v: unknown) => void, reject });
