@@ -70,7 +70,7 @@ export function checkGraphTypes(input: TypeCheckInput, graph: GraphSpec, plan: G
     const nodePlan = plan.nodes[id];
     produced.set(id, outputTypes(node, input, result));
     if (node.kind === "map") {
-      const parents = graph.edges.filter((e) => e.to === id).map((e) => e.from);
+      const parents = nodePlan.parents;
       const scope = new Map(parents.length ? [] : outer);
       for (const p of parents) for (const [k, v] of produced.get(p) ?? []) scope.set(k, v);
       if (nodePlan.iterate !== undefined && scope.has(nodePlan.iterate)) {

@@ -102,7 +102,7 @@ function fromPayload(payload: SourceMapPayload & { sourceRoot?: string }, dir: s
 }
 
 const TAIL_BYTES = 4096;
-const MAPPING_URL = /\/\/[#@] sourceMappingURL=(\S+)\s*$/;
+const MAPPING_URL = /^\/\/[#@] sourceMappingURL=(\S+)\s*$/gm;
 
 /** The `//# sourceMappingURL=` of a generated file, read from its end (whole file only for inline maps). */
 function sourceMappingUrl(path: string): string | undefined {
@@ -117,10 +117,15 @@ function sourceMappingUrl(path: string): string | undefined {
   } finally {
     closeSync(fd);
   }
-  const found = MAPPING_URL.exec(tail)?.[1];
-  if (found !== undefined) return found;
-  if (!tail.includes("sourceMappingURL=data:")) return undefined;
-  return MAPPING_URL.exec(readFileSync(path, "utf8"))?.[1];
+  const found = lastMappingUrl(tail);
+  if (found !== undefined || !tail.includes("sourceMappingURL=data:")) return found;
+  return lastMappingUrl(readFileSync(path, "utf8"));
+}
+
+function lastMappingUrl(text: string): string | undefined {
+  let url: string | undefined;
+  for (const match of text.matchAll(MAPPING_URL)) url = match[1];
+  return url;
 }
 
 function resolveSource(loaded: LoadedMap, written: string): string {

@@ -99,7 +99,8 @@ function parseYaml(text: string, name: string): unknown {
   visit(doc, {
     Scalar(_key, node) {
       if (node.value instanceof Include && node.range) {
-        const pos = lineCounter.linePos(node.range[0]);
+        const tagAt = text.lastIndexOf("!include", node.range[0]);
+        const pos = lineCounter.linePos(tagAt >= 0 ? tagAt : node.range[0]);
         node.value.line = pos.line;
         node.value.column = pos.col;
       }

@@ -98,7 +98,7 @@ export async function runGraph(exec: Execution, graph: Graph, plan: GraphPlan, f
   const finished = new Map<number, Promise<void>>();
   let failed = false;
   for (const id of plan.order) {
-    const parents = graph.edges.filter((e) => e.to === id).map((e) => finished.get(e.from)!);
+    const parents = plan.nodes[id].parents.map((p) => finished.get(p)!);
     finished.set(
       id,
       Promise.all(parents).then(() => {
@@ -164,8 +164,7 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
 }
 
 /** What the map's body sees as pass-through values: the map's parents' outputs (or the enclosing frame's). */
-function mapScope(graph: Graph, node: GraphNode, results: Map<number, Outputs>, frame: Frame): Record<string, unknown> {
-  const parents = graph.edges.filter((e) => e.to === node.id).map((e) => e.from);
+function mapScope(parents: number[], results: Map<number, Outputs>, frame: Frame): Record<string, unknown> {
   const outer: Record<string, unknown> = parents.length === 0 ? { ...frame.outer } : {};
   for (const p of parents) Object.assign(outer, results.get(p));
   return outer;
@@ -188,7 +187,7 @@ export function elementResult(outputs: Map<number, Outputs>, plan: GraphPlan): u
 async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: NodePlan, results: Map<number, Outputs>, frame: Frame): Promise<Outputs> {
   const info = node.map!;
   const name = `map(${info.options.outputName})`;
-  const outer = mapScope(graph, node, results, frame);
+  const outer = mapScope(plan.parents, results, frame);
   const items = outer[plan.iterate!];
   const handle = await exec.observer.taskStarted({ name, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [plan.iterate!], outputs: [info.options.outputName] });
   try {

@@ -38,7 +38,3 @@ export interface Graph {
 export function emptyGraph(owner?: GraphNode): Graph {
   return { nodes: [], edges: [], owner };
 }
-
-export function parentsOf(graph: Graph, id: number): number[] {
-  return graph.edges.filter((e) => e.to === id).map((e) => e.from);
-}

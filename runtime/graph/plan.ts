@@ -29,6 +29,8 @@ export interface InputPlan {
 
 export interface NodePlan {
   node: number;
+  /** Parent node ids (edges into this node). */
+  parents: number[];
   inputs: InputPlan[];
   /** For map nodes: the plan of the body, and the upstream array it iterates. */
   body?: GraphPlan;
@@ -58,20 +60,26 @@ function nodeLabel(node: NodeSpec, tasks: TaskTable): string {
   return node.kind === "map" ? `map(${node.map!.options.outputName})` : (tasks[node.task!]?.name ?? node.task ?? "?");
 }
 
+/** Parents and children of every node, by id. */
+export function adjacency(graph: Pick<GraphSpec, "nodes" | "edges">): { parents: number[][]; children: number[][] } {
+  const parents = graph.nodes.map((): number[] => []);
+  const children = graph.nodes.map((): number[] => []);
+  for (const e of graph.edges) {
+    parents[e.to].push(e.from);
+    children[e.from].push(e.to);
+  }
+  return { parents, children };
+}
+
 export function topologicalOrder(graph: GraphSpec): { order: number[]; cycle?: number[] } {
-  const indegree = new Map<number, number>(graph.nodes.map((n) => [n.id, 0]));
-  for (const e of graph.edges) indegree.set(e.to, (indegree.get(e.to) ?? 0) + 1);
-  const queue = graph.nodes.filter((n) => indegree.get(n.id) === 0).map((n) => n.id);
+  const { parents, children } = adjacency(graph);
+  const indegree = parents.map((p) => p.length);
+  const queue = graph.nodes.filter((n) => indegree[n.id] === 0).map((n) => n.id);
   const order: number[] = [];
-  while (queue.length) {
-    const id = queue.shift()!;
+  for (let head = 0; head < queue.length; head++) {
+    const id = queue[head];
     order.push(id);
-    for (const e of graph.edges) {
-      if (e.from !== id) continue;
-      const d = indegree.get(e.to)! - 1;
-      indegree.set(e.to, d);
-      if (d === 0) queue.push(e.to);
-    }
+    for (const child of children[id]) if (--indegree[child] === 0) queue.push(child);
   }
   if (order.length === graph.nodes.length) return { order };
   return { order, cycle: graph.nodes.filter((n) => !order.includes(n.id)).map((n) => n.id) };
@@ -94,8 +102,10 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
     diagnostics.push({ code: "OF105", message: `Cycle in the task graph: ${names} (a task cannot depend on its own output)`, site: edge.site });
   }
   const nodes: NodePlan[] = [];
+  const links = adjacency(graph);
   for (const node of graph.nodes) {
-    const parents = graph.edges.filter((e) => e.to === node.id).map((e) => graph.nodes[e.from]);
+    const parentIds = links.parents[node.id];
+    const parents = parentIds.map((id) => graph.nodes[id]);
     const offered = new Map<string, { node: NodeSpec; type: string }[]>();
     for (const p of parents) for (const [name, type] of outputsOf(p, tasks)) offered.set(name, [...(offered.get(name) ?? []), { node: p, type }]);
     const isEntry = parents.length === 0 && scope !== undefined;
@@ -116,14 +126,14 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
           site: iterateSite(node, tasks) ?? node.site,
         });
       }
-      nodes.push({ node: node.id, inputs: [], body: body.plan, iterate });
+      nodes.push({ node: node.id, parents: parentIds, inputs: [], body: body.plan, iterate });
       continue;
     }
 
     const spec = tasks[node.task!];
     if (!spec) {
       diagnostics.push({ code: "OF111", message: `Task ${node.task} is not known to the manifest (is it exported from a plugin module?)`, site: node.site });
-      nodes.push({ node: node.id, inputs: [] });
+      nodes.push({ node: node.id, parents: parentIds, inputs: [] });
       continue;
     }
     for (const name of node.bound ?? []) {
@@ -172,9 +182,9 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
       });
       inputs.push({ name: input.name, from: { kind: "default" } });
     }
-    nodes.push({ node: node.id, inputs });
+    nodes.push({ node: node.id, parents: parentIds, inputs });
   }
-  const terminals = graph.nodes.filter((n) => !graph.edges.some((e) => e.from === n.id)).map((n) => n.id);
+  const terminals = graph.nodes.filter((n) => links.children[n.id].length === 0).map((n) => n.id);
   return { plan: { order, nodes, terminals }, diagnostics };
 }
 

@@ -8,6 +8,9 @@ import type { TaskRef } from "../api/task.js";
  * depend on args), so what is checked is what runs.
  */
 
+/** Edges already in a graph, so piping the same pair twice adds one edge. */
+const edgeKeys = new WeakMap<Graph, Set<string>>();
+
 /** Stack of graphs being recorded: [command graph, map body, nested map body, ...]. */
 const recording: Graph[] = [];
 
@@ -49,7 +52,12 @@ function addEdge(from: GraphNode, to: GraphNode, site: RawSite): void {
     throw new GraphError("pipe() connects nodes of different workflows (a map body cannot be piped to from outside; pipe into the map node instead)", site);
   }
   if (from === to) throw new GraphError("a node cannot be piped into itself", site);
-  if (!from.graph.edges.some((e) => e.from === from.id && e.to === to.id)) from.graph.edges.push({ from: from.id, to: to.id, site });
+  let keys = edgeKeys.get(from.graph);
+  if (!keys) edgeKeys.set(from.graph, (keys = new Set()));
+  const key = `${from.id}>${to.id}`;
+  if (keys.has(key)) return;
+  keys.add(key);
+  from.graph.edges.push({ from: from.id, to: to.id, site });
 }
 
 /** Free-function form: `pipe(a, b, c)` = `a.pipe(b).pipe(c)`; returns the last node. */

@@ -23,10 +23,13 @@ export interface Logger {
   critical: LogMethod;
 }
 
+/** A level name, any case (`"DEBUG"`, `"debug"`); anything else is rejected at run time. */
+export type LevelInput = LevelName | (string & {});
+
 export interface LoggingOptions {
-  level?: LevelName;
+  level?: LevelInput;
   /** Levels by logger-name prefix: `{ data_reduction: "DEBUG" }` covers `data_reduction.tasks`. */
-  plugins?: Record<string, LevelName>;
+  plugins?: Record<string, LevelInput>;
   /** Also append every line to this file (created with its folder if missing). */
   file?: string;
   /** The pipeline root: names of non-plugin modules are relative to it; `file` resolves against it. Default: cwd. */
@@ -140,28 +143,28 @@ function callerPosition(method: Function): Position | undefined {
   Error.stackTraceLimit = 1;
   Error.prepareStackTrace = (_error, frames) => frames;
   const holder: { stack?: NodeJS.CallSite[] } = {};
+  let frame: NodeJS.CallSite | undefined;
   try {
     Error.captureStackTrace(holder, method);
+    frame = holder.stack?.[0]; // V8 formats lazily, on first access: read it before restoring
   } finally {
     Error.prepareStackTrace = installed;
     Error.stackTraceLimit = limit;
   }
-  const frame = holder.stack?.[0];
   const file = frame?.getFileName();
   if (!frame || !file) return undefined;
   const raw = { file, line: frame.getLineNumber() ?? 0, column: frame.getColumnNumber() ?? 0 };
-  return installed ? (formattedPosition(installed, holder, frame) ?? raw) : raw;
+  return installed ? (formattedPosition(installed, frame) ?? raw) : raw;
 }
 
 const FORMATTED_FRAME = /(?:\(|\bat )((?:file:\/\/)?[^\s()]+?):(\d+):(\d+)\)?\s*$/;
 
 function formattedPosition(
   prepare: NonNullable<typeof Error.prepareStackTrace>,
-  holder: object,
   frame: NodeJS.CallSite,
 ): Position | undefined {
   try {
-    const text: unknown = prepare(Object.assign(new Error(), holder, { stack: undefined }), [frame]);
+    const text: unknown = prepare({ name: "Error", message: "" } as Error, [frame]);
     const found = typeof text === "string" ? FORMATTED_FRAME.exec(text) : null;
     return found ? { file: found[1]!, line: Number(found[2]), column: Number(found[3]) } : undefined;
   } catch {
