@@ -100,7 +100,8 @@ export async function executeCommand(run: PipelineRun, observer: RunObserver = s
     level: (globals["log-level"] as string | undefined) ?? config.logging.level,
     plugins: config.logging.plugins,
     file: config.logging.file ? resolve(run.root, config.logging.file) : undefined,
-  } as never);
+    root: run.root,
+  });
   const modules = await run.loadModules();
   const { graph, plan } = recordAndCheck(run, modules, args);
   const backend = (globals.backend as string | undefined) ?? run.command.backend ?? config.backend;

@@ -45,7 +45,7 @@ function findMap(graph: Graph, plan: GraphPlan, path: number[]): { node: GraphNo
 export async function startWorker(input: PipelineLoaders & { manifest: Manifest }): Promise<void> {
   const init = workerData as WorkerInit;
   const config = init.config as OutflowConfig;
-  configureLogging({ level: config.logging.level, plugins: config.logging.plugins } as never);
+  configureLogging({ level: config.logging.level, plugins: config.logging.plugins, root: init.run.root });
   const modules = await input.loadModules();
   const refs = registerTasks(modules);
   const validators = await input.loadValidators();
