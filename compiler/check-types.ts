@@ -9,6 +9,8 @@ import type { ExtractedTask } from "./signatures.js";
  * constant must fit the receiving parameter's declared type.
  */
 
+const PASS_KINDS = new Set(["if", "then", "else", "merge", "interactive"]);
+
 /** A value's static type: a TS type, an array of something (a map's result), or unknown (no check). */
 type ValueType = { ts: Type } | { arrayOf: ValueType } | null;
 
@@ -68,6 +70,20 @@ export function checkGraphTypes(input: TypeCheckInput, graph: GraphSpec, plan: G
   for (const id of plan.order) {
     const node = graph.nodes[id];
     const nodePlan = plan.nodes[id];
+    if (PASS_KINDS.has(node.kind)) {
+      // if/then/else/merge/interactive pass on what their parents (or the enclosing body) offer.
+      const passed = new Map<string, ValueType>(nodePlan.parents.length ? [] : outer);
+      for (const p of nodePlan.parents) for (const [k, v] of produced.get(p) ?? []) if (!passed.has(k)) passed.set(k, v);
+      produced.set(id, passed);
+      continue;
+    }
+    if (node.kind === "loop") {
+      const scope = new Map(nodePlan.parents.length ? [] : outer);
+      for (const p of nodePlan.parents) for (const [k, v] of produced.get(p) ?? []) scope.set(k, v);
+      diagnostics.push(...checkGraphTypes(input, node.loop!.body, nodePlan.body!, scope));
+      produced.set(id, new Map());
+      continue;
+    }
     produced.set(id, outputTypes(node, input, result));
     if (node.kind === "map") {
       const parents = nodePlan.parents;

@@ -288,8 +288,9 @@ export function stripIterateOn(type: Type): Type[] {
 
 function readOutputs(fn: TaskFunctionNode, task: ExtractedTask, ctx: Context): boolean {
   const declared = fn.getReturnType();
-  const awaited = ctx.checker.getAwaitedType(declared) ?? declared;
-  task.spec.async = fn.isAsync() || awaited.compilerType !== declared.compilerType;
+  const unwrapped = ctx.checker.getAwaitedType(declared) ?? declared;
+  task.spec.async = fn.isAsync() || unwrapped.compilerType !== declared.compilerType;
+  const awaited = withoutSkipped(unwrapped);
   if (isVoidLike(awaited)) return true;
   const returnSite = siteOf(fn.getReturnTypeNode() ?? fn, ctx.root);
   if (!isObjectLike(awaited, ctx.checker)) {
@@ -310,6 +311,15 @@ function readOutputs(fn: TaskFunctionNode, task: ExtractedTask, ctx: Context): b
     task.outputSites.set(output.name, decl ? siteOf(decl, ctx.root) : returnSite);
   }
   return true;
+}
+
+/** `{ x: number } | SkippedValue` → `{ x: number }`: returning `Skipped` is not an output. */
+function withoutSkipped(type: Type): Type {
+  if (!type.isUnion()) return type;
+  const kept = type.getUnionTypes().filter((t) => !t.getProperty("__outflowSkipped"));
+  if (kept.length === 1) return kept[0];
+  if (kept.length > 1 && kept.every((t) => t.isVoid() || t.isUndefined())) return kept[0];
+  return type;
 }
 
 function isVoidLike(type: Type): boolean {

@@ -96,7 +96,12 @@ export interface GraphSpec {
   edges: EdgeSpec[];
 }
 
-export type NodeKind = "task" | "map";
+/**
+ * `task`: a task call. `map`: outflow's MapTask (body once per element). `loop`: body repeated.
+ * `if` / `then` / `else`: `ifThenElse(condition)`; the branch not taken is skipped. `merge`: the outputs
+ * of its only non-skipped parent. `interactive`: a REPL on the outputs flowing through it.
+ */
+export type NodeKind = "task" | "map" | "loop" | "if" | "then" | "else" | "merge" | "interactive";
 
 export interface NodeSpec {
   /** Index in `GraphSpec.nodes`. */
@@ -109,6 +114,13 @@ export interface NodeSpec {
   /** Where the node was created (`Compute()` / `map(`). */
   site: Site;
   map?: MapSpec;
+  loop?: LoopSpec;
+}
+
+export interface LoopSpec {
+  /** A number of iterations, or `null` for `infinite: true` (ended by `exitPipeline()` or an exception). */
+  iterations: number | null;
+  body: GraphSpec;
 }
 
 export interface MapOptions {

@@ -3,6 +3,8 @@ import type { Graph, GraphNode } from "../graph/model.js";
 import type { GraphPlan, NodePlan, TaskTable } from "../graph/plan.js";
 import { runInScope, type Scope } from "../context.js";
 import { validateInput, validateOutputs, TaskValueError, type Validators } from "./validate.js";
+import { isSkipped } from "../api/control.js";
+import { runControlNode, isExitPipeline } from "./control-nodes.js";
 
 /** Receives task lifecycle events (the database run records implement it). */
 export interface TaskStartEvent {
@@ -72,23 +74,47 @@ export interface MapJob {
 }
 
 /** Per-graph frame: values reachable by the body's entry nodes. */
-interface Frame {
+export interface Frame {
   outer: Record<string, unknown>;
   element?: { target: string; value: unknown; index: number };
   parentHandle: unknown;
   elementPath: number[];
 }
 
-type Outputs = Record<string, unknown>;
+export type Outputs = Record<string, unknown>;
+
+/** The result of a node that did not run: a skipped branch, or a task that returned `Skipped`. */
+export const SKIP: Outputs = Object.freeze({}) as Outputs;
+
+/** Per-run-graph state shared by the nodes of one (sub-)graph execution. */
+export interface GraphState {
+  results: Map<number, Outputs>;
+  /** `if` node id → the condition's answer. */
+  decisions: Map<number, boolean>;
+}
 
 /** Runs a (sub-)graph in topological order (or as a DAG when `exec.parallel`); returns every node's outputs. */
 export async function runGraph(exec: Execution, graph: Graph, plan: GraphPlan, frame: Frame): Promise<Map<number, Outputs>> {
   const results = new Map<number, Outputs>();
+  const state: GraphState = { results, decisions: new Map() };
   const runNode = async (id: number) => {
     if (exec.signal?.aborted) throw new RunCancelled();
     const node = graph.nodes[id];
     const nodePlan = plan.nodes[id];
-    results.set(id, node.kind === "map" ? await runMapNode(exec, graph, node, nodePlan, results, frame) : await runTaskNode(exec, node, nodePlan, results, frame));
+    if (node.kind !== "merge" && nodePlan.parents.some((p) => results.get(p) === SKIP)) {
+      results.set(id, await skipNode(exec, node, frame));
+      return;
+    }
+    switch (node.kind) {
+      case "task":
+        results.set(id, await runTaskNode(exec, node, nodePlan, results, frame));
+        return;
+      case "map":
+        results.set(id, await runMapNode(exec, graph, node, nodePlan, results, frame));
+        return;
+      default:
+        results.set(id, await runControlNode(exec, node, nodePlan, state, frame));
+    }
   };
   if (!exec.parallel) {
     for (const id of plan.order) await runNode(id);
@@ -133,6 +159,16 @@ function inputValue(plan: NodePlan["inputs"][number], node: GraphNode, results: 
   }
 }
 
+/** Records a task whose upstream was skipped as `skipped` (control nodes just pass the skip on). */
+async function skipNode(exec: Execution, node: GraphNode, frame: Frame): Promise<Outputs> {
+  if (node.kind === "task") {
+    const spec = exec.tasks[node.task!.id!];
+    const handle = await exec.observer.taskStarted({ name: spec.name, plugin: spec.plugin, taskId: spec.id, parent: frame.parentHandle, element: frame.element?.index, inputs: spec.inputs.map((i) => i.name), outputs: spec.outputs.map((o) => o.name) });
+    await exec.observer.taskFinished(handle, "skipped");
+  }
+  return SKIP;
+}
+
 async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, results: Map<number, Outputs>, frame: Frame): Promise<Outputs> {
   const ref = node.task!;
   const spec: TaskSpec = exec.tasks[ref.id!];
@@ -153,18 +189,26 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
     });
     const scope: Scope = { ...exec.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin, element: frame.element?.index }, em: exec.forkEm?.() };
     const returned = exec.invokeTask ? await exec.invokeTask(spec, args, scope) : await runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
+    if (isSkipped(returned)) {
+      await exec.observer.taskFinished(handle, "skipped");
+      return SKIP;
+    }
     const outputs = validateOutputs(spec, exec.validators, returned);
     await exec.observer.taskFinished(handle, "success");
     return outputs;
   } catch (error) {
+    if (isExitPipeline(error)) {
+      await exec.observer.taskFinished(handle, "success");
+      throw error;
+    }
     await exec.observer.taskFinished(handle, "failed", error);
     if (error instanceof TaskFailure || error instanceof RunCancelled) throw error;
     throw new TaskFailure(spec.name, frame.elementPath, error);
   }
 }
 
-/** What the map's body sees as pass-through values: the map's parents' outputs (or the enclosing frame's). */
-function mapScope(parents: number[], results: Map<number, Outputs>, frame: Frame): Record<string, unknown> {
+/** What a map/loop body sees as pass-through values: the node's parents' outputs (or the enclosing frame's). */
+export function mapScope(parents: number[], results: Map<number, Outputs>, frame: Frame): Record<string, unknown> {
   const outer: Record<string, unknown> = parents.length === 0 ? { ...frame.outer } : {};
   for (const p of parents) Object.assign(outer, results.get(p));
   return outer;
@@ -173,7 +217,7 @@ function mapScope(parents: number[], results: Map<number, Outputs>, frame: Frame
 /** The outputs of a graph's terminal tasks, merged: a command's result. */
 export function terminalOutputs(outputs: Map<number, Outputs>, plan: GraphPlan): Outputs {
   const merged: Outputs = {};
-  for (const id of plan.terminals) Object.assign(merged, outputs.get(id));
+  for (const id of plan.terminals) if (outputs.get(id) !== SKIP) Object.assign(merged, outputs.get(id));
   return merged;
 }
 

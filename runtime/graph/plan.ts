@@ -48,16 +48,22 @@ export interface GraphPlan {
 
 export type TaskTable = Record<string, TaskSpec>;
 
-/** What a node offers its children: output name → type text. */
-export function outputsOf(node: NodeSpec, tasks: TaskTable): Map<string, string> {
-  const out = new Map<string, string>();
-  if (node.kind === "map") out.set(node.map!.options.outputName, "map result");
-  else for (const o of tasks[node.task!]?.outputs ?? []) out.set(o.name, o.type);
+/** What a node offers its children: output name → type text (and, for merge(), which branches lack it). */
+export type Offers = Map<string, { type: string; missingFrom?: string[] }>;
+
+function taskOffers(node: NodeSpec, tasks: TaskTable): Offers {
+  const out: Offers = new Map();
+  if (node.kind === "map") out.set(node.map!.options.outputName, { type: "map result" });
+  else for (const o of tasks[node.task!]?.outputs ?? []) out.set(o.name, { type: o.type });
   return out;
 }
 
-function nodeLabel(node: NodeSpec, tasks: TaskTable): string {
-  return node.kind === "map" ? `map(${node.map!.options.outputName})` : (tasks[node.task!]?.name ?? node.task ?? "?");
+/** Kinds that pass on what flows into them instead of declaring inputs and outputs. */
+const PASS_KINDS = new Set(["if", "then", "else", "merge", "interactive"]);
+
+export function nodeLabel(node: NodeSpec, tasks: TaskTable): string {
+  if (node.kind === "task") return tasks[node.task!]?.name ?? node.task ?? "?";
+  return node.kind === "map" ? `map(${node.map!.options.outputName})` : node.kind === "then" || node.kind === "else" ? `ifThenElse().${node.kind}` : `${node.kind}()`;
 }
 
 /** Parents and children of every node, by id. */
@@ -86,14 +92,14 @@ export function topologicalOrder(graph: GraphSpec): { order: number[]; cycle?: n
 }
 
 interface Scope {
-  /** Names the enclosing map passes through to entry nodes of its body, with their type text. */
-  outer: Map<string, string>;
-  /** The map node owning this body (for messages). */
+  /** Names the enclosing map/loop passes through to entry nodes of its body, with their type text. */
+  outer: Offers;
+  /** The map or loop node owning this body (for messages). */
   owner?: NodeSpec;
 }
 
 /** Resolves every input of every node and reports what cannot be resolved. */
-export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { plan: GraphPlan; diagnostics: Diagnostic[] } {
+export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { plan: GraphPlan; diagnostics: Diagnostic[]; offers: Offers[] } {
   const diagnostics: Diagnostic[] = [];
   const { order, cycle } = topologicalOrder(graph);
   if (cycle) {
@@ -102,19 +108,36 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
     diagnostics.push({ code: "OF105", message: `Cycle in the task graph: ${names} (a task cannot depend on its own output)`, site: edge.site });
   }
   const nodes: NodePlan[] = [];
+  const offers: Offers[] = [];
   const links = adjacency(graph);
-  for (const node of graph.nodes) {
-    const parentIds = links.parents[node.id];
-    const parents = parentIds.map((id) => graph.nodes[id]);
-    const offered = new Map<string, { node: NodeSpec; type: string }[]>();
-    for (const p of parents) for (const [name, type] of outputsOf(p, tasks)) offered.set(name, [...(offered.get(name) ?? []), { node: p, type }]);
+  for (const id of order) {
+    const node = graph.nodes[id];
+    const parentIds = links.parents[id];
+    const parents = parentIds.map((p) => graph.nodes[p]);
+    const offered = new Map<string, { node: NodeSpec; type: string; missingFrom?: string[] }[]>();
+    for (const p of parents) for (const [name, o] of offers[p.id] ?? []) offered.set(name, [...(offered.get(name) ?? []), { node: p, ...o }]);
     const isEntry = parents.length === 0 && scope !== undefined;
+    // What an entry of a body, or a map/loop, sees: the enclosing pass-through plus what its parents offer.
+    const visible = (): Offers => {
+      const out: Offers = new Map(isEntry ? scope!.outer : []);
+      for (const [name, list] of offered) out.set(name, { type: list[0].type });
+      return out;
+    };
 
+    if (PASS_KINDS.has(node.kind)) {
+      offers[id] = node.kind === "merge" ? mergeOffers(parents, offers, tasks) : visible();
+      nodes[id] = { node: id, parents: parentIds, inputs: [] };
+      continue;
+    }
+    if (node.kind === "loop") {
+      const body = planGraph(node.loop!.body, tasks, { outer: visible(), owner: node });
+      diagnostics.push(...body.diagnostics);
+      offers[id] = terminalOffers(body.plan, body.offers);
+      nodes[id] = { node: id, parents: parentIds, inputs: [], body: body.plan };
+      continue;
+    }
     if (node.kind === "map") {
-      // A map's scope: what its parents offer (or, as an entry of an enclosing body, what passes through).
-      const outer = new Map<string, string>();
-      if (isEntry) for (const [k, v] of scope!.outer) outer.set(k, v);
-      for (const [name, list] of offered) outer.set(name, list[0].type);
+      const outer = visible();
       const body = planGraph(node.map!.body, tasks, { outer, owner: node });
       diagnostics.push(...body.diagnostics);
       const iterate = iterateTarget(node, tasks, diagnostics);
@@ -126,14 +149,16 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
           site: iterateSite(node, tasks) ?? node.site,
         });
       }
-      nodes.push({ node: node.id, parents: parentIds, inputs: [], body: body.plan, iterate });
+      offers[id] = taskOffers(node, tasks);
+      nodes[id] = { node: id, parents: parentIds, inputs: [], body: body.plan, iterate };
       continue;
     }
 
+    offers[id] = taskOffers(node, tasks);
     const spec = tasks[node.task!];
     if (!spec) {
       diagnostics.push({ code: "OF111", message: `Task ${node.task} is not known to the manifest (is it exported from a plugin module?)`, site: node.site });
-      nodes.push({ node: node.id, parents: parentIds, inputs: [] });
+      nodes[id] = { node: id, parents: parentIds, inputs: [] };
       continue;
     }
     for (const name of node.bound ?? []) {
@@ -153,10 +178,14 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
         diagnostics.push({ code: "OF104", message: `Input "${input.name}" of task ${spec.name} is ambiguous: provided by ${list}; rename one output or bind the value`, site: node.site });
       }
       if (providers.length > 0) {
+        const missing = providers[0].missingFrom;
+        if (missing?.length && !input.optional) {
+          diagnostics.push({ code: "OF101", message: `Task ${spec.name} needs input "${input.name}" but merge() gets it only from some branches; ${missing.join(", ")} do not provide it`, site: node.site });
+        }
         inputs.push({ name: input.name, from: { kind: "output", node: providers[0].node.id, output: input.name } });
         continue;
       }
-      if (isEntry && input.iterateOn) {
+      if (isEntry && input.iterateOn && scope!.owner?.kind === "map") {
         inputs.push({ name: input.name, from: { kind: "element", target: input.iterateOn.target } });
         continue;
       }
@@ -170,7 +199,7 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
       }
       const available = new Set<string>([...offered.keys(), ...(isEntry ? scope!.outer.keys() : [])]);
       const upstream = parents.map((p) => nodeLabel(p, tasks));
-      const where = isEntry ? `the map(${scope!.owner?.map?.options.outputName}) upstream` : upstream.length ? `upstream ${upstream.join(", ")}` : "";
+      const where = isEntry ? `the ${nodeLabel(scope!.owner!, tasks)} upstream` : upstream.length ? `upstream ${upstream.join(", ")}` : "";
       const hint = input.iterateOn && !isEntry ? ` (IterateOn only takes effect in the first task of a map() body)` : "";
       diagnostics.push({
         code: "OF101",
@@ -182,10 +211,30 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
       });
       inputs.push({ name: input.name, from: { kind: "default" } });
     }
-    nodes.push({ node: node.id, parents: parentIds, inputs });
+    nodes[id] = { node: id, parents: parentIds, inputs };
   }
   const terminals = graph.nodes.filter((n) => links.children[n.id].length === 0).map((n) => n.id);
-  return { plan: { order, nodes, terminals }, diagnostics };
+  return { plan: { order, nodes, terminals }, diagnostics, offers };
+}
+
+/** merge(): a name every branch provides is offered plainly; one only some provide is marked. */
+function mergeOffers(parents: NodeSpec[], offers: Offers[], tasks: TaskTable): Offers {
+  const out: Offers = new Map();
+  for (const p of parents) {
+    for (const [name, o] of offers[p.id] ?? []) {
+      if (out.has(name)) continue;
+      const missingFrom = parents.filter((q) => !offers[q.id]?.has(name)).map((q) => nodeLabel(q, tasks));
+      out.set(name, { type: o.type, ...(missingFrom.length ? { missingFrom } : {}) });
+    }
+  }
+  return out;
+}
+
+/** What a body's terminal nodes offer together (a loop's outputs). */
+function terminalOffers(plan: GraphPlan, offers: Offers[]): Offers {
+  const out: Offers = new Map();
+  for (const id of plan.terminals) for (const [k, v] of offers[id] ?? []) out.set(k, v);
+  return out;
 }
 
 function entryIterateInputs(node: NodeSpec, tasks: TaskTable) {

@@ -1,5 +1,6 @@
 import { callSite, type RawSite } from "./site.js";
-import { emptyGraph, type Graph, type GraphNode, type MapNodeInfo } from "./model.js";
+import { emptyGraph, type Graph, type GraphNode, type LoopNodeInfo, type MapNodeInfo } from "./model.js";
+import type { NodeKind } from "../../contract/manifest.js";
 import type { TaskRef } from "../api/task.js";
 
 /**
@@ -27,16 +28,28 @@ function current(what: string, site: RawSite): Graph {
   return graph;
 }
 
+type NodeExtras = Partial<Pick<GraphNode, "task" | "map" | "loop" | "condition">> & { bound?: Record<string, unknown> };
+
 class Node implements GraphNode {
+  readonly bound: Record<string, unknown>;
+  readonly task?: TaskRef;
+  readonly map?: MapNodeInfo;
+  readonly loop?: LoopNodeInfo;
+  readonly condition?: GraphNode["condition"];
+
   constructor(
     readonly id: number,
     readonly graph: Graph,
-    readonly kind: "task" | "map",
+    readonly kind: NodeKind,
     readonly site: RawSite,
-    readonly bound: Record<string, unknown>,
-    readonly task?: TaskRef,
-    readonly map?: MapNodeInfo,
-  ) {}
+    extras: NodeExtras = {},
+  ) {
+    this.bound = extras.bound ?? {};
+    this.task = extras.task;
+    this.map = extras.map;
+    this.loop = extras.loop;
+    this.condition = extras.condition;
+  }
 
   pipe<N extends GraphNode>(next: N): N {
     addEdge(this, next, callSite(Node.prototype.pipe));
@@ -71,27 +84,54 @@ export function pipe<N extends GraphNode>(first: GraphNode, ...rest: [...GraphNo
   return prev as N;
 }
 
-export function addTaskNode(task: TaskRef, bound: Record<string, unknown>, skip: Function): GraphNode {
-  const site = callSite(skip);
-  const graph = current(`task ${task.displayName}()`, site);
-  const node = new Node(graph.nodes.length, graph, "task", site, bound, task);
+function addNode(kind: NodeKind, what: string, site: RawSite, extras?: NodeExtras): Node {
+  const graph = current(what, site);
+  const node = new Node(graph.nodes.length, graph, kind, site, extras);
   graph.nodes.push(node);
   return node;
 }
 
-export function addMapNode(info: Omit<MapNodeInfo, "body">, body: () => void, skip: Function): GraphNode {
-  const site = callSite(skip);
-  const graph = current("map()", site);
-  const node: Node = new Node(graph.nodes.length, graph, "map", site, {}, undefined, { ...info, body: emptyGraph() });
-  (node.map!.body as { owner?: GraphNode }).owner = node;
-  graph.nodes.push(node);
-  recording.push(node.map!.body);
+export function addTaskNode(task: TaskRef, bound: Record<string, unknown>, skip: Function): GraphNode {
+  return addNode("task", `task ${task.displayName}()`, callSite(skip), { task, bound });
+}
+
+/** Records `body` into a sub-graph owned by `node` (a map or loop body). */
+function recordBody(node: Node, body: Graph, build: () => void): void {
+  body.owner = node;
+  recording.push(body);
   try {
-    body();
+    build();
   } finally {
     recording.pop();
   }
+}
+
+export function addMapNode(info: Omit<MapNodeInfo, "body">, body: () => void, skip: Function): GraphNode {
+  const node = addNode("map", "map()", callSite(skip), { map: { ...info, body: emptyGraph() } });
+  recordBody(node, node.map!.body, body);
   return node;
+}
+
+export function addLoopNode(iterations: number | null, body: () => void, skip: Function): GraphNode {
+  const node = addNode("loop", "loop()", callSite(skip), { loop: { iterations, body: emptyGraph() } });
+  recordBody(node, node.loop!.body, body);
+  return node;
+}
+
+/** `ifThenElse(condition)`: the if node and its two branch nodes, already piped if → then, if → else. */
+export function addIfThenElse(condition: NonNullable<GraphNode["condition"]>, skip: Function): [GraphNode, GraphNode, GraphNode] {
+  const site = callSite(skip);
+  const ifNode = addNode("if", "ifThenElse()", site, { condition });
+  const thenNode = addNode("then", "ifThenElse()", site);
+  const elseNode = addNode("else", "ifThenElse()", site);
+  addEdge(ifNode, thenNode, site);
+  addEdge(ifNode, elseNode, site);
+  return [ifNode, thenNode, elseNode];
+}
+
+/** A merge() or interactive() node: passes on what flows into it. */
+export function addPassNode(kind: "merge" | "interactive", skip: Function): GraphNode {
+  return addNode(kind, `${kind}()`, callSite(skip));
 }
 
 export interface Recording {

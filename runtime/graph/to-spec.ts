@@ -12,6 +12,7 @@ export function toGraphSpec(graph: Graph, mapSite: (site: RawSite) => Site = (s)
       ...(Object.keys(n.bound).length ? { bound: Object.keys(n.bound) } : {}),
       site: mapSite(n.site),
       ...(n.map ? { map: { options: n.map.options, customReduce: n.map.reduce !== undefined, body: toGraphSpec(n.map.body, mapSite) } } : {}),
+      ...(n.loop ? { loop: { iterations: n.loop.iterations, body: toGraphSpec(n.loop.body, mapSite) } } : {}),
     })),
     edges: graph.edges.map((e) => ({ from: e.from, to: e.to, site: mapSite(e.site) })),
   };

@@ -1,0 +1,180 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPipeline, checkPipeline, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
+import { runBundle } from "../helpers/run-bundle.js";
+
+const tasks = `
+import { task, context, logger, exitPipeline, Skipped, type SkippedValue } from "outflow";
+
+let ticks = 0;
+export const Seed = task(function Seed(): { value: number } {
+  return { value: Number(context.args.value ?? 1) };
+});
+export const Tick = task(function Tick(value: number): { ticked: number } {
+  ticks++;
+  logger.info("tick " + ticks);
+  if (context.args.stop !== undefined && ticks >= Number(context.args.stop)) exitPipeline("enough ticks");
+  if (context.args.boom !== undefined && ticks >= Number(context.args.boom)) throw new Error("boom at tick " + ticks);
+  return { ticked: value + ticks };
+});
+export const After = task(function After(ticked: number): void {
+  logger.info("AFTER " + ticked);
+});
+export const Big = task(function Big(value: number): { label: string } {
+  return { label: "big " + value };
+});
+export const Small = task(function Small(value: number): { label: string } {
+  return { label: "small " + value };
+});
+export const Maybe = task(function Maybe(value: number): { label: string } | SkippedValue {
+  return context.args.skip ? Skipped : { label: "maybe " + value };
+});
+export const Last = task(function Last(label: string): void {
+  logger.info("LAST " + label);
+});
+export const Show = task(function Show(value: number): void {
+  logger.info("VALUE " + value);
+});
+`;
+
+const commands = `
+import { command, loop, ifThenElse, merge, interactive } from "outflow";
+import * as t from "./tasks.js";
+
+export const looping = command({
+  args: { stop: { type: "number" }, boom: { type: "number" }, infinite: { type: "boolean", default: false } },
+  setup({ args }) {
+    const body = loop(args.infinite ? { infinite: true } : { iterations: 3 }, () => { t.Tick(); });
+    t.Seed().pipe(body).pipe(t.After());
+  },
+});
+export const branching = command({
+  args: { value: { type: "number", default: 1 } },
+  setup() {
+    const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 10);
+    const join = merge();
+    t.Seed().pipe(ifNode);
+    thenNode.pipe(t.Big()).pipe(join);
+    elseNode.pipe(t.Small()).pipe(join);
+    join.pipe(t.Last());
+  },
+});
+export const manual = command({
+  args: { skip: { type: "boolean", default: false }, value: { type: "number", default: 2 } },
+  setup() {
+    const seed = t.Seed();
+    const join = merge();
+    seed.pipe(t.Maybe()).pipe(join);
+    seed.pipe(t.Small()).pipe(join);
+    join.pipe(t.Last());
+  },
+});
+export const pausing = command({
+  args: { value: { type: "number", default: 5 } },
+  setup() {
+    t.Seed().pipe(interactive()).pipe(t.Show());
+  },
+});
+`;
+
+let root: string;
+beforeAll(async () => {
+  root = makePipeline({ "plugins/p/tasks.ts": tasks, "plugins/p/commands.ts": commands });
+  expect((await buildPipeline(root)).diagnostics).toEqual([]);
+}, 120_000);
+afterAll(removePipelines);
+
+const count = (text: string, what: RegExp) => (text.match(what) ?? []).length;
+
+describe("loop()", () => {
+  it("repeats its body the given number of times and passes the last outputs on", () => {
+    const r = runBundle(root, "looping", []);
+    expect(r.code).toBe(0);
+    expect(count(r.output, /- tick \d/g)).toBe(3);
+    expect(r.output).toContain("AFTER 4"); // value 1 + 3 ticks in the last iteration
+  });
+
+  it("runs an infinite loop until exitPipeline(), then ends the run successfully", () => {
+    const r = runBundle(root, "looping", ["--infinite", "--stop", "5"]);
+    expect(r.code).toBe(0);
+    expect(count(r.output, /- tick \d/g)).toBe(5);
+    expect(r.output).toContain("enough ticks");
+    expect(r.output).not.toContain("AFTER");
+  });
+
+  it("ends an infinite loop with an exception as a failure", () => {
+    const r = runBundle(root, "looping", ["--infinite", "--boom", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: task Tick failed: boom at tick 2");
+  });
+});
+
+describe.each(["sequential", "threads"])("ifThenElse() and merge() on %s", (backend) => {
+  it("takes the then branch and skips the else branch", () => {
+    const r = runBundle(root, "branching", ["--value", "42", "--backend", backend]);
+    expect(r.code).toBe(0);
+    expect(r.output).toContain("LAST big 42");
+    expect(r.output).not.toContain("small");
+  });
+
+  it("takes the else branch", () => {
+    const r = runBundle(root, "branching", ["--value", "3", "--backend", backend]);
+    expect(r.output).toContain("LAST small 3");
+  });
+});
+
+describe("Skipped", () => {
+  it("a task returning Skipped skips its branch; merge() takes the other", () => {
+    const r = runBundle(root, "manual", ["--skip"]);
+    expect(r.code).toBe(0);
+    expect(r.output).toContain("LAST small 2");
+  });
+
+  it("merge() refuses two live branches", () => {
+    const r = runBundle(root, "manual", []);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("merge() received outputs from 2 branches");
+  });
+});
+
+describe("interactive()", () => {
+  it("lets the user edit the values flowing through, from piped stdin", () => {
+    const r = spawnSync(process.execPath, [join(root, "dist/pausing.js")], { input: "inputs.value = inputs.value * 20\n", encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
+    expect(r.stdout).toContain("You are inside an outflow interactive task");
+    expect(r.stderr + r.stdout).toContain("VALUE 100");
+    expect(r.status).toBe(0);
+  });
+});
+
+describe("compile-time checks of control flow", () => {
+  it("reports an input that merge() gets from only one branch", async () => {
+    const bad = makePipeline({
+      "plugins/p/tasks.ts": `
+import { task } from "outflow";
+export const A = task(function A(): { x: number } { return { x: 1 }; });
+export const B = task(function B(x: number): { label: string; extra: number } { return { label: "b", extra: x }; });
+export const C = task(function C(x: number): { label: string } { return { label: "c" }; });
+export const D = task(function D(label: string, extra: number): void {});
+`,
+      "plugins/p/commands.ts": `
+import { command, ifThenElse, merge } from "outflow";
+import { A, B, C, D } from "./tasks.js";
+export const cmd = command({
+  setup() {
+    const [i, yes, no] = ifThenElse(() => true);
+    const m = merge();
+    A().pipe(i);
+    yes.pipe(B()).pipe(m);
+    no.pipe(C()).pipe(m);
+    m.pipe(D());
+  },
+});
+`,
+    });
+    const diagnostics = await checkPipeline(bad);
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]).toMatchObject({ code: "OF101", site: { file: "plugins/p/commands.ts", line: 11 } });
+    expect(diagnostics[0].message).toContain(`needs input "extra" but merge() gets it only from some branches; C do not provide it`);
+  }, 60_000);
+});
