@@ -28,7 +28,7 @@ let mod;
 try {
   mod = await import(pathToFileURL(bundle).href);
 } catch (error) {
-  process.stdout.write(JSON.stringify({ importError: { message: String(error?.message ?? error), site: errorSite(error) } }));
+  process.stdout.write(JSON.stringify({ commands: [], taskIds: [], importError: { message: String(error?.message ?? error), site: errorSite(error) } }));
   process.exit(0);
 }
 const rt = mod.__record;

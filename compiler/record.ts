@@ -45,6 +45,8 @@ export async function recordGraphs(opts: { root: string; outflowRoot: string; mo
     stdin: { contents: lines.join("\n"), resolveDir: opts.root, loader: "ts", sourcefile: "outflow-record-entry.ts" },
     outfile,
     sourcemap: "external",
+    // Messages about tasks that are not registered fall back to the function's name: keep it unmangled.
+    keepNames: true,
     write: true,
   });
   const child = join(opts.outflowRoot, "compiler/record-child.mjs");

@@ -91,6 +91,34 @@ export function topologicalOrder(graph: GraphSpec): { order: number[]; cycle?: n
   return { order, cycle: graph.nodes.filter((n) => !order.includes(n.id)).map((n) => n.id) };
 }
 
+/** One actual cycle among the nodes a topological sort could not order (they include nodes downstream of it). */
+function findCycle(graph: GraphSpec, unordered: number[]): number[] {
+  const { children } = adjacency(graph);
+  const inSet = new Set(unordered);
+  const state = new Map<number, "open" | "done">();
+  const stack: number[] = [];
+  const visit = (id: number): number[] | undefined => {
+    state.set(id, "open");
+    stack.push(id);
+    for (const c of children[id]) {
+      if (!inSet.has(c)) continue;
+      if (state.get(c) === "open") return stack.slice(stack.indexOf(c));
+      if (!state.has(c)) {
+        const found = visit(c);
+        if (found) return found;
+      }
+    }
+    stack.pop();
+    state.set(id, "done");
+    return undefined;
+  };
+  for (const id of unordered) if (!state.has(id)) {
+    const found = visit(id);
+    if (found) return found;
+  }
+  return unordered;
+}
+
 interface Scope {
   /** Names the enclosing map/loop passes through to entry nodes of its body, with their type text. */
   outer: Offers;
@@ -103,8 +131,9 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
   const diagnostics: Diagnostic[] = [];
   const { order, cycle } = topologicalOrder(graph);
   if (cycle) {
-    const names = cycle.map((id) => nodeLabel(graph.nodes[id], tasks)).join(" → ");
-    const edge = graph.edges.find((e) => cycle.includes(e.from) && cycle.includes(e.to))!;
+    const loop = findCycle(graph, cycle);
+    const names = [...loop, loop[0]].map((id) => nodeLabel(graph.nodes[id], tasks)).join(" → ");
+    const edge = graph.edges.find((e) => e.from === loop[loop.length - 1] && e.to === loop[0]) ?? graph.edges.find((e) => loop.includes(e.from) && loop.includes(e.to))!;
     diagnostics.push({ code: "OF105", message: `Cycle in the task graph: ${names} (a task cannot depend on its own output)`, site: edge.site });
   }
   const nodes: NodePlan[] = [];

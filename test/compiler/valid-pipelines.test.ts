@@ -1,0 +1,423 @@
+/**
+ * Pipelines that MUST build without diagnostics: the compiler's checks must not reject what TypeScript accepts
+ * (subtypes, literals, readonly arrays, defaults, async and void tasks, maps, ...). One shared pipeline with one
+ * command per feature; each test asserts that no diagnostic falls in its commands or tasks, and that the feature
+ * was really recorded. Then a real build (check: false) of the same pipeline: generated/manifest.json and dist/.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CommandSpec, GraphSpec, Manifest } from "../../contract/manifest.js";
+import { build, type BuildResult } from "../../compiler/build.js";
+import { buildPipeline, locate, makePipeline, removePipelines, repoRoot } from "../helpers/pipeline-fixture.js";
+
+afterAll(removePipelines);
+
+const TASKS = `import { task, type IterateOn } from "outflow";
+
+type Row = IterateOn<"rows", number>;
+
+export const MakePair = task(function MakePair(): { pair: { a: number; b: string } } {
+  return { pair: { a: 1, b: "x" } };
+});
+export const TakeA = task(function TakeA(pair: { a: number }): void {});
+
+export const MakeMode = task(function MakeMode(): { mode: "a" } {
+  return { mode: "a" };
+});
+export const TakeMode = task(function TakeMode(mode: "a" | "b"): void {});
+
+export const MakeList = task(function MakeList(): { list: number[] } {
+  return { list: [1, 2] };
+});
+export const MakeFrozen = task(function MakeFrozen(): { frozen: readonly number[] } {
+  return { frozen: [1, 2] };
+});
+export const TakeReadonly = task(function TakeReadonly(list: readonly number[]): void {});
+export const EachFrozen = task(function EachFrozen(x: IterateOn<"frozen", number>): { y: number } {
+  return { y: x };
+});
+
+export const Defaults = task(function Defaults(count = 3, label?: string, flag: boolean = false): void {});
+
+export const Sleep = task(function Sleep(seconds: number): void {});
+
+export const Fetch = task(async function Fetch(): Promise<{ body: string }> {
+  return { body: "" };
+});
+export const Parse = task(async (body: string) => ({ length: body.length }));
+export const Report = task(function Report(length: number): void {});
+
+export const Log = task(function Log(): void {});
+export const Quiet = task(async function Quiet(): Promise<void> {});
+
+export const Source = task(function Source(): { x: number } {
+  return { x: 1 };
+});
+export const Left = task(function Left(x: number): { left: number } {
+  return { left: x };
+});
+export const Right = task(function Right(x: number): { right: string } {
+  return { right: String(x) };
+});
+export const Join = task(function Join(left: number, right: string): void {});
+
+export const MakeRows = task(function MakeRows(): { rows: number[] } {
+  return { rows: [1, 2, 3] };
+});
+export const EachRow = task(function EachRow(row: Row): { doubled: number } {
+  return { doubled: row * 2 };
+});
+export const Sum = task(function Sum(doubled_all: number[]): { total: number } {
+  return { total: doubled_all.reduce((a, b) => a + b, 0) };
+});
+
+export const MakeMatrix = task(function MakeMatrix(): { matrix: number[][] } {
+  return { matrix: [[1, 2], [3]] };
+});
+export const RowCells = task(function RowCells(line: IterateOn<"matrix", number[]>): { cells: number[] } {
+  return { cells: line };
+});
+export const Cell = task(function Cell(cell: IterateOn<"cells", number>): { value: number } {
+  return { value: cell + 1 };
+});
+export const Grid = task(function Grid(grid: number[][]): void {});
+
+export const Extra = task(function Extra(x: number): void {});
+`;
+
+const COMMANDS = `import { command, map, pipe } from "outflow";
+import {
+  MakePair, TakeA, MakeMode, TakeMode, MakeList, MakeFrozen, TakeReadonly, EachFrozen, Defaults, Sleep, Fetch, Parse, Report,
+  Log, Quiet, Source, Left, Right, Join, MakeRows, EachRow, Sum, MakeMatrix, RowCells, Cell, Grid, Extra,
+} from "./tasks.js";
+
+export const subtype = command({
+  setup() {
+    MakePair().pipe(TakeA());
+  },
+});
+
+export const literal = command({
+  setup() {
+    MakeMode().pipe(TakeMode());
+  },
+});
+
+export const readonly_arrays = command({
+  setup() {
+    MakeList().pipe(TakeReadonly());
+    MakeFrozen().pipe(map({ outputName: "ys" }, () => {
+      EachFrozen();
+    }));
+  },
+});
+
+export const defaults = command({
+  setup() {
+    Defaults();
+  },
+});
+
+export const bound = command({
+  setup() {
+    Sleep({ seconds: 60 });
+  },
+});
+
+export const async_tasks = command({
+  setup() {
+    Fetch().pipe(Parse()).pipe(Report());
+  },
+});
+
+export const void_tasks = command({
+  setup() {
+    Log().pipe(Quiet()).pipe(Defaults());
+  },
+});
+
+export const fan = command({
+  setup() {
+    const source = Source();
+    const join = Join();
+    source.pipe(Left()).pipe(join);
+    source.pipe(Right()).pipe(join);
+  },
+});
+
+export const free_pipe = command({
+  setup() {
+    pipe(Source(), Left(), Log());
+  },
+});
+
+export const mapped = command({
+  description: "Doubles every row and sums them",
+  setup() {
+    const doubled = map({ outputName: "doubled_all", cpusPerTask: 2 }, () => {
+      EachRow();
+    });
+    MakeRows().pipe(doubled).pipe(Sum());
+  },
+});
+
+export const nested_maps = command({
+  setup() {
+    const rows = map({ outputName: "grid" }, () => {
+      RowCells().pipe(map({ outputName: "values" }, () => {
+        Cell();
+      }));
+    });
+    MakeMatrix().pipe(rows).pipe(Grid());
+  },
+});
+
+export const group = command({
+  description: "A group of commands",
+  invokable: false,
+  subcommands: {
+    first: command({
+      setup() {
+        Log();
+      },
+    }),
+    second_one: command({
+      name: "second",
+      setup() {
+        Quiet();
+      },
+    }),
+  },
+});
+
+export const renamedCommand = command({
+  name: "custom-name",
+  setup() {
+    Log();
+  },
+});
+
+export const with_flag = command({
+  args: {
+    extra: { type: "boolean", default: true, description: "Also run Extra" },
+    level: { type: "integer", default: 2 },
+  },
+  setup({ args }) {
+    const source = Source();
+    if (args.extra) source.pipe(Extra());
+  },
+});
+
+export const without_flag = command({
+  args: { extra: { type: "boolean", default: false } },
+  setup({ args }) {
+    const source = Source();
+    if (args.extra) source.pipe(Extra());
+  },
+});
+`;
+
+const TASKS_FILE = "plugins/p/tasks.ts";
+const COMMANDS_FILE = "plugins/p/commands.ts";
+
+/** Lines [from, to] of the declaration starting `export const <name> =` (up to the next top-level export). */
+function region(source: string, name: string): [number, number] {
+  const from = locate(source, `export const ${name} =`).line;
+  const lines = source.split("\n");
+  let to = from;
+  while (to < lines.length && !lines[to].startsWith("export const ")) to++;
+  return [from, to];
+}
+
+describe("valid pipelines build without diagnostics", () => {
+  let root: string;
+  let result: BuildResult;
+  beforeAll(async () => {
+    root = makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": COMMANDS });
+    // A check first: a failure of the bundling step (below) must not hide what these tests check.
+    result = await build({ root, outflowRoot: repoRoot, check: true });
+  });
+
+  function command(path: string[]): CommandSpec {
+    const found = result.manifest?.commands.find((c) => c.path.join(" ") === path.join(" "));
+    if (!found) throw new Error(`command ${path.join(" ")} not in the manifest: ${result.manifest?.commands.map((c) => c.path.join(" ")).join(", ")}`);
+    return found;
+  }
+  const taskNames = (graph: GraphSpec | null) => (graph?.nodes ?? []).map((n) => (n.kind === "map" ? `map(${n.map!.options.outputName})` : n.task!.split("#")[1]));
+
+  /** No diagnostic in these commands' or tasks' declarations. */
+  function expectClean(commands: string[], tasks: string[]) {
+    const regions = [
+      ...commands.map((c) => ({ file: COMMANDS_FILE, lines: region(COMMANDS, c) })),
+      ...tasks.map((t) => ({ file: TASKS_FILE, lines: region(TASKS, t) })),
+    ];
+    const inside = result.diagnostics.filter((d) => regions.some((r) => r.file === d.site.file && d.site.line >= r.lines[0] && d.site.line <= r.lines[1]));
+    expect(inside.map((d) => `${d.code} ${d.site.file}:${d.site.line}:${d.site.column} ${d.message}`)).toEqual([]);
+  }
+
+  it("a subtype output ({ a: number; b: string }) into a { a: number } parameter", () => {
+    expectClean(["subtype"], ["MakePair", "TakeA"]);
+    expect(taskNames(command(["subtype"]).graph)).toEqual(["MakePair", "TakeA"]);
+  });
+
+  it('a literal output ("a") into a union parameter ("a" | "b")', () => {
+    expectClean(["literal"], ["MakeMode", "TakeMode"]);
+    expect(command(["literal"]).graph?.edges).toHaveLength(1);
+  });
+
+  it("readonly arrays: number[] into readonly number[], and a map iterating a readonly array", () => {
+    expectClean(["readonly_arrays"], ["MakeList", "MakeFrozen", "TakeReadonly", "EachFrozen"]);
+    expect(taskNames(command(["readonly_arrays"]).graph)).toEqual(["MakeList", "TakeReadonly", "MakeFrozen", "map(ys)"]);
+  });
+
+  it("parameter defaults and optional parameters with nothing upstream", () => {
+    expectClean(["defaults"], ["Defaults"]);
+    const spec = result.manifest!.tasks["plugins/p/tasks.ts#Defaults"];
+    expect(spec.inputs.map((i) => [i.name, i.optional, i.hasDefault])).toEqual([
+      ["count", true, true],
+      ["label", true, false],
+      ["flag", true, true],
+    ]);
+  });
+
+  it("a bound constant: Sleep({ seconds: 60 })", () => {
+    expectClean(["bound"], ["Sleep"]);
+    expect(command(["bound"]).graph?.nodes[0].bound).toEqual(["seconds"]);
+  });
+
+  it("async tasks (a Promise of outputs, also from an arrow function)", () => {
+    expectClean(["async_tasks"], ["Fetch", "Parse", "Report"]);
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#Parse"]).toMatchObject({ async: true, outputs: [{ name: "length", type: "number" }] });
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#Fetch"]).toMatchObject({ async: true, outputs: [{ name: "body", type: "string" }] });
+  });
+
+  it("void tasks (sync and async) upstream of a task with only optional inputs", () => {
+    expectClean(["void_tasks"], ["Log", "Quiet"]);
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#Quiet"]).toMatchObject({ async: true, outputs: [] });
+    expect(taskNames(command(["void_tasks"]).graph)).toEqual(["Log", "Quiet", "Defaults"]);
+  });
+
+  it("fan-out and fan-in", () => {
+    expectClean(["fan"], ["Source", "Left", "Right", "Join"]);
+    const graph = command(["fan"]).graph!;
+    expect(taskNames(graph)).toEqual(["Source", "Join", "Left", "Right"]);
+    expect(graph.edges.map((e) => [e.from, e.to])).toEqual([[0, 2], [2, 1], [0, 3], [3, 1]]);
+  });
+
+  it("the free pipe(a, b, c): edges at the pipe( call", () => {
+    expectClean(["free_pipe"], []);
+    const graph = command(["free_pipe"]).graph!;
+    const site = { file: COMMANDS_FILE, ...locate(COMMANDS, "pipe(Source()") };
+    expect(graph.edges).toEqual([
+      { from: 0, to: 1, site },
+      { from: 1, to: 2, site },
+    ]);
+  });
+
+  it('a re-aliased IterateOn (type Row = IterateOn<"rows", number>) and a map result feeding number[]', () => {
+    expectClean(["mapped"], ["MakeRows", "EachRow", "Sum"]);
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#EachRow"].inputs[0].iterateOn).toEqual({ target: "rows", elementType: "number" });
+  });
+
+  it("nested maps whose result (number[][]) feeds a number[][] parameter", () => {
+    expectClean(["nested_maps"], ["MakeMatrix", "RowCells", "Cell", "Grid"]);
+    const outer = command(["nested_maps"]).graph!.nodes[0];
+    expect(taskNames(outer.map!.body)).toEqual(["RowCells", "map(values)"]);
+    expect(taskNames(outer.map!.body.nodes[1].map!.body)).toEqual(["Cell"]);
+  });
+
+  it("subcommands of a non-invokable group, one with a name override", () => {
+    expectClean(["group"], []);
+    expect(command(["group"])).toMatchObject({ invokable: false, graph: null, subcommands: ["first", "second"] });
+    expect(command(["group", "first"])).toMatchObject({ invokable: true, source: "plugins/p/commands.ts#group/first" });
+    expect(command(["group", "second"])).toMatchObject({ name: "second", source: "plugins/p/commands.ts#group/second_one" });
+  });
+
+  it("a command with a name override", () => {
+    expectClean(["renamedCommand"], []);
+    expect(command(["custom-name"]).source).toBe("plugins/p/commands.ts#renamedCommand");
+    expect(result.manifest!.commands.some((c) => c.name === "renamed_command")).toBe(false);
+  });
+
+  it("a graph that depends on a boolean arg is recorded with the arg's default", () => {
+    expectClean(["with_flag", "without_flag"], ["Extra"]);
+    expect(taskNames(command(["with_flag"]).graph)).toEqual(["Source", "Extra"]);
+    expect(taskNames(command(["without_flag"]).graph)).toEqual(["Source"]);
+  });
+
+  it("the whole pipeline builds: no diagnostics at all", () => {
+    expect(result.diagnostics.map((d) => `${d.code} ${d.site.file}:${d.site.line}:${d.site.column} ${d.message}`)).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+
+  describe("the real build's output (check: false)", () => {
+    let manifest: Manifest;
+    beforeAll(async () => {
+      const built = await buildPipeline(root);
+      expect(built.diagnostics).toEqual([]);
+      manifest = JSON.parse(readFileSync(join(root, "generated/manifest.json"), "utf8")) as Manifest;
+    });
+
+    it("generated/manifest.json lists every task by module#export with its inputs, incl. iterateOn", () => {
+      expect(manifest.format).toBe(1);
+      expect(manifest.configModule).toBe("outflow.config.ts");
+      expect(manifest.plugins).toEqual([{ name: "p", dir: "plugins/p" }]);
+      expect(Object.keys(manifest.tasks)).toHaveLength(27);
+      expect(manifest.tasks["plugins/p/tasks.ts#RowCells"]).toEqual({
+        id: "plugins/p/tasks.ts#RowCells",
+        name: "RowCells",
+        plugin: "p",
+        module: TASKS_FILE,
+        site: { file: TASKS_FILE, ...locate(TASKS, "task(function RowCells") },
+        async: false,
+        inputs: [{ name: "line", type: 'IterateOn<"matrix", number[]>', optional: false, hasDefault: false, iterateOn: { target: "matrix", elementType: "number[]" } }],
+        outputs: [{ name: "cells", type: "number[]", optional: false }],
+      });
+    });
+
+    it("a command's graph: nodes with their task and site, edges with the site of .pipe(, the map with its options and body", () => {
+      const mapped = manifest.commands.find((c) => c.name === "mapped")!;
+      const at = (snippet: string) => ({ file: COMMANDS_FILE, ...locate(COMMANDS, snippet, "export const mapped") });
+      expect(mapped).toMatchObject({ path: ["mapped"], source: "plugins/p/commands.ts#mapped", description: "Doubles every row and sums them", invokable: true, db: true, subcommands: [] });
+      expect(mapped.site).toEqual(at("command("));
+      expect(mapped.graph).toEqual({
+        nodes: [
+          {
+            id: 0,
+            kind: "map",
+            site: at("map("),
+            map: {
+              options: { outputName: "doubled_all", cpusPerTask: 2 },
+              customReduce: false,
+              body: { nodes: [{ id: 0, kind: "task", task: "plugins/p/tasks.ts#EachRow", site: at("EachRow()") }], edges: [] },
+            },
+          },
+          { id: 1, kind: "task", task: "plugins/p/tasks.ts#MakeRows", site: at("MakeRows()") },
+          { id: 2, kind: "task", task: "plugins/p/tasks.ts#Sum", site: at("Sum()") },
+        ],
+        edges: [
+          { from: 1, to: 0, site: at("pipe(doubled)") },
+          { from: 0, to: 2, site: at("pipe(Sum())") },
+        ],
+      });
+    });
+
+    it("the args of a command are in the manifest with their defaults", () => {
+      const withFlag = manifest.commands.find((c) => c.name === "with_flag")!;
+      expect(withFlag.args).toEqual({
+        extra: { type: "boolean", default: true, description: "Also run Extra" },
+        level: { type: "integer", default: 2 },
+      });
+    });
+
+    it("dist/ has one bundle per top-level command (not per subcommand), manage.js and the native addon", () => {
+      for (const name of ["subtype", "mapped", "nested_maps", "group", "custom-name", "with_flag", "manage"]) {
+        expect(existsSync(join(root, "dist", `${name}.js`)), `${name}.js`).toBe(true);
+      }
+      expect(existsSync(join(root, "dist", "first.js"))).toBe(false);
+      expect(existsSync(join(root, "dist", "better_sqlite3.node"))).toBe(true);
+      expect(existsSync(join(root, "generated", "validators.ts"))).toBe(true);
+    });
+  });
+});
