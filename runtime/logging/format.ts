@@ -46,7 +46,8 @@ export function loggerNameFor(sourcePath: string, root: string): string {
   const plugins = slashed.lastIndexOf("/plugins/");
   if (plugins >= 0) {
     const parts = slashed.slice(plugins + "/plugins/".length).split("/");
-    if (parts.length >= 2) return `${parts[0]}.${stripExtension(parts[parts.length - 1]!)}`;
+    // plugins/astro/photometry/tasks.ts → astro.photometry.tasks (a dotted plugin name is a nested folder).
+    if (parts.length >= 2) return [...parts.slice(0, -1), stripExtension(parts[parts.length - 1]!)].join(".");
   }
   const shown = rel ?? basename(path);
   return stripExtension(shown).replace(/^(?:\.\.\/)+/, "").replaceAll("/", ".");
