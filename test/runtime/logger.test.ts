@@ -183,7 +183,8 @@ describe("file output", () => {
 describe("loggerNameFor", () => {
   test("plugin modules, other modules, files outside the root", () => {
     expect(loggerNameFor("/p/plugins/data_reduction/tasks.ts", "/p")).toBe("data_reduction.tasks");
-    expect(loggerNameFor("/p/plugins/data_reduction/sub/helpers.ts", "/p")).toBe("data_reduction.helpers");
+    expect(loggerNameFor("/p/plugins/data_reduction/sub/helpers.ts", "/p")).toBe("data_reduction.sub.helpers");
+    expect(loggerNameFor("/p/plugins/astro/photometry/tasks.ts", "/p")).toBe("astro.photometry.tasks");
     expect(loggerNameFor("/p/test/fixtures/pipe/plugins/q/commands.ts", "/p")).toBe("q.commands");
     expect(loggerNameFor("/p/scripts/tools/report.ts", "/p")).toBe("scripts.tools.report");
     expect(loggerNameFor("/elsewhere/x/main.ts", "/p")).toBe("main");
