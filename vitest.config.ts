@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // Hands out a folder for the throwaway PostgreSQL cluster (started lazily by the first test that needs it).
+    globalSetup: ["test/setup/postgres.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",

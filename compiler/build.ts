@@ -10,6 +10,7 @@ import { checkGraphTypes } from "./check-types.js";
 import { recordGraphs, type Recorded } from "./record.js";
 import { CONFIG_FILE, pluginDir, pluginModules, readPluginList } from "./pipeline-files.js";
 import { writeBundles, writeGenerated } from "./emit.js";
+import { dbModule } from "./emit-db.js";
 import { globalOptions } from "../runtime/cli/args.js";
 
 export interface BuildOptions {
@@ -24,6 +25,8 @@ export interface BuildResult {
   ok: boolean;
   diagnostics: Diagnostic[];
   manifest?: Manifest;
+  /** The sources of generated/validators.ts and generated/db.ts (also with `check`: outflow/testing uses them). */
+  generated?: { validators: string; db: string };
   timings: Record<string, number>;
 }
 
@@ -51,7 +54,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const plugins: PluginSpec[] = [];
   for (const name of listed ?? []) {
     if (!existsSync(pluginDir(opts.root, name))) {
-      diagnostics.push({ code: "OF130", message: `Plugin "${name}" is listed in ${CONFIG_FILE} but plugins/${name.split(".").join("/")}/ does not exist`, site: { file: CONFIG_FILE, line: 1, column: 1 } });
+      diagnostics.push({ code: "OF130", message: `Plugin "${name}" is listed in ${CONFIG_FILE} but plugins/${name.split(".").join("/")}/ does not exist`, site: configSite(opts.root, name) });
       continue;
     }
     plugins.push({ name, dir: `plugins/${name.split(".").join("/")}` });
@@ -75,9 +78,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (recorded.importError) diagnostics.push({ code: "OF100", message: `Importing the pipeline modules failed: ${recorded.importError.message}`, site: recorded.importError.site });
 
   const tasks = Object.fromEntries([...extracted.tasks].map(([id, e]) => [id, e.spec]));
+  // Exported tasks whose signature was rejected (OF121) are already reported; do not call them unknown.
+  const rejected = new Set(recorded.taskIds.filter((id) => !(id in tasks)));
   const commands: CommandSpec[] = [];
   const seen = new Map<string, CommandSpec>();
-  for (const c of recorded.commands) {
+  for (const c of recorded.commands ?? []) {
     const spec: CommandSpec = { source: c.source, site: c.site, name: c.name, path: c.path, description: c.description, invokable: c.invokable, args: c.args, db: c.db, backend: c.backend, graph: c.graph, subcommands: c.subcommands };
     const key = c.path.join(" ");
     const previous = seen.get(key);
@@ -91,12 +96,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     commands.push(spec);
     if (c.error) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} threw: ${c.error.message}`, site: c.error.site.line ? c.error.site : c.site });
     if (!c.graph) continue;
-    const { plan, diagnostics: graphDiagnostics } = planGraph(c.graph, tasks);
+    const planned = planGraph(c.graph, tasks);
+    const plan = planned.plan;
+    const graphDiagnostics = planned.diagnostics.filter((d) => !(d.code === "OF111" && [...rejected].some((id) => d.message.includes(id))));
     diagnostics.push(...graphDiagnostics);
     if (!graphDiagnostics.some((d) => d.code === "OF105")) diagnostics.push(...checkGraphTypes({ project, root: opts.root, tasks: extracted.tasks }, c.graph, plan));
   }
   const validators = validatorsModule(extracted.tasks.values());
   diagnostics.push(...validators.diagnostics);
+  const dbListing = dbModule(opts.root, opts.outflowRoot, plugins);
+  diagnostics.push(...dbListing.diagnostics);
   lap("check");
 
   const unique = dedupe(diagnostics);
@@ -108,14 +117,24 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     tasks,
     commands,
   };
-  if (unique.length || opts.check) return { ok: unique.length === 0, diagnostics: unique, manifest, timings };
+  const generated = { validators: validators.code, db: dbListing.code };
+  if (unique.length || opts.check) return { ok: unique.length === 0, diagnostics: unique, manifest, generated, timings };
 
-  const emit = { root: opts.root, outflowRoot: opts.outflowRoot, manifest, validatorsCode: validators.code, modules };
+  const emit = { root: opts.root, outflowRoot: opts.outflowRoot, manifest, validatorsCode: validators.code, dbCode: dbListing.code, modules };
   const entries = writeGenerated(emit);
   lap("generated");
   await writeBundles(emit, entries);
   lap("bundle");
   return { ok: true, diagnostics: [], manifest, timings };
+}
+
+/** Where a plugin name is written in outflow.config.ts (its quoted string), else the top of the file. */
+function configSite(root: string, name: string): { file: string; line: number; column: number } {
+  const text = readFileSync(join(root, CONFIG_FILE), "utf8");
+  const at = Math.max(text.indexOf(`"${name}"`), text.indexOf(`'${name}'`));
+  if (at < 0) return { file: CONFIG_FILE, line: 1, column: 1 };
+  const before = text.slice(0, at).split("\n");
+  return { file: CONFIG_FILE, line: before.length, column: before[before.length - 1].length + 1 };
 }
 
 function dedupe(list: Diagnostic[]): Diagnostic[] {

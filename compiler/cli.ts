@@ -7,6 +7,8 @@ const HELP = `outflow — compile and run typed data-reduction pipelines
 Usage: outflow <command> [options]
 
 Commands:
+  init <dir> [--force]             Create a pipeline: package.json, outflow.config.ts, plugins/, test/
+  create plugin <name>             Add a plugin (plugins/a/b/ for a.b) with an example command and test
   build [--check] [--root <dir>]   Check every command graph, write generated/ and dist/
   management <...>                 Built-in commands (db, display-config, shell), run from dist/manage.js
   help                             Show this help
@@ -22,6 +24,11 @@ export async function run(argv: string[], outflowRoot: string): Promise<number> 
     return cmd ? 0 : 2;
   }
   if (cmd === "build") return buildCommand(rest, outflowRoot);
+  if (cmd === "management") return (await import("./run-management.js")).runManagement(rest, outflowRoot);
+  if (cmd === "init" || cmd === "create") {
+    const { scaffoldCommand } = await import("./scaffold-cli.js");
+    return scaffoldCommand(cmd, rest, outflowRoot);
+  }
   if (cmd === "--version" || cmd === "-v") {
     const { readFileSync } = await import("node:fs");
     process.stdout.write(JSON.parse(readFileSync(resolve(outflowRoot, "package.json"), "utf8")).version + "\n");

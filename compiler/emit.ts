@@ -9,6 +9,8 @@ export interface EmitInput {
   outflowRoot: string;
   manifest: Manifest;
   validatorsCode: string;
+  /** generated/db.ts (compiler/emit-db.ts). */
+  dbCode?: string;
   modules: string[];
 }
 
@@ -24,6 +26,7 @@ export function writeGenerated(input: EmitInput): string[] {
   const imports = input.modules.map((m, i) => `import * as m${i} from ${JSON.stringify("../" + m)};`);
   const table = input.modules.map((m, i) => `  ${JSON.stringify(m)}: m${i},`);
   writeFileSync(join(gen, "modules.ts"), `${GENERATED_HEADER}${imports.join("\n")}\n\nexport const modules = {\n${table.join("\n")}\n};\n`);
+  if (input.dbCode !== undefined) writeFileSync(join(gen, "db.ts"), input.dbCode);
   const config = input.manifest.configModule ? `(await import(${JSON.stringify("../../" + input.manifest.configModule)})).default` : "undefined";
   const entries: string[] = [];
   const write = (name: string, entry: string[] | null) => {
@@ -38,7 +41,7 @@ await main({
   entry: ${JSON.stringify(entry)},
   bundleUrl: import.meta.url,
   loadModules: async () => (await import("../modules.ts")).modules,
-  loadValidators: async () => (await import("../validators.ts")).validators as never,
+  loadValidators: async () => (await import("../validators.ts")).validators as never,${input.dbCode !== undefined ? `\n  loadDb: async () => (await import("../db.ts")).db,` : ""}
   loadConfig: async () => ${config},
 });
 `,

@@ -39,6 +39,15 @@ export async function main(input: BundleInput, argv = process.argv.slice(2)): Pr
     await startWorker(input);
     return 0;
   }
+  if (argv[0] === "--outflow-element") {
+    // A Slurm array task (hidden flag, written by the slurm backend's scripts).
+    const { runArrayTask } = await import("./backends/slurm/element.js");
+    const code = await runArrayTask(input, argv).catch(reportFatal);
+    process.exitCode = code;
+    // Left-over handles of task code (timers, sockets) must not keep the array task alive.
+    await new Promise<void>((done) => process.stdout.write("", () => process.stderr.write("", () => done())));
+    process.exit(code);
+  }
   const root = pipelineRoot(input.bundleUrl);
   let code: number;
   try {
@@ -61,7 +70,9 @@ async function dispatch(input: BundleInput, root: string, argv: string[]): Promi
     return 0;
   }
   if (node.builtin) return node.builtin(parseCommandArgs(rest, node.args));
-  const values = parseCommandArgs(rest, { ...globals, ...node.args });
+  const specs = { ...globals, ...node.args };
+  const resubmit = rest.some((a) => a === "--resubmit-failed" || a.startsWith("--resubmit-failed="));
+  const values = (resubmit && (await import("./backends/slurm/run-dir.js")).resubmitValues(rest, specs, node.command!.path, root)) || parseCommandArgs(rest, specs);
   const { runPipelineCommand } = await import("./pipeline.js");
   return runPipelineCommand({ ...input, root, command: node.command!, values, bundleFile: fileURLToPath(input.bundleUrl) });
 }

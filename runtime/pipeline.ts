@@ -2,10 +2,11 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CommandSpec, Manifest, Site } from "../contract/manifest.js";
 import { formatDiagnostic } from "../contract/diagnostic.js";
-import { globalOptions } from "./cli/args.js";
+import { UsageError, globalOptions } from "./cli/args.js";
 import { loadConfig } from "./config/load.js";
 import type { OutflowConfig } from "./config/schema.js";
-import { configureLogging } from "./logging/logger.js";
+import { configureLogging, getLogger } from "./logging/logger.js";
+import { isExitPipeline } from "./execute/control-nodes.js";
 import { registerTasks, findCommands, flattenCommands, type ModuleTable } from "./registry.js";
 import { record, GraphError } from "./graph/recorder.js";
 import { toGraphSpec } from "./graph/to-spec.js";
@@ -13,7 +14,7 @@ import { planGraph, type GraphPlan } from "./graph/plan.js";
 import type { Graph } from "./graph/model.js";
 import type { RawSite } from "./graph/site.js";
 import { originalPosition } from "./source-map.js";
-import { runGraph, terminalOutputs, silentObserver, type Execution, type RunObserver } from "./execute/run-graph.js";
+import { runGraph, terminalOutputs, silentObserver, RunCancelled, type Execution, type RunObserver } from "./execute/run-graph.js";
 import type { Validators } from "./execute/validate.js";
 import { ReportedError } from "./report.js";
 import { startThreadsBackend } from "./backends/threads/index.js";
@@ -24,6 +25,8 @@ export interface PipelineLoaders {
   loadValidators(): Promise<Validators>;
   /** The default export of `outflow.config.ts` (undefined when the pipeline has none). */
   loadConfig(): Promise<unknown>;
+  /** `generated/db.ts`: every plugin's models and migrations (absent: no models, no migrations). */
+  loadDb?(): Promise<unknown>;
 }
 
 export interface PipelineRun extends PipelineLoaders {
@@ -107,19 +110,44 @@ export async function executeCommand(run: PipelineRun, observer: RunObserver = s
   const backend = (globals.backend as string | undefined) ?? run.command.backend ?? config.backend;
   const validators = await run.loadValidators();
   const controller = new AbortController();
+  // slurm backend: fail before anything runs (or is recorded) when Slurm is missing.
+  for (const flag of ["emit-only", "resubmit-failed"]) if (globals[flag] && backend !== "slurm") throw new UsageError(`--${flag} only applies to --backend slurm (the backend is ${backend})`);
+  const slurmModule = backend === "slurm" ? await import("./backends/slurm/index.js") : undefined;
+  slurmModule?.slurmPreflight(globals, run.bundleFile);
+  // Tracked commands (the default): open the databases, check migrations, record the run and its tasks.
+  const records = run.command.db
+    ? await (await import("./db/tracking.js")).startTracking({ config, root: run.root, catalog: (await run.loadDb?.()) as never, command: run.command, args, backend, graph, plan, tasks: run.manifest.tasks, observer: observer === silentObserver ? undefined : observer })
+    : undefined;
   const exec: Execution = {
     tasks: run.manifest.tasks,
     validators,
-    observer,
-    scope: { args, config, run: { id: null, command: run.command.path, backend, root: run.root } },
+    observer: records?.observer ?? observer,
+    scope: { args, config, run: { id: records?.runId ?? null, command: run.command.path, backend, root: run.root }, db: records?.db },
+    forkEm: records?.forkEm,
     signal: controller.signal,
   };
   const threads = backend === "threads" ? startThreads(run, exec, globals, args, config) : undefined;
+  const slurm = slurmModule ? startSlurm(slurmModule, run, exec, globals, modules) : undefined;
+  const { handleInterrupts } = await import("./db/interrupt.js");
+  const stopHandling = handleInterrupts(controller, { onCancel: (signal) => records?.cancel(signal) });
   try {
     const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, elementPath: [] });
-    return { code: 0, result: terminalOutputs(outputs, plan), runId: null };
+    await records?.finish(controller.signal.aborted ? "cancelled" : "success");
+    if (controller.signal.aborted) throw new RunCancelled();
+    return { code: 0, result: terminalOutputs(outputs, plan), runId: records?.runId ?? null };
+  } catch (error) {
+    if (slurm?.stoppedAfterEmit(error) && !controller.signal.aborted) {
+      // slurm --emit-only: the job scripts are written; the run stops there (collected by --resubmit-failed).
+      await records?.finish("cancelled").catch(() => {});
+      return { code: 0, result: {}, runId: records?.runId ?? null };
+    }
+    await records?.finish(controller.signal.aborted ? "cancelled" : "failed").catch(() => {});
+    throw controller.signal.aborted ? new RunCancelled() : (slurm?.unwrap(error) ?? error);
   } finally {
+    stopHandling();
     await threads?.close();
+    await slurm?.close();
+    await records?.close();
   }
 }
 
@@ -135,6 +163,15 @@ function startThreads(run: PipelineRun, exec: Execution, globals: Record<string,
   exec.runMap = threads.runMap;
   exec.invokeTask = (spec, values) => threads.invokeTask(spec, values);
   return threads;
+}
+
+/** The slurm backend: maps become Slurm arrays; everything else runs here (tasks overlap as in threads). */
+function startSlurm(slurmModule: typeof import("./backends/slurm/index.js"), run: PipelineRun, exec: Execution, globals: Record<string, unknown>, modules: ModuleTable) {
+  const found = flattenCommands(findCommands(modules)).find((c) => c.source === run.command.source);
+  const slurm = slurmModule.startSlurmBackend({ exec, root: run.root, command: run.command, commandSlurm: found?.ref.definition.slurm, values: run.values, globals, bundle: run.bundleFile });
+  exec.parallel = true;
+  exec.runMap = slurm.runMap;
+  return slurm;
 }
 
 export async function runPipelineCommand(run: PipelineRun): Promise<number> {

@@ -1,12 +1,24 @@
 import { task, context, logger, type IterateOn } from "outflow";
+import { ComputationResult } from "./models/computation_result.js";
 
 export const GenData = task(function GenData(): { some_data: number } {
   return { some_data: 42 };
 });
 
-export const Compute = task(function Compute(some_data: number): { computation_result: number } {
+export const Compute = task(async function Compute(some_data: number): Promise<{ computation_result: number }> {
   const multiplier = context.args.multiplier as number;
-  return { computation_result: some_data * multiplier };
+  // The database session of this task (a fresh MikroORM EntityManager fork of the default database).
+  const em = context.em;
+  const found = await em.findOne(ComputationResult, { inputValue: some_data, multiplier });
+  if (found) {
+    logger.info("Result found in database");
+    return { computation_result: found.result };
+  }
+  logger.info("Result not found in database, computing...");
+  const computation_result = some_data * multiplier;
+  em.create(ComputationResult, { inputValue: some_data, multiplier, result: computation_result });
+  await em.flush();
+  return { computation_result };
 });
 
 export const PrintData = task(function PrintData(computation_result: number): void {

@@ -32,6 +32,8 @@ export interface CommandDefinition<A extends ArgsDefinition = ArgsDefinition> {
   backend?: "sequential" | "threads" | "slurm";
   /** `false`: untracked, runs with no database. */
   db?: boolean;
+  /** sbatch directives for this command's maps on the slurm backend (config < command < `map({ slurm })`). */
+  slurm?: Record<string, unknown>;
 }
 
 export interface CommandRef<A extends ArgsDefinition = ArgsDefinition> {

@@ -14,6 +14,10 @@ export const globalOptions: Record<string, ArgSpec> = {
   backend: { type: "enum", options: ["sequential", "threads", "slurm"], description: "Where tasks run (default: command, then config, then sequential)" },
   workers: { type: "integer", description: "Worker threads for --backend threads (default: available cores)" },
   config: { type: "string", description: "Per-instance config file (.yml/.yaml/.json); also OUTFLOW_CONFIG_PATH" },
+  // slurm backend (runtime/backends/slurm)
+  "emit-only": { type: "boolean", description: "With --backend slurm: write the sbatch scripts and inputs, print how to submit them, submit nothing" },
+  "resubmit-failed": { type: "string", description: "With --backend slurm: complete the run in this run directory (or run id), submitting only its failed elements" },
+  "slurm-dir": { type: "string", description: "With --backend slurm: where run directories go (default <pipeline root>/.outflow/runs; also OUTFLOW_SLURM_DIR)" },
   "log-level": { type: "enum", options: ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], alias: ["ll"], description: "Log level (overrides config)" },
 };
 

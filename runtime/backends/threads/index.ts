@@ -3,6 +3,7 @@ import { Worker } from "node:worker_threads";
 import type { TaskSpec } from "../../../contract/manifest.js";
 import { TaskFailure, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { WorkerPool, WorkerCrash } from "./pool.js";
+import { replayEvents } from "../events.js";
 import { deserializeError, type RecordedEvent, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 export interface ThreadsBackend {
@@ -26,15 +27,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
   const size = Math.max(1, opts.workers ?? availableParallelism());
   const pool = new WorkerPool(size, () => new Worker(opts.bundleFile, { workerData: opts.init }));
 
-  async function replay(events: RecordedEvent[], parent: unknown): Promise<void> {
-    const exec = opts.exec();
-    const handles = new Map<number, unknown>();
-    for (const e of events) {
-      const handle = await exec.observer.taskStarted({ name: e.name, plugin: e.plugin, taskId: e.taskId, parent: e.parent === null ? parent : handles.get(e.parent), element: e.element, inputs: e.inputs, outputs: e.outputs, at: new Date(e.startedAt) });
-      handles.set(e.id, handle);
-      if (e.state) await exec.observer.taskFinished(handle, e.state, e.error ? deserializeError(e.error) : undefined, new Date(e.finishedAt ?? e.startedAt));
-    }
-  }
+  const replay = (events: RecordedEvent[], parent: unknown) => replayEvents(opts.exec().observer, events, parent);
 
   async function runMap(job: MapJob): Promise<unknown[]> {
     const results = new Array<unknown>(job.items.length);

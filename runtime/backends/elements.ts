@@ -1,0 +1,104 @@
+/**
+ * Running map elements away from the driver, shared by the threads backend (a worker thread) and the
+ * slurm backend (an array task): re-record the command's graph with the same args, find the map node by
+ * its `path`, run a batch of its elements with `runMapElement`, and collect the task record events so the
+ * driver can replay them into the run records.
+ */
+import type { Manifest } from "../../contract/manifest.js";
+import type { OutflowConfig } from "../config/schema.js";
+import type { RunInfo, Scope } from "../context.js";
+import { recordAndCheck } from "../pipeline.js";
+import type { ModuleTable } from "../registry.js";
+import { runMapElement, type Execution, type MapJob } from "../execute/run-graph.js";
+import type { Validators } from "../execute/validate.js";
+import type { Graph, GraphNode } from "../graph/model.js";
+import type { GraphPlan, NodePlan } from "../graph/plan.js";
+import { EventCollector, serializeError, type ElementOutcome, type RecordedEvent } from "./events.js";
+
+/** The map node at `path` (node ids from the command graph down through enclosing map and loop bodies). */
+export function findMap(graph: Graph, plan: GraphPlan, path: number[]): { node: GraphNode; plan: NodePlan } {
+  let g = graph;
+  let p = plan;
+  for (let i = 0; ; i++) {
+    const node = g.nodes[path[i]];
+    const nodePlan = p.nodes[path[i]];
+    const rebuilt = "(was the bundle rebuilt with different code?)";
+    if (!node || !nodePlan) throw new Error(`map node ${path.join("/")} not found in the command graph ${rebuilt}`);
+    if (i === path.length - 1) {
+      if (node.kind !== "map") throw new Error(`node ${path.join("/")} of the command graph is not a map ${rebuilt}`);
+      return { node, plan: nodePlan };
+    }
+    const body = node.map?.body ?? node.loop?.body;
+    if (!body || !nodePlan.body) throw new Error(`map node ${path.join("/")} not found in the command graph ${rebuilt}`);
+    g = body;
+    p = nodePlan.body;
+  }
+}
+
+export interface ElementHostInput {
+  manifest: Manifest;
+  modules: ModuleTable;
+  validators: Validators;
+  /** The command's path (`["compute_data"]`). */
+  command: string[];
+  args: Record<string, unknown>;
+  config: OutflowConfig;
+  run: RunInfo;
+  /** A tracked command's database session where the elements run (`context.em`, `context.db(name)`). */
+  forkEm?: () => NonNullable<Scope["em"]>;
+  db?: Scope["db"];
+}
+
+export interface ElementBatch {
+  path: number[];
+  elementPath: number[];
+  outer: Record<string, unknown>;
+  items: Iterable<{ index: number; value: unknown }>;
+}
+
+/**
+ * Runs batches of map elements in this process (a worker thread, an array task). The graph is recorded
+ * once, with the run's args, the first time a batch needs it.
+ */
+export class ElementHost {
+  private recorded?: { graph: Graph; plan: GraphPlan };
+  readonly scope: Omit<Scope, "task" | "em">;
+
+  constructor(private readonly input: ElementHostInput) {
+    this.scope = { args: input.args, config: input.config, run: input.run, db: input.db };
+  }
+
+  private graph(): { graph: Graph; plan: GraphPlan } {
+    if (!this.recorded) {
+      const command = this.input.manifest.commands.find((c) => c.path.join(" ") === this.input.command.join(" "));
+      if (!command) throw new Error(`command ${this.input.command.join(" ")} is not in this bundle (rebuild with \`outflow build\`)`);
+      this.recorded = recordAndCheck({ manifest: this.input.manifest, root: this.input.run.root, command }, this.input.modules, this.input.args);
+    }
+    return this.recorded;
+  }
+
+  /**
+   * Runs the batch's elements one after the other; a failing element does not stop the others. Returns each
+   * element's outcome and the task record events (element records have `parent: null`).
+   */
+  async run(batch: ElementBatch, onElement?: (outcome: ElementOutcome) => void): Promise<{ results: ElementOutcome[]; events: RecordedEvent[] }> {
+    const target = findMap(this.graph().graph, this.graph().plan, batch.path);
+    const collector = new EventCollector();
+    const exec: Execution = { tasks: this.input.manifest.tasks, validators: this.input.validators, observer: collector, scope: this.scope, forkEm: this.input.forkEm };
+    const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items: [], parentHandle: null, elementPath: batch.elementPath };
+    const results: ElementOutcome[] = [];
+    for (const item of batch.items) {
+      job.items[item.index] = item.value;
+      let outcome: ElementOutcome;
+      try {
+        outcome = { index: item.index, ok: true, value: await runMapElement(exec, job, item.index) };
+      } catch (error) {
+        outcome = { index: item.index, ok: false, error: serializeError(error) };
+      }
+      delete job.items[item.index];
+      results.push(outcome);
+      onElement?.(outcome);
+    }
+    return { results, events: collector.take() };
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Task record events and errors that cross a process or thread boundary: collected where map elements run
+ * (a worker thread, a Slurm array task), replayed by the driver into the run records.
+ */
+import type { RunObserver, TaskStartEvent } from "../execute/run-graph.js";
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  /** For a failed map element: the task that failed inside it and the element path. */
+  task?: string;
+  elementPath?: number[];
+}
+
+/** A task record event that happened away from the driver, replayed by the driver's run observer. */
+export interface RecordedEvent {
+  id: number;
+  parent: number | null;
+  name: string;
+  plugin: string;
+  taskId?: string;
+  element?: number;
+  inputs: string[];
+  outputs: string[];
+  startedAt: number;
+  finishedAt?: number;
+  state?: "success" | "failed" | "skipped";
+  error?: SerializedError;
+}
+
+/** One element's outcome, by its index in the map's input array. */
+export type ElementOutcome = { index: number; ok: true; value: unknown } | { index: number; ok: false; error: SerializedError };
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const e = error as Error & { task?: string; elementPath?: number[]; cause?: unknown };
+    if (e.name === "TaskFailure" && e.cause !== undefined) return { ...serializeError(e.cause), task: e.task, elementPath: e.elementPath };
+    return { name: e.name, message: e.message, stack: e.stack };
+  }
+  return { name: "Error", message: String(error) };
+}
+
+export function deserializeError(s: SerializedError): Error {
+  const e = new Error(s.message);
+  e.name = s.name;
+  if (s.stack) e.stack = s.stack;
+  return e;
+}
+
+/** Collects task record events where elements run; the driver replays them with `replayEvents`. */
+export class EventCollector implements RunObserver {
+  events: RecordedEvent[] = [];
+  private next = 1;
+  private readonly open = new Map<number, RecordedEvent>();
+  taskStarted(e: TaskStartEvent): number {
+    const id = this.next++;
+    const event: RecordedEvent = { id, parent: typeof e.parent === "number" ? e.parent : null, name: e.name, plugin: e.plugin, taskId: e.taskId, element: e.element, inputs: e.inputs, outputs: e.outputs, startedAt: Date.now() };
+    this.events.push(event);
+    this.open.set(id, event);
+    return id;
+  }
+  taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown): void {
+    const ev = this.open.get(handle as number);
+    if (!ev) return;
+    this.open.delete(ev.id);
+    ev.finishedAt = Date.now();
+    ev.state = state;
+    if (error !== undefined) ev.error = serializeError(error);
+  }
+  /** Hands over the events collected so far and starts a new list. */
+  take(): RecordedEvent[] {
+    const events = this.events;
+    this.events = [];
+    return events;
+  }
+}
+
+/** Replays events recorded elsewhere into the driver's observer; top-level events hang under `parent`. */
+export async function replayEvents(observer: RunObserver, events: RecordedEvent[], parent: unknown): Promise<void> {
+  const handles = new Map<number, unknown>();
+  for (const e of events) {
+    const handle = await observer.taskStarted({ name: e.name, plugin: e.plugin, taskId: e.taskId, parent: e.parent === null ? parent : handles.get(e.parent), element: e.element, inputs: e.inputs, outputs: e.outputs, at: new Date(e.startedAt) });
+    handles.set(e.id, handle);
+    if (e.state) await observer.taskFinished(handle, e.state, e.error ? deserializeError(e.error) : undefined, new Date(e.finishedAt ?? e.startedAt));
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * One Slurm array task: `node dist/<command>.js --outflow-element <map dir> [--outflow-task <n>]` (the task
+ * number defaults to $SLURM_ARRAY_TASK_ID). Reads the run's context and its elements from the map
+ * directory, runs them in this process, writes `results/<n>.bin` atomically and exits 0 when every element
+ * succeeded, 1 otherwise. The generated script then writes `status/<n>.exit`.
+ */
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import type { Manifest } from "../../../contract/manifest.js";
+import { configureLogging } from "../../logging/logger.js";
+import type { PipelineLoaders } from "../../pipeline.js";
+import type { DatabaseSession } from "../../db/session.js";
+import type { DbCatalog } from "../../db/catalog.js";
+import { ElementHost } from "../elements.js";
+import { readValue, writeValue } from "./files.js";
+import { LAYOUT_VERSION, MapDir, type ElementContext, type TaskInput, type TaskResults } from "./layout.js";
+
+export const ELEMENT_FLAG = "--outflow-element";
+export const TASK_FLAG = "--outflow-task";
+
+function flag(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  if (i >= 0) return argv[i + 1];
+  return argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+}
+
+export async function runArrayTask(input: PipelineLoaders & { manifest: Manifest }, argv: string[]): Promise<number> {
+  const dirArg = flag(argv, ELEMENT_FLAG);
+  const taskArg = flag(argv, TASK_FLAG) ?? process.env.SLURM_ARRAY_TASK_ID;
+  if (!dirArg || taskArg === undefined || !/^\d+$/.test(taskArg)) {
+    process.stderr.write(`error: ${ELEMENT_FLAG} <map dir> needs the array task number (${TASK_FLAG} <n> or $SLURM_ARRAY_TASK_ID)\n`);
+    return 2;
+  }
+  const dir = new MapDir(resolve(dirArg));
+  const task = Number(taskArg);
+  const ctx = readValue<ElementContext>(dir.context);
+  if (ctx.version !== LAYOUT_VERSION) throw new Error(`${dir.context} was written by another outflow version (layout ${ctx.version}, expected ${LAYOUT_VERSION})`);
+  configureLogging({ level: ctx.config.logging.level, plugins: ctx.config.logging.plugins, root: ctx.root } as never);
+  const taskInput = readValue<TaskInput>(dir.input(task));
+  // A tracked command's tasks may use context.em: open the databases here, as the driver does.
+  let session: DatabaseSession | undefined;
+  if (ctx.tracked && input.loadDb) {
+    const [{ DatabaseSession }, { EMPTY_CATALOG }] = await Promise.all([import("../../db/session.js"), import("../../db/catalog.js")]);
+    session = await DatabaseSession.open({ config: ctx.config, root: ctx.root, catalog: ((await input.loadDb()) as DbCatalog | undefined) ?? EMPTY_CATALOG, role: "user" });
+  }
+  try {
+    return await runTask(input, dir, task, ctx, taskInput, session);
+  } finally {
+    await session?.close();
+  }
+}
+
+async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: MapDir, task: number, ctx: ElementContext, taskInput: TaskInput, session: DatabaseSession | undefined): Promise<number> {
+  const host = new ElementHost({
+    forkEm: session?.forkEm,
+    db: session?.db,
+    manifest: input.manifest,
+    modules: await input.loadModules(),
+    validators: await input.loadValidators(),
+    command: ctx.command,
+    args: ctx.args,
+    config: ctx.config,
+    run: ctx.run,
+  });
+  const start = Date.now();
+  function* items() {
+    for (let k = 0; k < taskInput.values.length; k++) yield { index: taskInput.first + k, value: taskInput.values[k] };
+  }
+  const { results, events } = await host.run({ path: ctx.path, elementPath: ctx.elementPath, outer: ctx.outer, items: items() }, (outcome) => {
+    if (!outcome.ok) {
+      const e = outcome.error;
+      process.stderr.write(`outflow: element ${outcome.index} failed${e.task ? ` in task ${e.task}` : ""}: ${e.name === "Error" ? "" : `${e.name}: `}${e.message}\n${e.stack ? e.stack.split("\n").slice(1).join("\n") + "\n" : ""}`);
+    }
+  });
+  const record: TaskResults = { version: LAYOUT_VERSION, task, host: hostname(), start, end: Date.now(), results, events };
+  writeValue(dir.result(task), record);
+  return results.every((r) => r.ok) ? 0 : 1;
+}

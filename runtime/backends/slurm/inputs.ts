@@ -1,0 +1,24 @@
+/**
+ * The driver's side of a map's files: streams the elements into one input file per array task (one task's
+ * worth of values in memory at a time) and hashes what it writes, so a resubmission can check that the
+ * map still receives the same elements.
+ */
+import { createHash } from "node:crypto";
+import { serialize } from "node:v8";
+import { writeAtomic } from "./files.js";
+import { taskRange, type MapDir, type TaskInput } from "./layout.js";
+
+/** Hash of the pass-through values and elements; writes `inputs/<task>.bin` too when `dir` is given. */
+export function writeInputs(items: unknown[], outer: Record<string, unknown>, perTask: number, dir?: MapDir): string {
+  const hash = createHash("sha256");
+  hash.update(serialize(outer));
+  const tasks = Math.ceil(items.length / perTask);
+  for (let task = 0; task < tasks; task++) {
+    const [first, end] = taskRange(task, perTask, items.length);
+    const input: TaskInput = { first, values: items.slice(first, end) };
+    const data = serialize(input);
+    hash.update(data);
+    if (dir) writeAtomic(dir.input(task), data);
+  }
+  return hash.digest("hex");
+}

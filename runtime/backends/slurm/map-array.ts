@@ -1,0 +1,253 @@
+/**
+ * One map on Slurm, driver side: write the map's files, submit ONE array (`--array=<tasks>%k`) of the
+ * array tasks that have no result yet, watch it through the shared poller, read each task's results as it
+ * finishes (replaying its task records), and report every failed element with its index, exit code or
+ * signal and log path. A resubmission reuses the map directory and submits only the failed tasks.
+ */
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
+import { RunCancelled, type Execution, type MapJob } from "../../execute/run-graph.js";
+import type { GraphPlan } from "../../graph/plan.js";
+import type { Logger } from "../../logging/logger.js";
+import { replayEvents } from "../events.js";
+import { ACTIVE_STATES, SlurmError, type SlurmCluster } from "./cluster.js";
+import { ensureDir, readJson, readValue, writeAtomic, writeJson, writeValue } from "./files.js";
+import { writeInputs } from "./inputs.js";
+import { LAYOUT_VERSION, MapDir, compactRanges, jobName, mapDirName, parseExitStatus, taskRange, type ElementContext, type ExitStatus, type MapFile, type TaskResults } from "./layout.js";
+import type { MapSubmission } from "./options.js";
+import type { LostTask, Poller } from "./poller.js";
+import { shellQuote } from "./quote.js";
+import { renderScript } from "./script.js";
+
+export interface MapRunContext {
+  cluster: SlurmCluster;
+  poller: Poller;
+  exec: Execution;
+  log: Logger;
+  /** The run directory and the id its job names carry. */
+  runDir: string;
+  runId: string;
+  command: string[];
+  root: string;
+  cwd: string;
+  node: string;
+  bundle: string;
+  /** The command is tracked (elements open the databases for `context.em`). */
+  tracked: boolean;
+  /** Reuse existing map directories, submitting only what has no result (--resubmit-failed). */
+  resubmit: boolean;
+  /** Write the scripts and stop before submitting (--emit-only). */
+  emitOnly: boolean;
+  submission: (job: MapJob) => MapSubmission;
+  /** Job ids this driver submitted (a cancellation scancels them). */
+  submitted: Set<string>;
+  /** How often a map node ran in this run so far (a map inside a loop gets one directory per run). */
+  occurrences: Map<string, number>;
+}
+
+/** `--emit-only`: the scripts are written, nothing is submitted, the run stops here (exit 0). */
+export class EmitOnlyStop extends RunCancelled {
+  constructor(readonly mapDir: string) {
+    super();
+    this.message = "stopped after writing the Slurm job scripts (--emit-only)";
+    this.name = "EmitOnlyStop";
+  }
+}
+
+/** Some elements failed; each was already reported with its exit code and log. */
+export class SlurmMapFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "Error";
+  }
+}
+
+interface ElementFailure {
+  /** Element indices (several when a batched task died before writing results). */
+  first: number;
+  end: number;
+  task: number;
+  exit?: number;
+  signal?: number;
+  state?: string;
+  arrayJobId?: string;
+  message?: string;
+}
+
+/** True when some body task may read the iterated array itself as a pass-through value. */
+function bodyReads(plan: GraphPlan | undefined, name: string): boolean {
+  if (!plan) return false;
+  for (const node of plan.nodes) {
+    if (!node) continue;
+    if (node.iterate === name) return true;
+    if (node.inputs.some((i) => i.name === name && i.from.kind !== "element")) return true;
+    if (bodyReads(node.body, name)) return true;
+  }
+  return false;
+}
+
+function describeExit(f: ElementFailure): string {
+  if (f.signal) return `killed by signal ${f.signal}${f.state ? ` (${f.state})` : ""}`;
+  if (f.exit !== undefined && f.exit > 128 && f.exit < 160 && f.state === undefined) return `killed by signal ${f.exit - 128} (exit code ${f.exit})`;
+  if (f.exit !== undefined) return `exit code ${f.exit}${f.state && f.state !== "FAILED" && f.state !== "COMPLETED" ? ` (${f.state})` : ""}`;
+  return f.state ? `${f.state}, no status file` : "lost: Slurm no longer knows the task and it left no status file";
+}
+
+export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unknown[]> {
+  const count = job.items.length;
+  const options = job.node.map!.options;
+  const label = `map(${options.outputName})`;
+  if (count === 0) return [];
+  const submission = ctx.submission(job);
+  const key = mapDirName(job.path, job.elementPath);
+  const seen = (ctx.occurrences.get(key) ?? 0) + 1;
+  ctx.occurrences.set(key, seen);
+  const dirName = seen === 1 ? key : `${key}~${seen}`;
+  const dir = new MapDir(join(ctx.runDir, dirName));
+  const name = jobName(ctx.runId, job.path, job.elementPath) + (seen === 1 ? "" : `~${seen}`);
+
+  const outer = bodyReads(job.plan.body, job.plan.iterate!) ? job.outer : Object.fromEntries(Object.entries(job.outer).filter(([k]) => k !== job.plan.iterate));
+  const existing = existsSync(dir.mapFile) ? readJson<MapFile>(dir.mapFile) : undefined;
+  let map: MapFile;
+  if (existing) {
+    if (!ctx.resubmit) throw new SlurmError(`${dir.dir} already exists; use --resubmit-failed to complete that run`);
+    if (existing.version !== LAYOUT_VERSION) throw new SlurmError(`${dir.mapFile} was written by another outflow version; start a new run`);
+    const hash = writeInputs(job.items, outer, existing.perTask);
+    if (existing.count !== count || hash !== existing.inputHash) {
+      throw new SlurmError(`cannot resubmit ${label}: its elements differ from those of the first run (${existing.count} then, ${count} now); start a new run`);
+    }
+    map = existing;
+  } else {
+    const maxArray = Math.min(await ctx.cluster.maxArraySize(), submission.maxArraySize ?? Infinity);
+    const perTask = Math.max(submission.elementsPerTask, Math.ceil(count / maxArray));
+    for (const d of dir.subdirs) ensureDir(d);
+    const inputHash = writeInputs(job.items, outer, perTask, dir);
+    map = { version: LAYOUT_VERSION, outputName: options.outputName, path: job.path, elementPath: job.elementPath, count, perTask, tasks: Math.ceil(count / perTask), inputHash, jobName: name, arrays: [] };
+  }
+  // Args and config may change on a resubmission (the elements may not): always the current ones. Mode 600:
+  // the config may hold credentials.
+  const context: ElementContext = { version: LAYOUT_VERSION, root: ctx.root, cwd: ctx.cwd, command: ctx.command, args: ctx.exec.scope.args, config: ctx.exec.scope.config, run: ctx.exec.scope.run, path: job.path, elementPath: job.elementPath, outer, count, perTask: map.perTask, tracked: ctx.tracked };
+  writeValue(dir.context, context, 0o600);
+
+  // Which array tasks still need to run: no status file saying exit 0 with a results file beside it.
+  const readExit = (task: number): ExitStatus | undefined => {
+    try {
+      return parseExitStatus(readFileSync(dir.exit(task), "utf8"));
+    } catch {
+      return undefined;
+    }
+  };
+  const done: number[] = [];
+  let todo: number[] = [];
+  for (let t = 0; t < map.tasks; t++) (readExit(t)?.exit === 0 && existsSync(dir.result(t)) ? done : todo).push(t);
+  let inFlight: number[] = [];
+  if (existing && todo.length && !ctx.emitOnly) {
+    // Tasks of an earlier submission still queued or running (the driver was killed, or they were submitted by hand): wait for them.
+    const rows = await ctx.cluster.queue([map.jobName]).catch(() => []);
+    const active = new Set(rows.filter((r) => r.task !== undefined && ACTIVE_STATES.has(r.state)).map((r) => r.task!));
+    inFlight = todo.filter((t) => active.has(t));
+    todo = todo.filter((t) => !active.has(t));
+  }
+
+  if (todo.length) {
+    for (const t of todo) {
+      rmSync(dir.exit(t), { force: true });
+      rmSync(dir.result(t), { force: true });
+    }
+    const n = map.arrays.length;
+    const spec = `${compactRanges(todo)}${submission.simultaneous ? `%${submission.simultaneous}` : ""}`;
+    const script = dir.script(n);
+    const longSpec = spec.length > 900;
+    const sbatchOptions = longSpec ? [`--array=${spec}`] : [];
+    const elements = todo.length === map.tasks ? `${count} element${count > 1 ? "s" : ""}` : `${todo.length} of ${map.tasks} array tasks`;
+    writeAtomic(
+      script,
+      renderScript({ jobName: map.jobName, array: spec, arrayOnCommandLine: longSpec, directives: submission.directives, mapDir: dir.dir, node: ctx.node, bundle: ctx.bundle, cwd: ctx.cwd, title: `${label} of ${ctx.command.join(" ")}, run ${ctx.runId}: ${elements}, ${map.perTask} per array task`, scriptName: basename(script) }),
+      0o755,
+    );
+    const record = { script: basename(script), spec };
+    if (ctx.emitOnly) {
+      map.arrays.push(record);
+      writeJson(dir.mapFile, map);
+      process.stdout.write(
+        `outflow: wrote the Slurm array of ${label} (${elements}, --array=${spec}) to ${dir.dir}\n` +
+          `  submit:  cd ${shellQuote(dir.dir)} && sbatch ${sbatchOptions.map(shellQuote).join(" ")}${longSpec ? " " : ""}${basename(script)}\n` +
+          `  collect: ${shellQuote(ctx.node)} ${shellQuote(ctx.bundle)} --resubmit-failed ${shellQuote(ctx.runDir)}\n` +
+          `           (once the array has finished: reads the results, resubmits only elements without one, then runs the rest of the command)\n`,
+      );
+      throw new EmitOnlyStop(dir.dir);
+    }
+    if (ctx.exec.signal?.aborted) throw new RunCancelled();
+    const jobId = await ctx.cluster.submit(basename(script), dir.dir, `the array of ${label} (${script})`, sbatchOptions);
+    ctx.submitted.add(jobId);
+    map.arrays.push({ ...record, jobId, submitted: new Date().toISOString() });
+    writeJson(dir.mapFile, map);
+    if (ctx.exec.signal?.aborted) {
+      ctx.cluster.cancelNow([jobId]);
+      throw new RunCancelled();
+    }
+    ctx.log.info(`${label}: submitted Slurm array ${jobId} (--array=${spec}, ${elements}); logs in ${join(dir.dir, "logs")}`);
+  } else {
+    writeJson(dir.mapFile, map);
+  }
+
+  const results = new Array<unknown>(count);
+  const failures: ElementFailure[] = [];
+  const collect = async (task: number, status: ExitStatus) => {
+    const [first, end] = taskRange(task, map.perTask, count);
+    let record: TaskResults | undefined;
+    try {
+      record = readValue<TaskResults>(dir.result(task));
+    } catch {
+      record = undefined;
+    }
+    if (!record) {
+      failures.push({ first, end, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined });
+      return;
+    }
+    for (const r of record.results) {
+      if (r.ok) results[r.index] = r.value;
+      else failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: `${r.error.task ? `task ${r.error.task}: ` : ""}${r.error.name === "Error" ? "" : `${r.error.name}: `}${r.error.message}` });
+    }
+    await replayEvents(ctx.exec.observer, record.events, job.parentHandle);
+  };
+  for (const t of done) await collect(t, { exit: 0 });
+  await ctx.poller.watch({
+    name: map.jobName,
+    pending: new Set([...todo, ...inFlight]),
+    exitFile: (t) => dir.exit(t),
+    onExit: (t, status) => collect(t, status),
+    onLost: (t: number, lost: LostTask) => {
+      const [first, end] = taskRange(t, map.perTask, count);
+      failures.push({ first, end, task: t, state: lost.state, arrayJobId: lost.arrayJobId });
+    },
+  });
+  if (ctx.exec.signal?.aborted) throw new RunCancelled();
+  if (failures.length) await reportFailures(ctx, dir, label, failures, count);
+  return results;
+}
+
+async function reportFailures(ctx: MapRunContext, dir: MapDir, label: string, failures: ElementFailure[], total: number): Promise<never> {
+  // Tasks that left no status file: ask Slurm once per array for their exit code (while it remembers them).
+  const arrays = new Set(failures.filter((f) => f.exit === undefined && f.arrayJobId).map((f) => f.arrayJobId!));
+  for (const id of arrays) {
+    const rows = new Map((await ctx.cluster.showArray(id)).map((r) => [r.task, r]));
+    for (const f of failures) {
+      const row = f.arrayJobId === id ? rows.get(f.task) : undefined;
+      if (row) Object.assign(f, { state: row.state, exit: row.exitCode, signal: row.signal || undefined });
+    }
+  }
+  failures.sort((a, b) => a.first - b.first);
+  let elements = 0;
+  const lines = failures.map((f) => {
+    elements += f.end - f.first;
+    const which = f.end - f.first === 1 ? `element ${f.first}` : `elements ${f.first}-${f.end - 1}`;
+    return `${label}: ${which} (array task ${f.task}) failed: ${describeExit(f)}${f.message ? `: ${f.message}` : ""}; log: ${dir.err(f.task)}`;
+  });
+  writeAtomic(dir.failedList, lines.join("\n") + "\n");
+  const shown = 20;
+  for (const line of lines.slice(0, shown)) ctx.log.error(line);
+  if (lines.length > shown) ctx.log.error(`${label}: ... and ${lines.length - shown} more (all listed in ${dir.failedList})`);
+  ctx.log.error(`${label}: resubmit only the failed elements with: ${shellQuote(ctx.node)} ${shellQuote(ctx.bundle)} --resubmit-failed ${shellQuote(ctx.runDir)}`);
+  throw new SlurmMapFailure(`${elements} of ${total} element${total > 1 ? "s" : ""} failed on Slurm (listed above and in ${dir.failedList})`);
+}

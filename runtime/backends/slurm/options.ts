@@ -1,0 +1,77 @@
+/**
+ * sbatch directives of one map: config `slurm` defaults < the command's `slurm` < `map({ slurm })`, with the
+ * map's top-level `cpusPerTask` and `simultaneousTasks` applying too. Keys are camelCase or as sbatch spells
+ * them (`cpus_per_task`, `cpus-per-task`); `extra` holds raw sbatch arguments (`["--exclusive"]`).
+ * outflow's own keys: `simultaneousTasks` (the `%k`), `elementsPerTask` (batch elements into array tasks),
+ * `maxArraySize` (stay below a site limit; the cluster's MaxArraySize always applies).
+ */
+import type { MapOptions } from "../../../contract/manifest.js";
+import type { SlurmConfig } from "../../config/schema.js";
+import { directiveValue, DirectiveError } from "./quote.js";
+
+export interface MapSubmission {
+  /** `--name=value` (or `--name` for `true`) lines, in order. */
+  directives: string[];
+  /** The `%k` of `--array`. */
+  simultaneous?: number;
+  /** Elements per array task, at least (more when the map is larger than MaxArraySize). */
+  elementsPerTask: number;
+  /** A lower array size limit than the cluster's MaxArraySize (site limits such as MaxSubmitJobs). */
+  maxArraySize?: number;
+}
+
+/** Options that shape the array rather than becoming directives. */
+const OWN = new Set(["simultaneous-tasks", "elements-per-task", "max-array-size", "extra"]);
+/** Set by outflow itself: a user value would break the map. */
+const RESERVED = new Set(["array", "output", "error", "job-name", "chdir", "parsable", "wrap", "wait", "input", "open-mode"]);
+
+function kebab(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase();
+}
+
+function normalise(options: Record<string, unknown> | undefined): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const [key, value] of Object.entries(options ?? {})) if (value !== undefined && value !== null) out.set(kebab(key), value);
+  return out;
+}
+
+function positiveInt(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) throw new DirectiveError(`slurm option ${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function mapSubmission(config: SlurmConfig | undefined, command: Record<string, unknown> | undefined, map: MapOptions): MapSubmission {
+  const merged = new Map<string, unknown>();
+  const extra: string[] = [];
+  const layers = [normalise(config as Record<string, unknown>), normalise(command), normalise(map.cpusPerTask !== undefined ? { cpusPerTask: map.cpusPerTask } : {}), normalise(map.slurm)];
+  for (const layer of layers) {
+    for (const [key, value] of layer) {
+      if (key === "extra") {
+        if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw new DirectiveError(`slurm option extra must be an array of strings`);
+        extra.push(...(value as string[]));
+      } else merged.set(key, value);
+    }
+  }
+  if (map.simultaneousTasks !== undefined) merged.set("simultaneous-tasks", map.simultaneousTasks);
+  const directives: string[] = [];
+  for (const [key, value] of merged) {
+    if (OWN.has(key)) continue;
+    if (RESERVED.has(key)) throw new DirectiveError(`slurm option ${key} is set by outflow and cannot be given`);
+    if (!/^[a-z][a-z0-9-]*$/.test(key)) throw new DirectiveError(`slurm option ${JSON.stringify(key)} is not an sbatch option name`);
+    if (value === false) continue;
+    if (value === true) directives.push(`--${key}`);
+    else if (typeof value === "string" || typeof value === "number") directives.push(`--${key}=${directiveValue(key, String(value))}`);
+    else throw new DirectiveError(`slurm option ${key} must be a string, number or boolean, got ${JSON.stringify(value)}`);
+  }
+  for (const arg of extra) {
+    const m = /^(--?[A-Za-z][\w-]*)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw new DirectiveError(`slurm extra argument ${JSON.stringify(arg)} is not an sbatch option (--name or --name=value)`);
+    const name = m[1].replace(/^-+/, "");
+    if (RESERVED.has(kebab(name))) throw new DirectiveError(`slurm extra argument ${m[1]} is set by outflow and cannot be given`);
+    directives.push(m[2] === undefined ? m[1] : `${m[1]}=${directiveValue(name, m[2])}`);
+  }
+  const simultaneous = merged.has("simultaneous-tasks") ? positiveInt("simultaneousTasks", merged.get("simultaneous-tasks")) : undefined;
+  const elementsPerTask = merged.has("elements-per-task") ? positiveInt("elementsPerTask", merged.get("elements-per-task")) : 1;
+  const maxArraySize = merged.has("max-array-size") ? positiveInt("maxArraySize", merged.get("max-array-size")) : undefined;
+  return { directives, simultaneous, elementsPerTask, maxArraySize };
+}

@@ -1,0 +1,142 @@
+/**
+ * RunRecorder: the RunObserver that writes a run's task records. At run start the top-level graph is
+ * written as `pending` rows with its edges; each task / map / map element then goes running → success,
+ * failed (exception message and source-mapped stack stored) or skipped. Map elements and the tasks of
+ * map bodies get rows as they start, with their parent row and element index.
+ */
+import type { TaskSpec } from "../../contract/manifest.js";
+import type { RunObserver } from "../execute/run-graph.js";
+import { RunCancelled, TaskFailure } from "../execute/run-graph.js";
+import type { Graph, GraphNode } from "../graph/model.js";
+import type { GraphPlan, TaskTable } from "../graph/plan.js";
+import { mapStack } from "../source-map.js";
+import type { TaskKind, TaskState } from "./entities.js";
+import { RecordBuffer } from "./record-buffer.js";
+import { RowHandle, type RecordStore, type TaskRow } from "./record-store.js";
+
+type StartEvent = Parameters<RunObserver["taskStarted"]>[0] & { at?: Date };
+
+/**
+ * Handles are RowHandles. Events of map bodies are buffered and written in batches (RecordBuffer);
+ * events of top-level nodes are written before the run goes on, so a long task shows as running.
+ */
+export class RunRecorder implements RunObserver {
+  /** Pending top-level rows not started yet, by node label, in plan order. */
+  private readonly planned = new Map<string, RowHandle[]>();
+  private readonly buffer: RecordBuffer;
+  /** Rows of top-level nodes: their events are written at once. */
+  private readonly topLevel = new WeakSet<RowHandle>();
+
+  constructor(
+    private readonly store: RecordStore,
+    readonly runId: string,
+  ) {
+    this.buffer = new RecordBuffer(store, runId);
+  }
+
+  /** Writes everything buffered; rejects if a record could not be written. */
+  flush(): Promise<void> {
+    return this.buffer.flush();
+  }
+
+  /**
+   * Writes the command's top-level task, map and loop nodes as pending rows, and the edges between them
+   * (through control nodes such as if/merge, which have no row).
+   */
+  async plan(graph: Graph, plan: GraphPlan, tasks: TaskTable): Promise<void> {
+    const rows: TaskRow[] = [];
+    const index = new Map<number, number>();
+    for (const id of plan.order) {
+      const row = plannedRow(graph.nodes[id], plan.nodes[id]?.iterate, tasks);
+      if (!row) continue;
+      index.set(id, rows.length);
+      rows.push(row);
+    }
+    const children = new Map<number, number[]>();
+    for (const e of graph.edges) children.set(e.from, [...(children.get(e.from) ?? []), e.to]);
+    const edges: Array<[number, number]> = [];
+    for (const [node, row] of index) {
+      const seen = new Set<number>();
+      const walk = (from: number) => {
+        for (const c of children.get(from) ?? []) {
+          if (seen.has(c)) continue;
+          seen.add(c);
+          if (index.has(c)) edges.push([row, index.get(c)!]);
+          else walk(c);
+        }
+      };
+      walk(node);
+    }
+    const ids = await this.store.insertGraph(this.runId, rows, edges);
+    rows.forEach((row, i) => this.enqueue(labelOf(row.kind, row.kind === "task" ? (row.ref ?? row.name) : row.name), new RowHandle(ids[i])));
+  }
+
+  private enqueue(label: string, handle: RowHandle): void {
+    const list = this.planned.get(label);
+    if (list) list.push(handle);
+    else this.planned.set(label, [handle]);
+  }
+
+  taskStarted(e: StartEvent): RowHandle | Promise<RowHandle> {
+    const at = e.at ?? new Date();
+    const kind = kindOf(e);
+    const parent = e.parent instanceof RowHandle ? e.parent : null;
+    if (!parent) {
+      const planned = this.planned.get(labelOf(kind, e.taskId ?? e.name))?.shift();
+      const handle = planned ?? this.buffer.insert(this.row(e, kind, at, null));
+      if (planned) this.buffer.start(planned, at);
+      this.topLevel.add(handle);
+      return this.buffer.flush().then(() => handle);
+    }
+    return this.buffer.insert(this.row(e, kind, at, parent));
+  }
+
+  private row(e: StartEvent, kind: TaskRow["kind"], at: Date, parent: RowHandle | null): TaskRow {
+    return { kind, plugin: e.plugin, name: e.name, ref: e.taskId ?? null, state: "running", start: at, end: null, message: null, stack: null, inputs: e.inputs, outputs: e.outputs, parent, element: e.element ?? null };
+  }
+
+  taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown, at?: Date): void | Promise<void> {
+    if (!(handle instanceof RowHandle)) return;
+    const { message, stack } = state === "failed" ? describeFailure(error) : { message: null, stack: null };
+    this.buffer.finish(handle, state as TaskState, at ?? new Date(), message, stack);
+    if (this.topLevel.has(handle)) return this.buffer.flush();
+  }
+}
+
+function kindOf(e: StartEvent): TaskKind | "control" {
+  if (e.taskId) return "task";
+  if (e.name.startsWith("map(")) return "map";
+  if (e.name.startsWith("loop(")) return "loop";
+  return /\[\d+\]$/.test(e.name) ? "element" : "control";
+}
+
+function labelOf(kind: string, name: string): string {
+  return `${kind}:${name}`;
+}
+
+function plannedRow(node: GraphNode, iterate: string | undefined, tasks: TaskTable): TaskRow | undefined {
+  const base = { ref: null, state: "pending" as const, start: null, end: null, message: null, stack: null, parent: null, element: null, plugin: "" };
+  switch (node.kind) {
+    case "task": {
+      const spec: TaskSpec | undefined = tasks[node.task!.id!];
+      return { ...base, kind: "task", plugin: spec?.plugin ?? "", name: spec?.name ?? node.task!.displayName, ref: spec?.id ?? null, inputs: spec?.inputs.map((i) => i.name) ?? [], outputs: spec?.outputs.map((o) => o.name) ?? [] };
+    }
+    case "map":
+      return { ...base, kind: "map", name: `map(${node.map!.options.outputName})`, inputs: iterate ? [iterate] : [], outputs: [node.map!.options.outputName] };
+    case "loop":
+      return { ...base, kind: "loop", name: "loop()", inputs: [], outputs: [] };
+    default:
+      return undefined;
+  }
+}
+
+/** The stored exception: the task's own error with its stack mapped to the user's sources; wrappers by message. */
+export function describeFailure(error: unknown): { message: string; stack: string | null } {
+  if (error instanceof RunCancelled) return { message: "run cancelled", stack: null };
+  if (error instanceof TaskFailure) return { message: error.message, stack: null };
+  if (error instanceof Error) {
+    const message = error.name && error.name !== "Error" ? `${error.name}: ${error.message}` : error.message;
+    return { message, stack: error.stack ? mapStack(error.stack) : null };
+  }
+  return { message: String(error), stack: null };
+}

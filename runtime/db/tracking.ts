@@ -1,0 +1,129 @@
+/**
+ * A tracked command's database side, start to end: open the databases, check migrations and models,
+ * store the configuration and the run row, record the graph and every task, end the run as
+ * success / failed / cancelled. `executeCommand` calls `startTracking` and uses what it returns.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { EntityManager } from "@mikro-orm/core";
+import type { CommandSpec } from "../../contract/manifest.js";
+import type { OutflowConfig } from "../config/schema.js";
+import { maskSecrets } from "../config/mask.js";
+import type { RunObserver } from "../execute/run-graph.js";
+import type { Graph } from "../graph/model.js";
+import type { GraphPlan, TaskTable } from "../graph/plan.js";
+import { getLogger } from "../logging/logger.js";
+import { EMPTY_CATALOG, type DbCatalog } from "./catalog.js";
+import { checkMigrations, checkModels } from "./check.js";
+import type { RunState } from "./entities.js";
+import { recordStore, type RecordStore } from "./record-store.js";
+import { RunRecorder } from "./recorder.js";
+import { DatabaseSession } from "./session.js";
+
+export interface TrackingInput {
+  config: OutflowConfig;
+  root: string;
+  catalog: DbCatalog | undefined;
+  command: CommandSpec;
+  args: Record<string, unknown>;
+  backend: string;
+  graph: Graph;
+  plan: GraphPlan;
+  tasks: TaskTable;
+  /** Another observer to notify too (tests, progress display). */
+  observer?: RunObserver;
+}
+
+export interface Tracking {
+  runId: string;
+  observer: RunObserver;
+  forkEm: () => EntityManager;
+  db: (name: string) => EntityManager;
+  session: DatabaseSession;
+  /** Ends the run row (a cancelled run stays cancelled). */
+  finish(state: Exclude<RunState, "running">): Promise<void>;
+  /** Records the cancellation at once: running tasks failed, the run cancelled. */
+  cancel(signal: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Canonical JSON (sorted keys): equal configurations hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
+}
+
+export async function startTracking(input: TrackingInput): Promise<Tracking> {
+  const catalog = input.catalog ?? EMPTY_CATALOG;
+  const session = await DatabaseSession.open({ config: input.config, root: input.root, catalog, role: "user" });
+  try {
+    for (const db of session.databases.values()) {
+      await checkMigrations(db, catalog, input.config.plugins);
+      await checkModels(db, catalog, input.config.plugins);
+    }
+    const store = await recordStore(session.records);
+    const runId = randomUUID();
+    const content = canonicalJson(maskSecrets(input.config));
+    const configuration = await store.configuration(createHash("sha256").update(content).digest("hex"), content);
+    await store.insertRun({
+      uuid: runId,
+      command: input.command.path.join(" "),
+      args: JSON.stringify(maskSecrets(input.args)),
+      backend: input.backend,
+      host: hostname(),
+      start: new Date(),
+      configuration,
+    });
+    const recorder = new RunRecorder(store, runId);
+    await recorder.plan(input.graph, input.plan, input.tasks);
+    getLogger("outflow.db").debug(`run ${runId} recorded in ${session.records.where}`);
+    return tracking(session, store, recorder, input.observer);
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+}
+
+function tracking(session: DatabaseSession, store: RecordStore, recorder: RunRecorder, extra: RunObserver | undefined): Tracking {
+  let ended = false;
+  return {
+    runId: recorder.runId,
+    observer: extra ? tee(recorder, extra) : recorder,
+    forkEm: session.forkEm,
+    db: session.db,
+    session,
+    async finish(state) {
+      if (ended) return;
+      ended = true;
+      let failure: unknown;
+      await recorder.flush().catch((error) => (failure = error));
+      await store.endRun(recorder.runId, failure ? "failed" : state, new Date());
+      if (failure) throw failure;
+    },
+    async cancel(signal) {
+      if (ended) return;
+      ended = true;
+      await recorder.flush().catch(() => {});
+      const now = new Date();
+      await store.failRunning(recorder.runId, now, `run cancelled (${signal})`);
+      await store.endRun(recorder.runId, "cancelled", now);
+    },
+    close: () => session.close(),
+  };
+}
+
+/** Notifies two observers; each sees its own handles. */
+function tee(a: RunObserver, b: RunObserver): RunObserver {
+  type Pair = { a: unknown; b: unknown };
+  return {
+    async taskStarted(e) {
+      const parent = e.parent as Pair | undefined;
+      return { a: await a.taskStarted({ ...e, parent: parent?.a }), b: await b.taskStarted({ ...e, parent: parent?.b }) } satisfies Pair;
+    },
+    async taskFinished(handle: unknown, ...rest: unknown[]) {
+      const h = handle as Pair;
+      const finish = (o: RunObserver, x: unknown) => (o.taskFinished as (h: unknown, ...r: unknown[]) => unknown).call(o, x, ...rest);
+      await finish(a, h.a);
+      await finish(b, h.b);
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * Fixture pipelines for the database tests, in temp folders: the tutorial's data_reduction plugin
+ * (copied from this repo, with its models and migrations) plus an `extras` plugin whose commands fail,
+ * sleep or map. Built with the real compiler; run through the real bundles.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { build } from "../../compiler/build.js";
+
+export const repoRoot = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+
+export const EXTRAS_TASKS = `import { task, context, logger, type IterateOn } from "outflow";
+
+export const Items = task(function Items(): { items: number[] } {
+  return { items: [1, 2, 3] };
+});
+
+export const Boom = task(function Boom(items: number[]): void {
+  throw new Error(\`boom: \${items.length} detectors on fire\`);
+});
+
+export const After = task(function After(): void {
+  logger.info("never printed");
+});
+
+export const Nap = task(async function Nap(): Promise<{ napped: number }> {
+  const seconds = Number(context.args.seconds);
+  logger.info("napping");
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  return { napped: seconds };
+});
+
+export const Square = task(function Square(item: IterateOn<"items", number>): { square: number } {
+  if (item === Number(context.args.failAt)) throw new Error(\`element \${item} refused\`);
+  return { square: item * item };
+});
+
+export const Total = task(function Total(squares: number[]): void {
+  logger.info(\`total \${squares.reduce((a, b) => a + b, 0)}\`);
+});
+
+export const Hello = task(function Hello(): void {
+  logger.info("hello without a database");
+});
+`;
+
+export const EXTRAS_COMMANDS = `import { command, map } from "outflow";
+import { Items, Boom, After, Nap, Square, Total, Hello } from "./tasks.js";
+
+export const explode = command({
+  description: "Fails in its second task",
+  setup() {
+    Items().pipe(Boom()).pipe(After());
+  },
+});
+
+export const nap = command({
+  description: "Sleeps",
+  args: { seconds: { type: "number", required: true } },
+  setup() {
+    Nap();
+  },
+});
+
+export const squares = command({
+  description: "Maps Square over [1, 2, 3]",
+  args: { failAt: { type: "integer", default: 0 } },
+  setup() {
+    Items().pipe(map({ outputName: "squares" }, () => { Square(); })).pipe(Total());
+  },
+});
+
+export const hello = command({
+  description: "Untracked",
+  db: false,
+  setup() {
+    Hello();
+  },
+});
+`;
+
+const CONFIG = `import { defineConfig } from "outflow";
+
+export default defineConfig({
+  plugins: ["data_reduction", "extras"],
+});
+`;
+
+function tsconfig(): string {
+  return JSON.stringify({
+    compilerOptions: {
+      target: "ES2022",
+      module: "ESNext",
+      moduleResolution: "bundler",
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      allowImportingTsExtensions: true,
+      lib: ["ES2023"],
+      types: ["node"],
+      paths: { outflow: [join(repoRoot, "runtime/index.ts")] },
+    },
+    include: ["plugins", "outflow.config.ts"],
+  });
+}
+
+const roots: string[] = [];
+
+/** A pipeline root in a temp folder: the tutorial's data_reduction plugin, `extras`, and `files` on top. */
+export function makeTutorialPipeline(files: Record<string, string> = {}): string {
+  const root = mkdtempSync(join(tmpdir(), "outflow-db-"));
+  roots.push(root);
+  cpSync(join(repoRoot, "plugins/data_reduction"), join(root, "plugins/data_reduction"), { recursive: true });
+  const all: Record<string, string> = {
+    "outflow.config.ts": CONFIG,
+    "tsconfig.json": tsconfig(),
+    "plugins/extras/tasks.ts": EXTRAS_TASKS,
+    "plugins/extras/commands.ts": EXTRAS_COMMANDS,
+    ...files,
+  };
+  for (const [rel, text] of Object.entries(all)) {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), text);
+  }
+  // Entry-wise symlinks: the build keeps a cache in <root>/node_modules/.cache, which must not be shared.
+  mkdirSync(join(root, "node_modules"));
+  for (const name of readdirSync(join(repoRoot, "node_modules"))) {
+    if (name !== ".cache") symlinkSync(join(repoRoot, "node_modules", name), join(root, "node_modules", name), "dir");
+  }
+  return root;
+}
+
+export async function buildPipeline(root: string): Promise<void> {
+  const result = await build({ root, outflowRoot: repoRoot });
+  if (!result.ok) throw new Error(`build failed:\n${result.diagnostics.map((d) => `${d.site.file}:${d.site.line}:${d.site.column} ${d.code} ${d.message}`).join("\n")}`);
+}
+
+export function removePipelines(): void {
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+}
+
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const baseEnv = () => ({ PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1" });
+
+/** `node dist/<bundle>.js ...args` in the pipeline root. */
+export function runBundle(root: string, bundle: string, args: string[], env: Record<string, string> = {}): Ran {
+  const r = spawnSync(process.execPath, [join(root, "dist", `${bundle}.js`), ...args], { cwd: root, encoding: "utf8", env: { ...baseEnv(), ...env }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `node dist/manage.js management ...args`; throws with the output when it fails (unless `allowFailure`). */
+export function manage(root: string, args: string[], opts: { env?: Record<string, string>; allowFailure?: boolean } = {}): Ran {
+  const r = runBundle(root, "manage", ["management", ...args], opts.env);
+  if (r.code !== 0 && !opts.allowFailure) throw new Error(`manage ${args.join(" ")} exited ${r.code}:\n${r.stdout}${r.stderr}`);
+  return r;
+}
+
+/** Starts a bundle without waiting (for signals). */
+export function startBundle(root: string, bundle: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [join(root, "dist", `${bundle}.js`), ...args], { cwd: root, env: { ...baseEnv(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** Read access to a pipeline's SQLite database. */
+export function openSqlite(file: string): Database.Database {
+  return new Database(file, { readonly: true, fileMustExist: true });
+}
+
+/** Non-empty lines of some output. */
+export function lines(text: string): string[] {
+  return text.split("\n").filter((l) => l.trim() !== "");
+}

@@ -1,0 +1,157 @@
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPipeline, lines, makeTutorialPipeline, manage, openSqlite, removePipelines, runBundle, startBundle } from "./fixture.js";
+
+let root: string;
+
+type Row = Record<string, unknown>;
+
+function query(sql: string, ...params: unknown[]): Row[] {
+  const db = openSqlite(join(root, "outflow.db"));
+  try {
+    return db.prepare(sql).all(...params) as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+function lastRun(command: string): Row {
+  return query("select * from run where command = ? order by start_time desc, rowid desc limit 1", command)[0];
+}
+
+beforeAll(async () => {
+  root = makeTutorialPipeline();
+  await buildPipeline(root);
+  manage(root, ["db", "upgrade", "heads"]);
+});
+afterAll(removePipelines);
+
+describe("run and task records on SQLite", () => {
+  it("records a failure: the exception on the task, the run failed, a non-zero exit", () => {
+    const r = runBundle(root, "explode", []);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("task Boom failed: boom: 3 detectors on fire");
+    const run = lastRun("explode");
+    expect(run.state).toBe("failed");
+    expect(run.end_time).not.toBeNull();
+    const tasks = query("select name, state, exception_message, exception_stack from task where run_uuid = ? order by id", run.uuid);
+    expect(tasks.map((t) => [t.name, t.state])).toEqual([
+      ["Items", "success"],
+      ["Boom", "failed"],
+      ["After", "pending"],
+    ]);
+    expect(tasks[1].exception_message).toBe("boom: 3 detectors on fire");
+    expect(tasks[1].exception_stack).toMatch(/plugins\/extras\/tasks\.ts:\d+:\d+/);
+    expect(tasks[0].exception_message).toBeNull();
+  });
+
+  it("records map elements and the tasks of the map body with their parent and element index", () => {
+    const r = runBundle(root, "squares", []);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("total 14");
+    const run = lastRun("squares");
+    expect(run.state).toBe("success");
+    const rows = query("select id, kind, name, state, parent_id, element_index from task where run_uuid = ? order by id", run.uuid);
+    const map = rows.find((t) => t.kind === "map")!;
+    expect(map).toMatchObject({ name: "map(squares)", state: "success", parent_id: null });
+    const elements = rows.filter((t) => t.kind === "element");
+    expect(elements.map((e) => [e.name, e.element_index, e.parent_id])).toEqual([
+      ["squares[0]", 0, map.id],
+      ["squares[1]", 1, map.id],
+      ["squares[2]", 2, map.id],
+    ]);
+    const squares = rows.filter((t) => t.name === "Square");
+    expect(squares.map((s) => [s.parent_id, s.element_index, s.state])).toEqual(elements.map((e) => [e.id, e.element_index, "success"]));
+    const edges = query("select f.name as f, t.name as t from edge e join task f on f.id = e.from_task_id join task t on t.id = e.to_task_id where e.run_uuid = ?", run.uuid);
+    expect(edges).toEqual([
+      { f: "Items", t: "map(squares)" },
+      { f: "map(squares)", t: "Total" },
+    ]);
+  });
+
+  it("records a failing map element: the element's task, the element and the map failed", () => {
+    const r = runBundle(root, "squares", ["--fail-at", "2"]);
+    expect(r.code, r.stderr).toBe(1);
+    const run = lastRun("squares");
+    expect(run.state).toBe("failed");
+    const rows = query("select kind, name, state, element_index, exception_message from task where run_uuid = ? order by id", run.uuid);
+    const failedSquare = rows.find((t) => t.name === "Square" && t.state === "failed")!;
+    expect(failedSquare).toMatchObject({ element_index: 1, exception_message: "element 2 refused" });
+    expect(rows.find((t) => t.name === "squares[1]")).toMatchObject({ state: "failed" });
+    expect(rows.find((t) => t.kind === "map")).toMatchObject({ state: "failed" });
+    expect(rows.find((t) => t.name === "Total")).toMatchObject({ state: "pending" });
+  });
+
+  it("records a cancelled run when the process gets SIGINT (exit 130)", async () => {
+    const child = startBundle(root, "nap", ["--seconds", "30"]);
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the nap never started: ${stderr}`)), 20_000);
+      child.stderr!.on("data", () => {
+        if (stderr.includes("napping")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const started = Date.now();
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    expect(code).toBe(130);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const run = lastRun("nap");
+    expect(run.state).toBe("cancelled");
+    expect(run.end_time).not.toBeNull();
+    const [nap] = query("select state, exception_message from task where run_uuid = ?", run.uuid);
+    expect(nap).toEqual({ state: "failed", exception_message: "run cancelled (SIGINT)" });
+  });
+
+  it("records eight concurrent runs on one SQLite file, none of them locked out", async () => {
+    const before = (query("select count(*) as n from run")[0].n as number) ?? 0;
+    const children = Array.from({ length: 8 }, (_, i) => {
+      const child = startBundle(root, "compute_data", ["--multiplier", String(10 + i)]);
+      let out = "";
+      child.stdout!.on("data", (d) => (out += d));
+      child.stderr!.on("data", (d) => (out += d));
+      return new Promise<{ code: number | null; out: string }>((resolve) => child.on("exit", (code) => resolve({ code, out })));
+    });
+    const results = await Promise.all(children);
+    for (const r of results) {
+      expect(r.out).not.toContain("database is locked");
+      expect(r.code, r.out).toBe(0);
+    }
+    const runs = query("select state, args from run order by rowid").slice(before);
+    expect(runs).toHaveLength(8);
+    expect(runs.every((r) => r.state === "success")).toBe(true);
+    const multipliers = runs.map((r) => JSON.parse(r.args as string).multiplier).sort((a, b) => a - b);
+    expect(multipliers).toEqual([10, 11, 12, 13, 14, 15, 16, 17]);
+    const results42 = query("select multiplier, result from computation_result where multiplier >= 10 order by multiplier");
+    expect(results42).toEqual(multipliers.map((m) => ({ multiplier: m, result: 42 * m })));
+    expect(query("select count(*) as n from task where state != 'success' and run_uuid in (select uuid from run where command = 'compute_data')")[0].n).toBe(0);
+  });
+
+  it("stores the configuration once per distinct content, credentials masked", () => {
+    const runs = query("select distinct configuration_id as id from run");
+    const configs = query("select id, content, hash from configuration");
+    expect(configs.length).toBeGreaterThanOrEqual(1);
+    expect(runs.every((r) => configs.some((c) => c.id === r.id))).toBe(true);
+    for (const c of configs) expect(c.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("names a model that does not match its table in one line", () => {
+    renameColumn("result", "value");
+    const r = runBundle(root, "compute_data", ["--multiplier", "3"]);
+    renameColumn("value", "result");
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/model ComputationResult \(data_reduction\) does not match table computation_result in database "default".*no such column: .?result/);
+  });
+});
+
+function renameColumn(from: string, to: string): void {
+  const writable = new Database(join(root, "outflow.db"));
+  writable.exec(`alter table computation_result rename column ${from} to ${to}`);
+  writable.close();
+}

@@ -1,0 +1,133 @@
+/**
+ * The pipeline the slurm tests run: one build, several commands, each exercising one part of the
+ * backend. Results are logged as `RESULT <json>` by the terminal task.
+ */
+export const tasks = `
+import { existsSync, writeFileSync } from "node:fs";
+import { task, context, logger, type IterateOn } from "outflow";
+
+export const GenData = task(function GenData(): { some_data_array: number[] } {
+  return { some_data_array: [42, 43, 44, 45] };
+});
+export const Compute = task(async function Compute(some_data: IterateOn<"some_data_array", number>): Promise<{ computation_result: number }> {
+  return { computation_result: some_data * (context.args.multiplier as number) };
+});
+// A map element of a tracked command reaches the run's database through context.em.
+export const ComputeWithDb = task(async function ComputeWithDb(some_data: IterateOn<"some_data_array", number>): Promise<{ computation_result: number }> {
+  const rows = (await context.em.getConnection().execute("select 2 as two")) as { two: number }[];
+  return { computation_result: some_data * (context.args.multiplier as number) * rows[0].two };
+});
+export const Show = task(function Show(map_computation_result: number[]): void {
+  logger.info("RESULT " + JSON.stringify(map_computation_result));
+});
+export const ShowSquares = task(function ShowSquares(squares: number[]): void {
+  logger.info("RESULT " + JSON.stringify(squares));
+});
+export const ShowEchoes = task(function ShowEchoes(echoes: { element: string; arg: string }[]): void {
+  logger.info("RESULT " + JSON.stringify(echoes));
+});
+export const ShowNorms = task(function ShowNorms(norms: { isTyped: boolean; sum: number; year: number }[]): void {
+  logger.info("RESULT " + JSON.stringify(norms));
+});
+
+export const Range = task(function Range(): { numbers: number[] } {
+  const n = Number(context.args.count);
+  return { numbers: Array.from({ length: n }, (_, i) => i) };
+});
+export const Square = task(async function Square(number: IterateOn<"numbers", number>): Promise<{ square: number }> {
+  const ms = Number(context.args.sleep ?? 0);
+  if (ms) await new Promise((r) => setTimeout(r, ms));
+  return { square: number * number };
+});
+export const Sum = task(function Sum(squares: number[]): void {
+  logger.info("RESULT " + JSON.stringify({ n: squares.length, sum: squares.reduce((a, b) => a + b, 0), first: squares.slice(0, 3), last: squares[squares.length - 1] }));
+});
+
+export const Flaky = task(function Flaky(number: IterateOn<"numbers", number>): { square: number } {
+  if (number === Number(context.args.bad) && existsSync(String(context.args.marker))) process.exit(3);
+  if (number === Number(context.args.throws)) throw new RangeError("element " + number + " refuses");
+  return { square: number * number };
+});
+
+export const Texts = task(function Texts(): { texts: string[] } {
+  return { texts: [String(context.args.text), "plain"] };
+});
+export const Echo = task(function Echo(text: IterateOn<"texts", string>): { echoed: { element: string; arg: string } } {
+  return { echoed: { element: text, arg: String(context.args.text) } };
+});
+
+export const Typed = task(function Typed(): { vectors: Float64Array[]; when: Date } {
+  return { vectors: [new Float64Array([1.5, 2]), new Float64Array([3, 4.25])], when: new Date(Date.UTC(2024, 0, 2)) };
+});
+export const Norm = task(function Norm(vector: IterateOn<"vectors", Float64Array>, when: Date): { norm: { isTyped: boolean; sum: number; year: number } } {
+  return { norm: { isTyped: vector instanceof Float64Array, sum: vector[0] + vector[1], year: when.getUTCFullYear() } };
+});
+`;
+
+export const commands = `
+import { command, map } from "outflow";
+import * as t from "./tasks.js";
+
+export const tutorial = command({
+  args: { multiplier: { type: "number", required: true } },
+  db: false,
+  setup() {
+    t.GenData().pipe(map({ outputName: "map_computation_result", cpusPerTask: 1 }, () => { t.Compute(); })).pipe(t.Show());
+  },
+});
+
+export const tracked_tutorial = command({
+  args: { multiplier: { type: "number", required: true } },
+  setup() {
+    t.GenData().pipe(map({ outputName: "map_computation_result" }, () => { t.Compute(); })).pipe(t.Show());
+  },
+});
+
+export const tracked_db = command({
+  args: { multiplier: { type: "number", required: true } },
+  setup() {
+    t.GenData().pipe(map({ outputName: "map_computation_result" }, () => { t.ComputeWithDb(); })).pipe(t.Show());
+  },
+});
+
+export const squares = command({
+  args: { count: { type: "integer", default: 100 }, sleep: { type: "integer", default: 0 }, simultaneous: { type: "integer", default: 10 }, perTask: { type: "integer", default: 1 }, maxArray: { type: "integer", default: 0 } },
+  db: false,
+  setup({ args }) {
+    const slurm: Record<string, unknown> = { elementsPerTask: args.perTask, time: "10:00" };
+    if (args.maxArray) slurm.maxArraySize = args.maxArray;
+    t.Range().pipe(map({ outputName: "squares", simultaneousTasks: args.simultaneous || undefined, slurm }, () => { t.Square(); })).pipe(t.Sum());
+  },
+});
+
+export const flaky = command({
+  args: { count: { type: "integer", default: 4 }, bad: { type: "integer", default: -1 }, throws: { type: "integer", default: -1 }, marker: { type: "string", default: "/nonexistent" } },
+  db: false,
+  setup() {
+    t.Range().pipe(map({ outputName: "squares" }, () => { t.Flaky(); })).pipe(t.ShowSquares());
+  },
+});
+
+export const echo = command({
+  args: { text: { type: "string", required: true } },
+  db: false,
+  setup() {
+    t.Texts().pipe(map({ outputName: "echoes" }, () => { t.Echo(); })).pipe(t.ShowEchoes());
+  },
+});
+
+export const typed = command({
+  db: false,
+  setup() {
+    t.Typed().pipe(map({ outputName: "norms" }, () => { t.Norm(); })).pipe(t.ShowNorms());
+  },
+});
+
+export const bad_partition = command({
+  args: { count: { type: "integer", default: 3 } },
+  db: false,
+  setup() {
+    t.Range().pipe(map({ outputName: "squares", slurm: { partition: "no_such_partition" } }, () => { t.Square(); })).pipe(t.Sum());
+  },
+});
+`;

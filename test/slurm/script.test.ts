@@ -1,0 +1,75 @@
+/** The pieces of the slurm backend that need no Slurm: quoting, directives, the generated script. */
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { commentText, directiveValue, shellQuote } from "../../runtime/backends/slurm/quote.js";
+import { mapSubmission } from "../../runtime/backends/slurm/options.js";
+import { compactRanges, parseExitStatus, taskRange } from "../../runtime/backends/slurm/layout.js";
+import { renderScript } from "../../runtime/backends/slurm/script.js";
+
+const nasty = [`it's`, `"dq"`, "$(touch /tmp/outflow-never)", "`id`", "a b\tc", "line\nbreak", "'\\''", "$HOME ${PATH}", ";|&<>*?[]{}~!#", ""];
+
+describe("shell quoting", () => {
+  it("gives bash back every value unchanged, executing nothing", () => {
+    for (const value of nasty) {
+      const r = spawnSync("bash", ["-c", `printf '%s' ${shellQuote(value)}`], { encoding: "utf8" });
+      expect(r.stdout).toBe(value);
+    }
+  });
+
+  it("writes plain directive values plainly and quotes the rest the way sbatch reads them", () => {
+    expect(directiveValue("partition", "debug")).toBe("debug");
+    expect(directiveValue("time", "1-00:00:00")).toBe("1-00:00:00");
+    expect(directiveValue("comment", `a "b" # c\\`)).toBe(`"a \\"b\\" # c\\\\"`);
+    expect(() => directiveValue("comment", "a\nb")).toThrow(/line break/);
+  });
+
+  it("keeps comments on one printable line", () => {
+    expect(commentText("map(x)\n#SBATCH --evil")).toBe("map(x)?#SBATCH --evil");
+  });
+});
+
+describe("sbatch directives of a map", () => {
+  it("merges config < command < map, with the map's cpusPerTask and simultaneousTasks", () => {
+    const s = mapSubmission(
+      { partition: "cfg", time: "1:00:00", mem: "1G", extra: ["--exclusive"] },
+      { partition: "cmd", qos: "high" },
+      { outputName: "r", cpusPerTask: 4, simultaneousTasks: 10, slurm: { mem: "10G", cpus_per_task: 5, account: "astro", elementsPerTask: 3, nodelist: "n[1-2]" } },
+    );
+    expect(s.directives).toEqual(["--partition=cmd", "--time=1:00:00", "--mem=10G", "--qos=high", "--cpus-per-task=5", "--account=astro", "--nodelist=\"n[1-2]\"", "--exclusive"]);
+    expect(s.simultaneous).toBe(10);
+    expect(s.elementsPerTask).toBe(3);
+  });
+
+  it("refuses options outflow sets itself and values that cannot be written safely", () => {
+    expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { array: "0-3" } })).toThrow(/array is set by outflow/);
+    expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { output: "x" } })).toThrow(/output is set by outflow/);
+    expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { extra: ["--job-name=x"] } })).toThrow(/job-name is set by outflow/);
+    expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { comment: "a\n#SBATCH --x" } })).toThrow(/line break/);
+    expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { "bad name": 1 } })).toThrow(/not an sbatch option name/);
+    expect(() => mapSubmission({}, undefined, { outputName: "r", simultaneousTasks: 0 })).toThrow(/positive integer/);
+  });
+});
+
+describe("run directory helpers", () => {
+  it("compacts task lists into --array ranges", () => {
+    expect(compactRanges([0, 1, 2, 3, 7, 9, 10])).toBe("0-3,7,9-10");
+    expect(compactRanges([2])).toBe("2");
+  });
+
+  it("reads the status line the script writes", () => {
+    expect(parseExitStatus("exit=3 start=1.5 end=2,5 host=n1 job=12\n")).toEqual({ exit: 3, start: 1.5, end: 2.5, host: "n1", job: "12" });
+    expect(parseExitStatus("garbage")).toBeUndefined();
+  });
+
+  it("splits elements into array tasks", () => {
+    expect(taskRange(0, 5, 12)).toEqual([0, 5]);
+    expect(taskRange(2, 5, 12)).toEqual([10, 12]);
+  });
+
+  it("renders a script whose shell part holds only quoted paths", () => {
+    const script = renderScript({ jobName: "outflow-r1-map-1", array: "0-3%2", directives: ["--mem=1G"], mapDir: "/runs/it's here/map-1", node: "/usr/bin/node", bundle: "/p/dist/c.js", cwd: "/p", title: "map(r)", scriptName: "array-0.sh" });
+    expect(script).toContain("#SBATCH --array=0-3%2\n#SBATCH --output=logs/%a.out\n#SBATCH --error=logs/%a.err\n#SBATCH --mem=1G\n");
+    expect(script).toContain(`MAP_DIR='/runs/it'\\''s here/map-1'`);
+    expect(spawnSync("bash", ["-n"], { input: script }).status).toBe(0);
+  });
+});

@@ -1,0 +1,312 @@
+/**
+ * The slurm backend on a real Slurm (scripts/slurm-up.sh starts a single-node one). Outside CI the suite
+ * skips, saying why, when no Slurm answers; in CI (process.env.CI set) it must run.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { deserialize } from "node:v8";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPipeline, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
+import { runBundle, type BundleRun } from "../helpers/run-bundle.js";
+import { SlurmCluster } from "../../runtime/backends/slurm/cluster.js";
+import { commands, tasks } from "./fixture.js";
+
+function slurmProblem(): string | undefined {
+  const r = spawnSync("sinfo", ["--noheader", "--format=%T"], { encoding: "utf8" });
+  if (r.error) return `no Slurm here (sinfo: ${r.error.message}); run scripts/slurm-up.sh as root`;
+  if (r.status !== 0) return `Slurm does not answer (sinfo: ${r.stderr.trim()}); run scripts/slurm-up.sh as root`;
+  if (!/idle|mixed|alloc|completing/.test(r.stdout)) return `no usable Slurm node (sinfo: ${r.stdout.trim()})`;
+  return undefined;
+}
+
+const problem = slurmProblem();
+if (problem && !process.env.CI) process.stdout.write(`test/slurm skipped: ${problem}\n`);
+const suite = problem && !process.env.CI ? describe.skip : describe;
+
+let root: string;
+const scratch = mkdtempSync(join(tmpdir(), "outflow-slurm-scratch-"));
+
+/** The `RESULT <json>` the terminal task logs. */
+function result(run: BundleRun): unknown {
+  const m = /RESULT (.*)$/m.exec(run.output);
+  if (!m) throw new Error(`no RESULT line (exit ${run.code}):\n${run.output}`);
+  return JSON.parse(m[1]);
+}
+
+function runDirs(): string[] {
+  const base = join(root, ".outflow", "runs");
+  return existsSync(base) ? readdirSync(base).map((d) => join(base, d)) : [];
+}
+
+/** Runs a command and returns the run directory it created. */
+function runSlurm(bundle: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): { run: BundleRun; dir: string } {
+  const before = new Set(runDirs());
+  const run = runBundle(root, bundle, ["--backend", "slurm", ...args], { timeout: opts.timeout ?? 90_000, env: opts.env });
+  const created = runDirs().filter((d) => !before.has(d));
+  return { run, dir: created[0] };
+}
+
+function mapFile(runDir: string): { perTask: number; tasks: number; count: number; jobName: string; arrays: { script: string; spec: string; jobId?: string }[] } {
+  return JSON.parse(readFileSync(join(runDir, "map-1", "map.json"), "utf8"));
+}
+
+function squeue(args: string[]): string[] {
+  const r = spawnSync("squeue", ["--noheader", ...args], { encoding: "utf8" });
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+async function waitForJob(jobId: string, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (squeue(["--array", `--jobs=${jobId}`, "--format=%i"]).length) {
+    if (Date.now() > end) throw new Error(`job ${jobId} still in the queue after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+suite("slurm backend on a real Slurm", () => {
+  beforeAll(async () => {
+    if (problem) throw new Error(`CI must run the slurm tests: ${problem}`);
+    root = makePipeline({ "plugins/p/tasks.ts": tasks, "plugins/p/commands.ts": commands });
+    const built = await buildPipeline(root);
+    expect(built.diagnostics).toEqual([]);
+    const up = runBundle(root, "manage", ["management", "db", "upgrade", "heads"]);
+    expect(up.code, up.output).toBe(0);
+  }, 120_000);
+
+  afterAll(() => {
+    removePipelines();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("runs the tutorial map as one array and gives the sequential result", () => {
+    const sequential = runBundle(root, "tutorial", ["--multiplier", "3"]);
+    expect(sequential.code, sequential.output).toBe(0);
+    const { run, dir } = runSlurm("tutorial", ["--multiplier", "3"]);
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual(result(sequential));
+    expect(result(run)).toEqual([126, 129, 132, 135]);
+    const map = mapFile(dir);
+    expect(map.arrays).toHaveLength(1);
+    expect(map.arrays[0].spec).toBe("0-3");
+    const script = readFileSync(join(dir, "map-1", map.arrays[0].script), "utf8");
+    expect(script).toContain("#SBATCH --array=0-3\n");
+    expect(script).toContain("#SBATCH --cpus-per-task=1\n");
+    expect(script).toContain(`#SBATCH --job-name=${map.jobName}\n`);
+    expect(readdirSync(join(dir, "map-1", "logs")).sort()).toEqual(["0.err", "0.out", "1.err", "1.out", "2.err", "2.out", "3.err", "3.out"]);
+  });
+
+  it("records a tracked run's elements in its database and warns once about SQLite", () => {
+    const { run, dir } = runSlurm("tracked_tutorial", ["--multiplier", "2"]);
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual([84, 86, 88, 90]);
+    expect(run.output.match(/the run's database is SQLite/g)).toHaveLength(1);
+    const runId = dir.split("/").pop()!;
+    const db = new Database(join(root, "outflow.db"), { readonly: true });
+    const rows = db.prepare("select name, state, kind from task where run_uuid = ? order by id").all(runId) as { name: string; state: string; kind: string }[];
+    const state = db.prepare("select state, backend from run where uuid = ?").get(runId);
+    db.close();
+    expect(state).toEqual({ state: "success", backend: "slurm" });
+    expect(rows.filter((r) => r.name === "Compute").map((r) => r.state)).toEqual(["success", "success", "success", "success"]);
+    expect(rows.filter((r) => r.kind === "element").map((r) => r.name).sort()).toEqual([0, 1, 2, 3].map((i) => `map_computation_result[${i}]`));
+  });
+
+  it("gives the elements of a tracked command the run's database through context.em", () => {
+    const { run } = runSlurm("tracked_db", ["--multiplier", "3"]);
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual([252, 258, 264, 270]);
+  });
+
+  it("runs 100 elements at most 10 at a time (%10), with one squeue call per poll cycle", () => {
+    const stats = join(scratch, "stats-100.json");
+    const { run, dir } = runSlurm("squares", ["--count", "100", "--sleep", "300", "--simultaneous", "10"], { env: { OUTFLOW_SLURM_STATS: stats }, timeout: 115_000 });
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual({ n: 100, sum: 328350, first: [0, 1, 4], last: 9801 });
+    const map = mapFile(dir);
+    expect(map.arrays.map((a) => a.spec)).toEqual(["0-99%10"]);
+    expect(readFileSync(join(dir, "map-1", "array-0.sh"), "utf8")).toContain("#SBATCH --array=0-99%10\n");
+    const job = spawnSync("scontrol", ["--oneliner", "show", "job", map.arrays[0].jobId!], { encoding: "utf8" }).stdout;
+    expect(job).toMatch(/ArrayTaskThrottle=10\b/);
+    // At no moment did more than 10 array tasks run (from the start/end times the scripts wrote).
+    const spans = readdirSync(join(dir, "map-1", "status")).map((f) => {
+      const text = readFileSync(join(dir, "map-1", "status", f), "utf8");
+      return [Number(/start=(\S+)/.exec(text)![1]), Number(/end=(\S+)/.exec(text)![1])];
+    });
+    expect(spans).toHaveLength(100);
+    const events = spans.flatMap(([s, e]) => [[s, 1], [e, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let running = 0;
+    let peak = 0;
+    for (const [, d] of events) peak = Math.max(peak, (running += d));
+    expect(peak).toBeLessThanOrEqual(10);
+    expect(peak).toBeGreaterThan(1);
+    const s = JSON.parse(readFileSync(stats, "utf8"));
+    expect(s.calls.sbatch).toBe(1);
+    expect(s.calls.squeue).toBe(s.poll.cycles);
+    expect(s.poll.cycles).toBeLessThan(200);
+  }, 120_000);
+
+  it("batches a 5000-element map into array tasks when it is larger than the array limit", async () => {
+    expect(await new SlurmCluster().maxArraySize()).toBe(1001);
+    const { run, dir } = runSlurm("squares", ["--count", "5000", "--simultaneous", "0", "--max-array", "40"]);
+    expect(run.code, run.output).toBe(0);
+    const sum = Array.from({ length: 5000 }, (_, i) => i * i).reduce((a, b) => a + b, 0);
+    expect(result(run)).toEqual({ n: 5000, sum, first: [0, 1, 4], last: 4999 * 4999 });
+    const map = mapFile(dir);
+    expect(map).toMatchObject({ count: 5000, perTask: 125, tasks: 40 });
+    expect(map.arrays.map((a) => a.spec)).toEqual(["0-39"]);
+    expect(readdirSync(join(dir, "map-1", "inputs"))).toHaveLength(40);
+  }, 120_000);
+
+  it("reports a failed element with its index, exit code and log, then resubmits only that element", async () => {
+    const marker = join(scratch, "fail-element-2");
+    writeFileSync(marker, "");
+    const { run, dir } = runSlurm("flaky", ["--count", "4", "--bad", "2", "--marker", marker]);
+    expect(run.code).toBe(1);
+    const log = join(dir, "map-1", "logs", "2.err");
+    expect(run.stderr).toContain(`map(squares): element 2 (array task 2) failed: exit code 3; log: ${log}`);
+    expect(run.stderr).toMatch(/error: task map\(squares\) failed: 1 of 4 elements failed on Slurm/);
+    expect(run.stderr).toContain(`--resubmit-failed '${dir}'`);
+    expect(existsSync(log)).toBe(true);
+    expect(readFileSync(join(dir, "map-1", "failed.txt"), "utf8")).toContain("element 2 ");
+
+    rmSync(marker);
+    const again = runBundle(root, "flaky", ["--resubmit-failed", dir]);
+    expect(again.code, again.output).toBe(0);
+    expect(result(again)).toEqual([0, 1, 4, 9]);
+    const map = mapFile(dir);
+    expect(map.arrays.map((a) => a.spec)).toEqual(["0-3", "2"]);
+    expect(readFileSync(join(dir, "map-1", "array-1.sh"), "utf8")).toContain("#SBATCH --array=2\n");
+    const tasksOfResubmission = squeue(["--array", "--states=all", `--jobs=${map.arrays[1].jobId}`, "--format=%K"]);
+    expect(tasksOfResubmission).toEqual(["2"]);
+    // Nothing left to do: a second resubmission submits nothing and gives the same result.
+    const third = runBundle(root, "flaky", ["--resubmit-failed", dir.split("/").pop()!]);
+    expect(third.code, third.output).toBe(0);
+    expect(result(third)).toEqual([0, 1, 4, 9]);
+    expect(mapFile(dir).arrays).toHaveLength(2);
+  }, 120_000);
+
+  it("scancels the array on SIGINT and exits 130", async () => {
+    const before = new Set(runDirs());
+    const child = spawn(process.execPath, [join(root, "dist", "squares.js"), "--backend", "slurm", "--count", "12", "--sleep", "60000", "--simultaneous", "4"], { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    // Wait until some array tasks run.
+    let jobId: string | undefined;
+    const end = Date.now() + 30_000;
+    while (Date.now() < end) {
+      const dir = runDirs().find((d) => !before.has(d));
+      if (dir && existsSync(join(dir, "map-1", "map.json"))) jobId = mapFile(dir).arrays[0]?.jobId;
+      if (jobId && squeue(["--array", `--jobs=${jobId}`, "--states=RUNNING", "--format=%i"]).length >= 2) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(jobId, output).toBeDefined();
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(output).toContain(`cancelled Slurm array ${jobId}`);
+    expect(output).toContain("error: run cancelled");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(squeue(["--array", `--jobs=${jobId}`, "--format=%i %T"])).toEqual([]);
+    expect(squeue(["--array", "--states=all", `--jobs=${jobId}`, "--format=%T"]).every((s) => s === "CANCELLED")).toBe(true);
+  }, 60_000);
+
+  it("resumes a run whose driver died: waits for its array instead of resubmitting it", async () => {
+    const before = new Set(runDirs());
+    const child = spawn(process.execPath, [join(root, "dist", "squares.js"), "--backend", "slurm", "--count", "6", "--sleep", "2000", "--simultaneous", "0"], { cwd: root, stdio: "ignore" });
+    let dir: string | undefined;
+    const end = Date.now() + 30_000;
+    while (Date.now() < end && !dir) {
+      const d = runDirs().find((x) => !before.has(x));
+      if (d && existsSync(join(d, "map-1", "map.json")) && mapFile(d).arrays[0]?.jobId) dir = d;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(dir).toBeDefined();
+    child.kill("SIGKILL");
+    const resumed = runBundle(root, "squares", ["--resubmit-failed", dir!]);
+    expect(resumed.code, resumed.output).toBe(0);
+    expect(result(resumed)).toEqual({ n: 6, sum: 55, first: [0, 1, 4], last: 25 });
+    expect(mapFile(dir!).arrays).toHaveLength(1);
+  }, 60_000);
+
+  it("passes args with quotes, $(...), backticks, newlines and spaces to the elements unchanged, executing nothing", () => {
+    const touched = [join(scratch, "pwned-subst"), join(scratch, "pwned-backtick"), join(scratch, "pwned-semicolon")];
+    const text = `it's "quoted" $(touch ${touched[0]}) \`touch ${touched[1]}\` ; touch ${touched[2]}\nsecond line\t$HOME '\\''`;
+    const { run, dir } = runSlurm("echo", ["--text", text]);
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual([
+      { element: text, arg: text },
+      { element: "plain", arg: text },
+    ]);
+    for (const f of touched) expect(existsSync(f), f).toBe(false);
+    expect(readFileSync(join(dir, "map-1", "array-0.sh"), "utf8")).not.toContain("pwned");
+  });
+
+  it("moves typed arrays and Dates to the elements intact", () => {
+    const { run } = runSlurm("typed", []);
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual([
+      { isTyped: true, sum: 3.5, year: 2024 },
+      { isTyped: true, sum: 7.25, year: 2024 },
+    ]);
+  });
+
+  it("--emit-only writes scripts that work when submitted and run by hand", async () => {
+    const { run, dir } = runSlurm("tutorial", ["--multiplier", "5", "--emit-only"]);
+    expect(run.code, run.output).toBe(0);
+    const mapDir = join(dir, "map-1");
+    expect(run.stdout).toContain(`submit:  cd '${mapDir}' && sbatch array-0.sh`);
+    expect(run.stdout).toContain(`--resubmit-failed '${dir}'`);
+    const map = mapFile(dir);
+    expect(map.arrays).toEqual([{ script: "array-0.sh", spec: "0-3" }]);
+    expect(squeue(["--array", "--states=all", `--name=${map.jobName}`, "--format=%i"])).toEqual([]);
+
+    const submitted = spawnSync("bash", ["-c", `cd '${mapDir}' && sbatch --parsable array-0.sh`], { encoding: "utf8" });
+    expect(submitted.status, submitted.stderr).toBe(0);
+    await waitForJob(submitted.stdout.trim());
+    const fromSlurm = deserialize(readFileSync(join(mapDir, "results", "1.bin"))) as { results: unknown[] };
+    // One element run by hand from the same script writes the same result.
+    const byHand = spawnSync("bash", [join(mapDir, "array-0.sh")], { encoding: "utf8", env: { ...process.env, SLURM_ARRAY_TASK_ID: "1" } });
+    expect(byHand.status, byHand.stderr).toBe(0);
+    expect((deserialize(readFileSync(join(mapDir, "results", "1.bin"))) as { results: unknown[] }).results).toEqual(fromSlurm.results);
+    expect(fromSlurm.results).toEqual([{ index: 1, ok: true, value: 215 }]);
+
+    const collected = runBundle(root, "tutorial", ["--resubmit-failed", dir]);
+    expect(collected.code, collected.output).toBe(0);
+    expect(result(collected)).toEqual([210, 215, 220, 225]);
+    expect(mapFile(dir).arrays).toHaveLength(1);
+  }, 90_000);
+
+  it("sizes batches from the cluster's MaxArraySize (1001 here): 5000 elements become 1000 array tasks of 5", () => {
+    const { run, dir } = runSlurm("squares", ["--count", "5000", "--simultaneous", "0", "--emit-only"]);
+    expect(run.code, run.output).toBe(0);
+    expect(mapFile(dir)).toMatchObject({ count: 5000, perTask: 5, tasks: 1000, arrays: [{ script: "array-0.sh", spec: "0-999" }] });
+    expect(readdirSync(join(dir, "map-1", "inputs"))).toHaveLength(1000);
+  });
+
+  it("without Slurm on PATH: one clear line and a non-zero exit (--emit-only still works)", () => {
+    const noSlurm = { PATH: join(scratch, "empty-path") };
+    const run = runBundle(root, "tutorial", ["--multiplier", "3", "--backend", "slurm"], { env: noSlurm });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual(["error: --backend slurm: no Slurm found (sbatch is not on PATH); run on a Slurm login node, or use --emit-only to write the job scripts"]);
+    const emitted = runBundle(root, "tutorial", ["--multiplier", "3", "--backend", "slurm", "--emit-only"], { env: noSlurm });
+    expect(emitted.code, emitted.output).toBe(0);
+    expect(emitted.stdout).toMatch(/submit: {2}cd '.*map-1' && sbatch array-0\.sh/);
+  });
+
+  it("--emit-only and --resubmit-failed only go with --backend slurm", () => {
+    const run = runBundle(root, "tutorial", ["--multiplier", "3", "--emit-only"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("error: --emit-only only applies to --backend slurm (the backend is sequential)");
+  });
+
+  it("when sbatch refuses the array: one line with sbatch's message and a non-zero exit", () => {
+    const run = runBundle(root, "bad_partition", ["--backend", "slurm"]);
+    expect(run.code).toBe(1);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: sbatch refused the array of map\(squares\) \(.*array-0\.sh\): sbatch: error: invalid partition specified: no_such_partition/);
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * outflow/testing on small throwaway pipelines: the command result, untracked commands, config
+ * overrides, compile errors, and tasks that are not part of the pipeline.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { runCommand, runTask, withContext, PipelineCompileError } from "outflow/testing";
+import { context, task } from "outflow";
+import { makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
+
+afterAll(removePipelines);
+
+const TASKS = `import { task, context, logger } from "outflow";
+
+export const Seed = task(function Seed(): { values: number[] } {
+  return { values: [1, 2, 3] };
+});
+
+export const Total = task(function Total(values: number[]): { total: number; label: string } {
+  logger.info("summing " + values.length + " values");
+  return { total: values.reduce((a, b) => a + b, 0) * (context.args.factor as number), label: String(context.config.greeting ?? "none") };
+});
+`;
+
+const COMMANDS = `import { command } from "outflow";
+import { Seed, Total } from "./tasks.js";
+
+export const total = command({
+  args: { factor: { type: "number", default: 1 } },
+  db: false,
+  setup() {
+    Seed().pipe(Total());
+  },
+});
+`;
+
+describe("runCommand and runTask on a fixture pipeline", () => {
+  const root = makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": COMMANDS });
+
+  it("returns the terminal tasks' outputs as result, and the captured log", async () => {
+    const run = await runCommand(["total", "--factor", "10"], { root, config: { greeting: "hi" } });
+    expect(run).toMatchObject({ exitCode: 0, result: { total: 60, label: "hi" }, stdout: "", runId: null });
+    expect(run.stderr).toMatch(/ - p\.tasks - tasks\.ts:\d+ - INFO - summing 3 values\n$/);
+  });
+
+  it("runs a task with args and config", async () => {
+    const { Total } = await import(join(root, "plugins/p/tasks.ts"));
+    expect(await runTask(Total, { values: [5] }, { root, args: { factor: 2 }, config: { greeting: "yo" } })).toEqual({ total: 10, label: "yo" });
+  });
+
+  it("refuses a task that is not exported by the pipeline", async () => {
+    const Stray = task(function Stray(): { x: number } {
+      return { x: 1 };
+    });
+    await expect(runTask(Stray, {}, { root })).rejects.toThrow(/runTask\(Stray\): not a task of this pipeline/);
+  });
+
+  it("withContext works outside any pipeline", () => {
+    expect(withContext({ args: { a: 1 } }, () => [context.args.a, context.config.backend])).toEqual([1, "sequential"]);
+    expect(() => context.args).toThrow(/only available while a command runs/);
+  });
+});
+
+describe("a pipeline that does not compile", () => {
+  const root = makePipeline({
+    "plugins/p/tasks.ts": `import { task } from "outflow";\nexport const A = task(function A(): { a: number } { return { a: 1 }; });\nexport const B = task(function B(b: string): void {});\n`,
+    "plugins/p/commands.ts": `import { command } from "outflow";\nimport { A, B } from "./tasks.js";\nexport const broken = command({ db: false, setup() { A().pipe(B()); } });\n`,
+  });
+
+  it("fails with the build's diagnostics", async () => {
+    const error = await runCommand(["broken"], { root }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PipelineCompileError);
+    expect((error as Error).message).toMatch(/does not compile:\nplugins\/p\/commands\.ts:3:\d+ - error OF\d+/);
+  });
+});
