@@ -136,6 +136,11 @@ export async function executeCommand(run: PipelineRun, observer: RunObserver = s
     if (controller.signal.aborted) throw new RunCancelled();
     return { code: 0, result: terminalOutputs(outputs, plan), runId: records?.runId ?? null };
   } catch (error) {
+    if (isExitPipeline(error) && !controller.signal.aborted) {
+      getLogger("outflow.runtime").info(`exitPipeline(): ${(error as Error).message}; the run ends here`);
+      await records?.finish("success");
+      return { code: 0, result: {}, runId: records?.runId ?? null };
+    }
     if (slurm?.stoppedAfterEmit(error) && !controller.signal.aborted) {
       // slurm --emit-only: the job scripts are written; the run stops there (collected by --resubmit-failed).
       await records?.finish("cancelled").catch(() => {});

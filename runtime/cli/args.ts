@@ -68,10 +68,10 @@ export function parseCommandArgs(argv: string[], specs: Record<string, ArgSpec>)
   const booleans = new Set(Object.entries(specs).filter(([, s]) => s.type === "boolean").map(([n]) => kebab(n)));
   // A value-taking option followed by nothing is a usage error, not a boolean `true`.
   const parsed = parseArgs(argv, cittyDefs as never) as Record<string, unknown> & { _: string[] };
+  // `fail_at` is accepted as --fail_at and --fail-at; citty reports either under several spellings.
+  const spellings = (name: string, spec: ArgSpec) => [...new Set([name, kebab(name), kebab(name).replace(/_/g, "-"), camel(kebab(name).replace(/_/g, "-")), ...(spec.alias ?? [])])];
   const known = new Set<string>(["_"]);
-  for (const [name, spec] of Object.entries(specs)) {
-    for (const n of [name, kebab(name), camel(kebab(name)), ...(spec.alias ?? [])]) known.add(n);
-  }
+  for (const [name, spec] of Object.entries(specs)) for (const n of spellings(name, spec)) known.add(n);
   for (const key of Object.keys(parsed)) {
     if (!known.has(key) && !(key.startsWith("no") && booleans.has(kebab(key.slice(2)).replace(/^-/, "")))) {
       throw new UsageError(`unknown option ${key.length === 1 ? "-" : "--"}${kebab(key)}`);
@@ -80,7 +80,7 @@ export function parseCommandArgs(argv: string[], specs: Record<string, ArgSpec>)
   if (parsed._.length) throw new UsageError(`unexpected argument ${JSON.stringify(parsed._[0])}`);
   const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(specs)) {
-    const raw = parsed[kebab(name)] ?? parsed[name];
+    const raw = spellings(name, spec).map((n) => parsed[n]).find((v) => v !== undefined);
     if (raw === undefined) {
       if (spec.required) throw new UsageError(`missing required argument --${kebab(name)}${spec.description ? ` (${spec.description})` : ""}`);
       if (spec.default !== undefined) values[name] = spec.default;

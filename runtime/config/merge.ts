@@ -47,8 +47,11 @@ function mergeObject(
     state.sources.set(dotted, from);
     const current = out[key];
     if (isPlainObject(value)) {
-      if (!isPlainObject(current)) forget(state.sources, dotted);
-      out[key] = mergeObject(isPlainObject(current) ? current : {}, value, keyPath, from, state);
+      // A database whose dialect changes is a different database: its entry is replaced, not merged
+      // (an instance file can switch the SQLite default to PostgreSQL without leftover `path`).
+      const replaces = !isPlainObject(current) || (path.length === 1 && path[0] === "databases" && value.dialect !== undefined && value.dialect !== current.dialect);
+      if (replaces) forget(state.sources, dotted);
+      out[key] = mergeObject(replaces || !isPlainObject(current) ? {} : current, value, keyPath, from, state);
     } else {
       forget(state.sources, dotted);
       out[key] = value;

@@ -15,6 +15,7 @@ import type { GraphPlan, TaskTable } from "../graph/plan.js";
 import { getLogger } from "../logging/logger.js";
 import { EMPTY_CATALOG, type DbCatalog } from "./catalog.js";
 import { checkMigrations, checkModels } from "./check.js";
+import { initialiseEmptySqlite } from "./fresh.js";
 import type { RunState } from "./entities.js";
 import { recordStore, type RecordStore } from "./record-store.js";
 import { RunRecorder } from "./recorder.js";
@@ -57,6 +58,7 @@ export async function startTracking(input: TrackingInput): Promise<Tracking> {
   const session = await DatabaseSession.open({ config: input.config, root: input.root, catalog, role: "user" });
   try {
     for (const db of session.databases.values()) {
+      await initialiseEmptySqlite(db, catalog, input.config.plugins);
       await checkMigrations(db, catalog, input.config.plugins);
       await checkModels(db, catalog, input.config.plugins);
     }

@@ -13,25 +13,10 @@ beforeAll(async () => {
 afterAll(removePipelines);
 
 describe("the tutorial on SQLite, through the real bundles", () => {
-  it("refuses to run before the migrations are applied, with one line naming the fix", () => {
-    const r = runBundle(root, "compute_data", ["--multiplier", "3"]);
-    expect(r.code).toBe(1);
-    expect(lines(r.stderr)).toHaveLength(1);
-    expect(r.stderr).toContain("run `outflow management db upgrade heads`");
-    expect(r.stderr).toContain("outflow's tables do not exist yet");
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-  });
-
-  it("upgrade heads applies outflow's migrations, then data_reduction's", () => {
-    const r = manage(root, ["db", "upgrade", "heads"]);
-    expect(r.stdout).toMatch(/outflow: applied Migration\d+_run_records/);
-    expect(r.stdout).toMatch(/data_reduction: applied Migration\d+_add_table_computation_result/);
-    expect(manage(root, ["db", "upgrade", "heads"]).stdout).toContain("data_reduction: up to date");
-  });
-
-  it("computes on the first run and reads the result from the database on the second", () => {
+  it("creates and migrates an empty SQLite database on the first run, computes, then reads the result back", () => {
     const first = runBundle(root, "compute_data", ["--multiplier", "3"]);
     expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/new database "default" \(sqlite .*outflow\.db\): applied 2 migrations/);
     expect(first.stderr).toContain("Result not found in database, computing...");
     expect(first.stderr).toContain("Result of the computation: 126");
     const second = runBundle(root, "compute_data", ["--multiplier", "3"]);
@@ -69,16 +54,29 @@ describe("the tutorial on SQLite, through the real bundles", () => {
     }
   });
 
+  it("refuses to run on a database that has tables but is behind, with one line naming the fix", () => {
+    expect(manage(root, ["db", "downgrade", "--plugin", "data_reduction"]).code).toBe(0);
+    const r = runBundle(root, "compute_data", ["--multiplier", "3"]);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain("data_reduction: 1 of 1 migration not applied");
+    expect(r.stderr).toContain("run `outflow management db upgrade heads`");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const up = manage(root, ["db", "upgrade", "heads"]);
+    expect(up.stdout).toMatch(/data_reduction: applied Migration\d+_add_table_computation_result/);
+    expect(up.stdout).toContain("outflow: up to date");
+    expect(runBundle(root, "compute_data", ["--multiplier", "3"]).code).toBe(0);
+  });
+
   it("runs an untracked command (db: false) without opening any database", () => {
     writeFileSync(join(root, "untracked.yml"), "databases:\n  default:\n    dialect: sqlite\n    path: untracked.db\n");
     const ok = runBundle(root, "hello", ["--config", "untracked.yml"]);
     expect(ok.code).toBe(0);
     expect(ok.stderr).toContain("hello without a database");
     expect(existsSync(join(root, "untracked.db"))).toBe(false);
-    // The same config on a tracked command opens (creates) that file, and finds it not migrated.
+    // The same config on a tracked command creates that file (and migrates it, being new).
     const tracked = runBundle(root, "compute_data", ["--multiplier", "3", "--config", "untracked.yml"]);
-    expect(tracked.code).toBe(1);
-    expect(tracked.stderr).toContain("run `outflow management db upgrade heads`");
+    expect(tracked.code).toBe(0);
     expect(existsSync(join(root, "untracked.db"))).toBe(true);
   });
 });

@@ -285,3 +285,12 @@ describe("maskSecrets", () => {
     expect(JSON.stringify(config)).toContain("hunter2");
   });
 });
+
+describe("switching a database's dialect in the instance file", () => {
+  test("replaces the database entry instead of merging it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "outflow-dialect-"));
+    writeFileSync(join(dir, "pg.yml"), "databases:\n  default:\n    dialect: postgresql\n    address: 127.0.0.1:5432\n    database: red\n    user: { username: u, password: p }\n");
+    const { config } = loadConfig({ base: { databases: { default: { dialect: "sqlite", path: "x.db" } } }, baseName: "outflow.config.ts", file: join(dir, "pg.yml"), env: {}, cwd: dir });
+    expect(config.databases.default).toEqual({ dialect: "postgresql", address: "127.0.0.1:5432", database: "red", user: { username: "u", password: "p" } });
+  });
+});

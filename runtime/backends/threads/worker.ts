@@ -13,18 +13,20 @@ import { transferables } from "./pool.js";
 export async function startWorker(input: PipelineLoaders & { manifest: Manifest }): Promise<void> {
   const init = workerData as WorkerInit;
   const config = init.config as OutflowConfig;
-  configureLogging({ level: config.logging.level, plugins: config.logging.plugins } as never);
+  configureLogging({ level: config.logging.level, plugins: config.logging.plugins, root: init.run.root });
   const modules = await input.loadModules();
   const refs = registerTasks(modules);
   const validators = await input.loadValidators();
-  const host = new ElementHost({ manifest: input.manifest, modules, validators, command: init.command, args: init.args, config, run: init.run });
+  // A tracked command's workers open their own sessions (as the user role) for `context.em`; records stay with the main thread.
+  const databases = init.db ? await (await import("../../db/worker.js")).openWorkerDatabases({ config, root: init.run.root, loadDb: input.loadDb }) : undefined;
+  const host = new ElementHost({ manifest: input.manifest, modules, validators, command: init.command, args: init.args, config, run: init.run, forkEm: databases?.forkEm, db: databases?.db });
 
   parentPort!.on("message", async (request: WorkerRequest) => {
     let reply: WorkerReply;
     if (request.kind === "task") {
       const spec = input.manifest.tasks[request.taskId];
       try {
-        const scope: Scope = { ...host.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin } };
+        const scope: Scope = { ...host.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin }, em: databases?.forkEm(), db: databases?.db };
         const value = await runInScope(scope, () => (refs.get(request.taskId)!.fn as (...a: unknown[]) => unknown)(...request.args));
         reply = { kind: "task", ok: true, value };
       } catch (error) {
