@@ -51,7 +51,7 @@ export function modelsIndex(input: PluginTemplateInput): string {
   return `// Models of the ${input.name} plugin: each exported entity is a table in the database.
 // Uncomment and adapt, then \`node dist/manage.js management db make-migrations --plugin ${input.name}\`.
 //
-// import { defineEntity, p } from "@mikro-orm/core";
+// import { defineEntity, p } from "outflow/models";
 //
 // export const MyTable = defineEntity({
 //   name: "MyTable",

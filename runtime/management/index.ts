@@ -23,7 +23,7 @@ export function managementNode(input: BundleInput, root: string): CliNode {
   const plugins = input.manifest.plugins.map((p) => p.name);
   const upgradeTarget = (name: string, description: string) =>
     leaf(["management", "db", "upgrade", name], description, { config: configOption, database: databaseOption }, async (v) => (await db()).upgrade(name, v));
-  return group(["management"], "Built-in commands: db, display-config", [
+  return group(["management"], "Built-in commands: db, display-config, shell", [
     group(["management", "db"], "Database migrations", [
       group(["management", "db", "upgrade"], "Apply migrations (as the admin role)", [
         upgradeTarget("heads", "Apply every pending migration: outflow's own tables, then every plugin's"),
@@ -49,6 +49,7 @@ export function managementNode(input: BundleInput, root: string): CliNode {
       ),
       leaf(["management", "db", "status"], "Applied and pending migrations of every database", { config: configOption, database: databaseOption }, async (v) => (await db()).status(v)),
     ]),
+    leaf(["management", "shell"], "A Node REPL inside the pipeline context: config, tasks, em / db(name)", { config: configOption }, async (v) => (await import("./open-shell.js")).openShell(input, root, v)),
     leaf(["management", "display-config"], "Print the effective configuration (credentials masked) and where each value comes from", { config: configOption }, async (v) =>
       (await import("./display-config.js")).displayConfig(input, v),
     ),

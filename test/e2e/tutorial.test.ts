@@ -83,6 +83,19 @@ describe("the tutorial, built as an external pipeline", () => {
     expect(backend.stderr).toContain("--backend must be one of sequential, threads, slurm");
   });
 
+  it("opens `management shell` in the pipeline context, driven by piped stdin", () => {
+    const r = spawnSync(process.execPath, [join(pipeline, "dist/manage.js"), "management", "shell"], {
+      cwd: pipeline,
+      input: 'config.plugins.join("+")\nObject.keys(tasks).filter((k) => !k.includes("#")).length\nawait em.getConnection().execute("select count(*) as n from computation_result")\n',
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("'data_reduction'");
+    expect(r.stdout).toMatch(/outflow> 6\b/);
+    expect(r.stdout).toMatch(/\[ \{ n: \d+ \} \]/);
+  });
+
   it("prints help for every command", () => {
     const r = runBundle(pipeline, "compute_data", ["--help"]);
     expect(r.code).toBe(0);

@@ -22,7 +22,7 @@ function tsconfig(): string {
         skipLibCheck: true,
         lib: ["ES2023"],
         types: ["node"],
-        paths: { outflow: [join(repoRoot, "runtime/index.ts")] },
+        paths: { outflow: [join(repoRoot, "runtime/index.ts")], "outflow/models": [join(repoRoot, "runtime/models.ts")] },
       },
     },
     null,

@@ -1,4 +1,4 @@
-import { defineEntity, p, type InferEntity } from "@mikro-orm/core";
+import { defineEntity, p, type InferEntity } from "outflow/models";
 
 /** A cached computation: `result = input_value * multiplier` (tutorial part 3). */
 export const ComputationResult = defineEntity({
