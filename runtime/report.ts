@@ -1,5 +1,5 @@
 import { UsageError } from "./cli/args.js";
-import { ConfigError } from "./config/load.js";
+import { ConfigError } from "./config/errors.js";
 import { GraphError } from "./graph/recorder.js";
 import { TaskFailure, RunCancelled } from "./execute/run-graph.js";
 import { mapStack } from "./source-map.js";
