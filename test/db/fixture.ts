@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { build } from "../../compiler/build.js";
+import { fixtureTsconfig } from "../helpers/pipeline-fixture.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
@@ -90,23 +91,6 @@ export default defineConfig({
 });
 `;
 
-function tsconfig(): string {
-  return JSON.stringify({
-    compilerOptions: {
-      target: "ES2022",
-      module: "ESNext",
-      moduleResolution: "bundler",
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      allowImportingTsExtensions: true,
-      lib: ["ES2023"],
-      types: ["node"],
-      paths: { outflow: [join(repoRoot, "runtime/index.ts")] },
-    },
-    include: ["plugins", "outflow.config.ts"],
-  });
-}
 
 const roots: string[] = [];
 
@@ -117,7 +101,7 @@ export function makeTutorialPipeline(files: Record<string, string> = {}): string
   cpSync(join(repoRoot, "plugins/data_reduction"), join(root, "plugins/data_reduction"), { recursive: true });
   const all: Record<string, string> = {
     "outflow.config.ts": CONFIG,
-    "tsconfig.json": tsconfig(),
+    "tsconfig.json": fixtureTsconfig(),
     "plugins/extras/tasks.ts": EXTRAS_TASKS,
     "plugins/extras/commands.ts": EXTRAS_COMMANDS,
     ...files,

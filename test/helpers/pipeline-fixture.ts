@@ -4,30 +4,21 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Diagnostic } from "../../contract/diagnostic.js";
 import { build, type BuildResult } from "../../compiler/build.js";
+import { tsconfigJson } from "../../compiler/templates/pipeline.js";
 
 /** The outflow package root (this file is test/helpers/pipeline-fixture.ts). */
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
 const DEFAULT_CONFIG = `import { defineConfig } from "outflow";\n\nexport default defineConfig({ plugins: ["p"] });\n`;
 
-function tsconfig(): string {
-  return JSON.stringify(
-    {
-      compilerOptions: {
-        target: "ES2022",
-        module: "ESNext",
-        moduleResolution: "bundler",
-        strict: true,
-        noEmit: true,
-        skipLibCheck: true,
-        lib: ["ES2023"],
-        types: ["node"],
-        paths: { outflow: [join(repoRoot, "runtime/index.ts")], "outflow/models": [join(repoRoot, "runtime/models.ts")] },
-      },
-    },
-    null,
-    2,
-  );
+/**
+ * The tsconfig `outflow init` writes, with "outflow" mapped to this repo's sources (a fixture has no
+ * node_modules/outflow of its own).
+ */
+export function fixtureTsconfig(): string {
+  const config = JSON.parse(tsconfigJson()) as { compilerOptions: Record<string, unknown> };
+  config.compilerOptions.paths = { outflow: [join(repoRoot, "runtime/index.ts")], "outflow/models": [join(repoRoot, "runtime/models.ts")] };
+  return JSON.stringify(config, null, 2);
 }
 
 const created: string[] = [];
@@ -44,7 +35,7 @@ const created: string[] = [];
 export function makePipeline(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), "outflow-fixture-"));
   created.push(root);
-  const all: Record<string, string> = { "outflow.config.ts": DEFAULT_CONFIG, "tsconfig.json": tsconfig(), ...files };
+  const all: Record<string, string> = { "outflow.config.ts": DEFAULT_CONFIG, "tsconfig.json": fixtureTsconfig(), ...files };
   for (const [rel, text] of Object.entries(all)) {
     mkdirSync(dirname(join(root, rel)), { recursive: true });
     writeFileSync(join(root, rel), text);
