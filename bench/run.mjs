@@ -1,6 +1,7 @@
 // `npm run bench`: the performance figures of the README. Prints a table, writes bench/results/latest.json.
 // Sections: build (vs tsc), start-up (vs bare node), per-task overhead, maps (vs the raw worker floor).
-import { writeFileSync, mkdirSync } from "node:fs";
+import { writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,6 +52,36 @@ if (!only || only === "tasks") {
   add("tasks", "per-task overhead (2000-chain)", (many - one) / 1999, "ms", "<= 0.1");
 }
 
+if (!only || only === "records") {
+  // Per-task overhead with run records: SQLite (the default file) and a throwaway PostgreSQL server.
+  const chain = (n, extra = []) => bench(node, [join(chainRoot, "dist/chain_tracked.js"), "--n", String(n), ...extra], 5);
+  const untracked = bench(node, [join(chainRoot, "dist/chain.js"), "--n", "3"], 9);
+  const tracked3 = chain(3);
+  add("records", "3-task run, untracked (db: false)", untracked, "ms");
+  add("records", "3-task run, tracked on SQLite", tracked3, "ms");
+  const s1 = chain(1);
+  const s2000 = chain(2000);
+  add("records", "per tracked task, SQLite (2000-chain)", (s2000 - s1) / 1999, "ms", "<= 0.1");
+  const up = spawnSync(join(repo, "scripts/pg-up.sh"), [], { encoding: "utf8" });
+  if (up.status === 0) {
+    const vars = Object.fromEntries(up.stdout.trim().split("\n").map((l) => l.split("=")));
+    const port = vars.PGPORT;
+    const yml = join(chainRoot, "bench-pg.yml");
+    writeFileSync(yml, `databases:\n  default:\n    dialect: postgresql\n    address: 127.0.0.1:${port}\n    database: postgres\n    user: { username: postgres, password: postgres }\n    admin: { username: postgres, password: postgres }\n`);
+    try {
+      time(node, [join(chainRoot, "dist/manage.js"), "management", "db", "upgrade", "heads", "--config", yml]);
+      const p1 = chain(1, ["--config", yml]);
+      const p2000 = chain(2000, ["--config", yml]);
+      add("records", "per tracked task, PostgreSQL (2000-chain)", (p2000 - p1) / 1999, "ms", "<= 0.1 (SQLite target)");
+    } finally {
+      spawnSync(join(repo, "scripts/pg-down.sh"), [vars.PGDIR]);
+      rmSync(yml, { force: true });
+    }
+  } else {
+    add("records", "per tracked task, PostgreSQL", "skipped: " + up.stderr.trim().split("\n")[0], "");
+  }
+}
+
 if (!only || only === "maps") {
   const env = (items) => ({ env: { BENCH_ITEMS: String(items) } });
   const mapRun = (cmd, items, backend) => bench(node, [join(chainRoot, `dist/${cmd}.js`), "--backend", backend], 3, env(items));
@@ -75,6 +106,24 @@ if (!only || only === "maps") {
     add("maps", "1e6-number map: peak RSS over a 1-element run", (big - base) / 1024, "MiB");
     add("maps", "1e6-number map: data (1e6 float64)", dataMiB, "MiB");
     add("maps", "ratio RSS growth / data", (big - base) / 1024 / dataMiB, "x", "<= 3");
+  }
+}
+
+if (!only || only === "slurm") {
+  // The slurm backend (needs a running Slurm: scripts/slurm-up.sh as root).
+  const { benchSlurm } = await import("./slurm.mjs");
+  try {
+    const r = await benchSlurm({ n: 100, runs: 2, quiet: true });
+    if (r.skipped) throw new Error(r.skipped);
+    add("slurm", "raw sbatch --array of `true`, 100 tasks", r.rawTrueMs, "ms");
+    add("slurm", "raw sbatch --array of `node -e 0`, 100 tasks", r.rawNodeMs, "ms");
+    add("slurm", "outflow --backend slurm, 100 trivial elements", r.outflowMs, "ms");
+    add("slurm", "ratio outflow / raw `true`", r.ratioVsRawTrue, "x", "<= 1.3");
+    add("slurm", "ratio outflow / raw `node -e 0`", r.ratioVsRawNode, "x");
+    add("slurm", "controller calls per poll cycle, N=100", r.controllerCallsPerCycle[100], "calls", "1");
+    add("slurm", "controller calls per poll cycle, N=10", r.controllerCallsPerCycle[10], "calls", "1");
+  } catch (e) {
+    add("slurm", "100-element array", "skipped: " + String(e.message ?? e).split("\n")[0], "");
   }
 }
 
