@@ -9,7 +9,7 @@ import type { OutflowConfig } from "../config/schema.js";
 import type { RunInfo, Scope } from "../context.js";
 import { recordAndCheck } from "../pipeline.js";
 import type { ModuleTable } from "../registry.js";
-import { runMapElement, type Execution, type MapJob } from "../execute/run-graph.js";
+import { runMapElement, silentObserver, type Execution, type MapJob } from "../execute/run-graph.js";
 import type { Validators } from "../execute/validate.js";
 import type { Graph, GraphNode } from "../graph/model.js";
 import type { GraphPlan, NodePlan } from "../graph/plan.js";
@@ -44,6 +44,8 @@ export interface ElementHostInput {
   args: Record<string, unknown>;
   config: OutflowConfig;
   run: RunInfo;
+  /** `false` for untracked commands: no task record events are collected. */
+  collectEvents?: boolean;
   /** A tracked command's database session where the elements run (`context.em`, `context.db(name)`). */
   forkEm?: () => NonNullable<Scope["em"]>;
   db?: Scope["db"];
@@ -83,8 +85,9 @@ export class ElementHost {
    */
   async run(batch: ElementBatch, onElement?: (outcome: ElementOutcome) => void): Promise<{ results: ElementOutcome[]; events: RecordedEvent[] }> {
     const target = findMap(this.graph().graph, this.graph().plan, batch.path);
-    const collector = new EventCollector();
-    const exec: Execution = { tasks: this.input.manifest.tasks, validators: this.input.validators, observer: collector, scope: this.scope, forkEm: this.input.forkEm };
+    // Untracked commands have no records to replay: collect nothing.
+    const collector = this.input.collectEvents === false ? undefined : new EventCollector();
+    const exec: Execution = { tasks: this.input.manifest.tasks, validators: this.input.validators, observer: collector ?? silentObserver, scope: this.scope, forkEm: this.input.forkEm };
     const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items: [], parentHandle: null, elementPath: batch.elementPath };
     const results: ElementOutcome[] = [];
     for (const item of batch.items) {
@@ -99,6 +102,6 @@ export class ElementHost {
       results.push(outcome);
       onElement?.(outcome);
     }
-    return { results, events: collector.take() };
+    return { results, events: collector?.take() ?? [] };
   }
 }

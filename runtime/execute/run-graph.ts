@@ -169,18 +169,29 @@ async function skipNode(exec: Execution, node: GraphNode, frame: Frame): Promise
   return SKIP;
 }
 
+/** Awaits only real promises: an `await` on a plain value still costs a microtask (and async-hook work). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+const targetNames = new WeakMap<TaskSpec, { inputs: string[]; outputs: string[] }>();
+function namesOf(spec: TaskSpec) {
+  let names = targetNames.get(spec);
+  if (!names) targetNames.set(spec, (names = { inputs: spec.inputs.map((i) => i.name), outputs: spec.outputs.map((o) => o.name) }));
+  return names;
+}
+
+/** The observer's answer, a promise only when it really is one (await it then). */
+function finish(exec: Execution, handle: unknown, state: "success" | "failed" | "skipped", error?: unknown): void | Promise<void> {
+  return exec.observer.taskFinished(handle, state, error);
+}
+
 async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, results: Map<number, Outputs>, frame: Frame): Promise<Outputs> {
   const ref = node.task!;
   const spec: TaskSpec = exec.tasks[ref.id!];
-  const handle = await exec.observer.taskStarted({
-    name: spec.name,
-    plugin: spec.plugin,
-    taskId: spec.id,
-    parent: frame.parentHandle,
-    element: frame.element?.index,
-    inputs: spec.inputs.map((i) => i.name),
-    outputs: spec.outputs.map((o) => o.name),
-  });
+  const names = namesOf(spec);
+  const started = exec.observer.taskStarted({ name: spec.name, plugin: spec.plugin, taskId: spec.id, parent: frame.parentHandle, element: frame.element?.index, inputs: names.inputs, outputs: names.outputs });
+  const handle = isThenable(started) ? await started : started;
   try {
     const args = plan.inputs.map((input) => {
       const value = inputValue(input, node, results, frame);
@@ -188,20 +199,23 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
       return value;
     });
     const scope: Scope = { ...exec.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin, element: frame.element?.index }, em: exec.forkEm?.() };
-    const returned = exec.invokeTask ? await exec.invokeTask(spec, args, scope) : await runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
+    const call = exec.invokeTask ? exec.invokeTask(spec, args, scope) : runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
+    const returned = isThenable(call) ? await call : call;
     if (isSkipped(returned)) {
-      await exec.observer.taskFinished(handle, "skipped");
+      const f = finish(exec, handle, "skipped");
+      if (isThenable(f)) await f;
       return SKIP;
     }
     const outputs = validateOutputs(spec, exec.validators, returned);
-    await exec.observer.taskFinished(handle, "success");
+    const f = finish(exec, handle, "success");
+    if (isThenable(f)) await f;
     return outputs;
   } catch (error) {
     if (isExitPipeline(error)) {
-      await exec.observer.taskFinished(handle, "success");
+      await finish(exec, handle, "success");
       throw error;
     }
-    await exec.observer.taskFinished(handle, "failed", error);
+    await finish(exec, handle, "failed", error);
     if (error instanceof TaskFailure || error instanceof RunCancelled) throw error;
     throw new TaskFailure(spec.name, frame.elementPath, error);
   }

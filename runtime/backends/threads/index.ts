@@ -6,6 +6,17 @@ import { WorkerPool, WorkerCrash } from "./pool.js";
 import { replayEvents } from "../events.js";
 import { deserializeError, type RecordedEvent, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
+/** The pass-through values a map's workers need: all but the iterated array, unless the body reads it by name. */
+export function withoutIterated(job: MapJob): Record<string, unknown> {
+  const target = job.plan.iterate;
+  const body = job.plan.body;
+  if (target === undefined || !body) return job.outer;
+  const readsWhole = body.nodes.some((n) => n?.inputs.some((i) => i.from.kind === "outer" && i.from.output === target));
+  if (readsWhole) return job.outer;
+  const { [target]: _iterated, ...rest } = job.outer;
+  return rest;
+}
+
 export interface ThreadsBackend {
   runMap(job: MapJob): Promise<unknown[]>;
   invokeTask(spec: TaskSpec, args: unknown[]): Promise<unknown>;
@@ -40,9 +51,13 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     const limit = Math.min(simultaneous ?? Infinity, size);
     const signal = opts.exec().signal;
 
+    // Each batch carries its own elements; the iterated array itself is not re-sent with every batch
+    // (100k elements in 98 batches would clone it 98 times) unless a body task reads it whole.
+    const outer = withoutIterated(job);
+
     const runBatch = async (indices: number[]): Promise<void> => {
       const items = indices.map((index) => ({ index, value: job.items[index] }));
-      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer: job.outer, items };
+      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, items };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
       try {
         reply = await pool.run(request);
@@ -55,7 +70,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
         failure ??= new TaskFailure(name, [...job.elementPath, indices[0]], error);
         return;
       }
-      await replay(reply.events, job.parentHandle);
+      if (reply.events.length) await replay(reply.events, job.parentHandle);
       for (const r of reply.results) {
         if (r.ok) results[r.index] = r.value;
         else failure ??= new TaskFailure(r.error.task ?? name, r.error.elementPath ?? [...job.elementPath, r.index], deserializeError(r.error));

@@ -19,7 +19,7 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
   const validators = await input.loadValidators();
   // A tracked command's workers open their own sessions (as the user role) for `context.em`; records stay with the main thread.
   const databases = init.db ? await (await import("../../db/worker.js")).openWorkerDatabases({ config, root: init.run.root, loadDb: input.loadDb }) : undefined;
-  const host = new ElementHost({ manifest: input.manifest, modules, validators, command: init.command, args: init.args, config, run: init.run, forkEm: databases?.forkEm, db: databases?.db });
+  const host = new ElementHost({ manifest: input.manifest, modules, validators, command: init.command, args: init.args, config, run: init.run, forkEm: databases?.forkEm, db: databases?.db, collectEvents: init.db });
 
   parentPort!.on("message", async (request: WorkerRequest) => {
     let reply: WorkerReply;
