@@ -13,6 +13,7 @@ import { runMapElement, silentObserver, type Execution, type MapJob } from "../e
 import type { Validators } from "../execute/validate.js";
 import type { Graph, GraphNode } from "../graph/model.js";
 import type { GraphPlan, NodePlan } from "../graph/plan.js";
+import { runSingleTaskElements, singleTaskBody } from "../execute/single-task-map.js";
 import { EventCollector, serializeError, type ElementOutcome, type RecordedEvent } from "./events.js";
 
 /** The map node at `path` (node ids from the command graph down through enclosing map and loop bodies). */
@@ -90,6 +91,15 @@ export class ElementHost {
     const exec: Execution = { tasks: this.input.manifest.tasks, validators: this.input.validators, observer: collector ?? silentObserver, scope: this.scope, forkEm: this.input.forkEm };
     const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items: [], parentHandle: null, elementPath: batch.elementPath };
     const results: ElementOutcome[] = [];
+    const fast = collector ? undefined : singleTaskBody(exec, job);
+    if (fast) {
+      await runSingleTaskElements(exec, job, fast, batch.items, (r) => {
+        const outcome: ElementOutcome = r.ok ? r : { index: r.index, ok: false, error: serializeError(r.error) };
+        results.push(outcome);
+        onElement?.(outcome);
+      });
+      return { results, events: [] };
+    }
     for (const item of batch.items) {
       job.items[item.index] = item.value;
       let outcome: ElementOutcome;

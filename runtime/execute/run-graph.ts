@@ -5,6 +5,8 @@ import { runInScope, type Scope } from "../context.js";
 import { validateInput, validateOutputs, TaskValueError, type Validators } from "./validate.js";
 import { isSkipped } from "../api/control.js";
 import { runControlNode, isExitPipeline } from "./control-nodes.js";
+import { runSingleTaskElements, singleTaskBody } from "./single-task-map.js";
+import { mayRunConcurrently } from "../graph/concurrency.js";
 
 /** Receives task lifecycle events (the database run records implement it). */
 export interface TaskStartEvent {
@@ -56,7 +58,7 @@ export interface Execution {
   signal?: AbortSignal;
   /** How a map's elements run: sequential in-process by default; the threads backend dispatches them. */
   runMap?: (job: MapJob) => Promise<unknown[]>;
-  /** How a task body is called: in this thread by default; the threads backend runs it in a worker. */
+  /** How a task body is called: in this thread by default; the threads backend runs a task in a worker when another node could run at the same time. */
   invokeTask?: (spec: TaskSpec, args: unknown[], scope: Scope) => Promise<unknown>;
   /** Start every node whose parents are done, so independent branches overlap. */
   parallel?: boolean;
@@ -199,7 +201,7 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
       return value;
     });
     const scope: Scope = { ...exec.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin, element: frame.element?.index }, em: exec.forkEm?.() };
-    const call = exec.invokeTask ? exec.invokeTask(spec, args, scope) : runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
+    const call = exec.invokeTask && mayRunConcurrently(node) ? exec.invokeTask(spec, args, scope) : runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
     const returned = isThenable(call) ? await call : call;
     if (isSkipped(returned)) {
       const f = finish(exec, handle, "skipped");
@@ -293,6 +295,20 @@ export async function runMapElement(exec: Execution, job: MapJob, index: number)
 
 /** The sequential backend's map: one element after the other, in input order. */
 export async function runMapSequential(exec: Execution, job: MapJob): Promise<unknown[]> {
+  const fast = exec.observer === silentObserver ? singleTaskBody(exec, job) : undefined;
+  if (fast) {
+    const values = new Array<unknown>(job.items.length);
+    let failure: unknown;
+    const items = (function* () {
+      for (let i = 0; i < job.items.length && failure === undefined; i++) yield { index: i, value: job.items[i] };
+    })();
+    await runSingleTaskElements(exec, job, fast, items, (r) => {
+      if (r.ok) values[r.index] = r.value;
+      else failure ??= r.error;
+    });
+    if (failure !== undefined) throw failure;
+    return values;
+  }
   const results: unknown[] = [];
   for (let i = 0; i < job.items.length; i++) results.push(await runMapElement(exec, job, i));
   return results;

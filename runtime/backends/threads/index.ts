@@ -56,8 +56,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     const outer = withoutIterated(job);
 
     const runBatch = async (indices: number[]): Promise<void> => {
-      const items = indices.map((index) => ({ index, value: job.items[index] }));
-      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, items };
+      const first = indices[0];
+      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values: job.items.slice(first, first + indices.length) };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
       try {
         reply = await pool.run(request);
@@ -71,10 +71,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
         return;
       }
       if (reply.events.length) await replay(reply.events, job.parentHandle);
-      for (const r of reply.results) {
-        if (r.ok) results[r.index] = r.value;
-        else failure ??= new TaskFailure(r.error.task ?? name, r.error.elementPath ?? [...job.elementPath, r.index], deserializeError(r.error));
-      }
+      for (let i = 0; i < reply.values.length; i++) results[reply.first + i] = reply.values[i];
+      for (const f of reply.failures) failure ??= new TaskFailure(f.error.task ?? name, f.error.elementPath ?? [...job.elementPath, f.index], deserializeError(f.error));
     };
 
     // `limit` lanes pull batches until none is left or an element failed.

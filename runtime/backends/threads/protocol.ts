@@ -1,5 +1,5 @@
 /** Messages between the main thread and the pool's workers. */
-import type { ElementOutcome, RecordedEvent, SerializedError } from "../events.js";
+import type { RecordedEvent, SerializedError } from "../events.js";
 
 export { serializeError, deserializeError, type RecordedEvent, type SerializedError } from "../events.js";
 
@@ -15,9 +15,11 @@ export interface WorkerInit {
 
 export type WorkerRequest =
   | { kind: "task"; taskId: string; args: unknown[] }
-  | { kind: "elements"; path: number[]; elementPath: number[]; outer: Record<string, unknown>; items: { index: number; value: unknown }[] };
+  /** Elements `first` … `first + values.length - 1` of the map at `path` (plain arrays clone far faster than objects). */
+  | { kind: "elements"; path: number[]; elementPath: number[]; outer: Record<string, unknown>; first: number; values: unknown[] };
 
 export type WorkerReply =
   | { kind: "task"; ok: true; value: unknown }
   | { kind: "task"; ok: false; error: SerializedError }
-  | { kind: "elements"; results: ElementOutcome[]; events: RecordedEvent[] };
+  /** `values[i]` is the result of element `first + i`; failed elements are listed in `failures`. */
+  | { kind: "elements"; first: number; values: unknown[]; failures: { index: number; error: SerializedError }[]; events: RecordedEvent[] };

@@ -35,8 +35,15 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
       parentPort!.postMessage(reply, transferables(reply.kind === "task" && reply.ok ? reply.value : undefined));
       return;
     }
-    const { results, events } = await host.run(request);
-    reply = { kind: "elements", results, events };
-    parentPort!.postMessage(reply, transferables(results.map((r) => (r.ok ? r.value : undefined))));
+    const items = request.values.map((value, i) => ({ index: request.first + i, value }));
+    const { results, events } = await host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items });
+    const values = new Array<unknown>(request.values.length);
+    const failures: Extract<WorkerReply, { kind: "elements" }>["failures"] = [];
+    for (const r of results) {
+      if (r.ok) values[r.index - request.first] = r.value;
+      else failures.push({ index: r.index, error: r.error });
+    }
+    reply = { kind: "elements", first: request.first, values, failures, events };
+    parentPort!.postMessage(reply, transferables(values));
   });
 }
