@@ -25,7 +25,6 @@ export class RunRecorder implements RunObserver {
   private readonly planned = new Map<string, RowHandle[]>();
   private readonly buffer: RecordBuffer;
   /** Rows of top-level nodes: their events are written at once. */
-  private readonly topLevel = new WeakSet<RowHandle>();
 
   constructor(
     private readonly store: RecordStore,
@@ -85,8 +84,9 @@ export class RunRecorder implements RunObserver {
       const planned = this.planned.get(labelOf(kind, e.taskId ?? e.name))?.shift();
       const handle = planned ?? this.buffer.insert(this.row(e, kind, at, null));
       if (planned) this.buffer.start(planned, at);
-      this.topLevel.add(handle);
-      return this.buffer.flush().then(() => handle);
+      // Written with the next batch (at most FLUSH_MS later), not in a transaction of its own: a chain of
+      // small tasks would otherwise pay one commit per task.
+      return handle;
     }
     return this.buffer.insert(this.row(e, kind, at, parent));
   }
@@ -99,7 +99,6 @@ export class RunRecorder implements RunObserver {
     if (!(handle instanceof RowHandle)) return;
     const { message, stack } = state === "failed" ? describeFailure(error) : { message: null, stack: null };
     this.buffer.finish(handle, state as TaskState, at ?? new Date(), message, stack);
-    if (this.topLevel.has(handle)) return this.buffer.flush();
   }
 }
 

@@ -1,27 +1,53 @@
 /** Where a graph call was written: a raw V8 frame position (of the bundle that runs), 1-based. */
 export interface RawSite {
-  file: string;
-  line: number;
-  column: number;
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
 }
 
 const UNKNOWN: RawSite = { file: "<unknown>", line: 0, column: 0 };
 
 /**
- * The position of the caller of `skip` (the user's `Compute()` / `.pipe(` / `map(` call), taken from a
- * structured V8 call site: exact line and column, no string parsing. Costs ~2 µs.
+ * A call site captured now, resolved on first read. V8 captures the structured frame at once (~1 µs) but
+ * formats it only when `.stack` is read, so a run that reports no diagnostic never pays for it (~15 µs a
+ * node in a bundle); the compiler and the error messages read it and get the exact line and column.
  */
+class LazySite implements RawSite {
+  private resolved?: RawSite;
+  constructor(private readonly holder: { stack?: unknown }) {}
+
+  private get site(): RawSite {
+    if (!this.resolved) {
+      const prepare = Error.prepareStackTrace;
+      Error.prepareStackTrace = (_e, frames) => frames;
+      const frame = (this.holder.stack as NodeJS.CallSite[] | undefined)?.[0];
+      Error.prepareStackTrace = prepare;
+      const file = frame?.getFileName();
+      this.resolved = !frame || !file ? UNKNOWN : { file: file.startsWith("file://") ? decodeURI(new URL(file).pathname) : file, line: frame.getLineNumber() ?? 0, column: frame.getColumnNumber() ?? 0 };
+    }
+    return this.resolved;
+  }
+
+  get file(): string {
+    return this.site.file;
+  }
+  get line(): number {
+    return this.site.line;
+  }
+  get column(): number {
+    return this.site.column;
+  }
+  toJSON(): RawSite {
+    return { ...this.site };
+  }
+}
+
+/** The position of the caller of `skip` (the user's `Compute()` / `.pipe(` / `map(` call). */
 export function callSite(skip: Function): RawSite {
-  const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 1;
-  Error.prepareStackTrace = (_e, frames) => frames;
-  const holder: { stack?: NodeJS.CallSite[] } = {};
+  const holder: { stack?: unknown } = {};
   Error.captureStackTrace(holder, skip);
-  const frame = holder.stack?.[0];
-  Error.prepareStackTrace = prepare;
   Error.stackTraceLimit = limit;
-  if (!frame) return UNKNOWN;
-  const file = frame.getFileName() ?? UNKNOWN.file;
-  return { file: file.startsWith("file://") ? decodeURI(new URL(file).pathname) : file, line: frame.getLineNumber() ?? 0, column: frame.getColumnNumber() ?? 0 };
+  return new LazySite(holder);
 }
