@@ -22,7 +22,7 @@ type StartEvent = Parameters<RunObserver["taskStarted"]>[0] & { at?: Date };
  */
 export class RunRecorder implements RunObserver {
   /** Pending top-level rows not started yet, by node label, in plan order. */
-  private readonly planned = new Map<string, RowHandle[]>();
+  private readonly planned = new Map<string, { rows: RowHandle[]; next: number }>();
   private readonly buffer: RecordBuffer;
   /** Rows of top-level nodes: their events are written at once. */
 
@@ -71,9 +71,9 @@ export class RunRecorder implements RunObserver {
   }
 
   private enqueue(label: string, handle: RowHandle): void {
-    const list = this.planned.get(label);
-    if (list) list.push(handle);
-    else this.planned.set(label, [handle]);
+    const entry = this.planned.get(label);
+    if (entry) entry.rows.push(handle);
+    else this.planned.set(label, { rows: [handle], next: 0 });
   }
 
   taskStarted(e: StartEvent): RowHandle | Promise<RowHandle> {
@@ -81,7 +81,9 @@ export class RunRecorder implements RunObserver {
     const kind = kindOf(e);
     const parent = e.parent instanceof RowHandle ? e.parent : null;
     if (!parent) {
-      const planned = this.planned.get(labelOf(kind, e.taskId ?? e.name))?.shift();
+      // A cursor, not shift(): a chain of 2000 calls of one task would move the list 2000 times.
+      const entry = this.planned.get(labelOf(kind, e.taskId ?? e.name));
+      const planned = entry && entry.next < entry.rows.length ? entry.rows[entry.next++] : undefined;
       const handle = planned ?? this.buffer.insert(this.row(e, kind, at, null));
       if (planned) this.buffer.start(planned, at);
       // Written with the next batch (at most FLUSH_MS later), not in a transaction of its own: a chain of

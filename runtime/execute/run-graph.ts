@@ -171,6 +171,12 @@ async function skipNode(exec: Execution, node: GraphNode, frame: Frame): Promise
   return SKIP;
 }
 
+/** `context.em` forks its EntityManager on first use: most tasks never touch the database. */
+function lazyEm(scope: Scope, fork: NonNullable<Execution["forkEm"]>): void {
+  let em: Scope["em"];
+  Object.defineProperty(scope, "em", { get: () => (em ??= fork()), enumerable: true, configurable: true });
+}
+
 /** Awaits only real promises: an `await` on a plain value still costs a microtask (and async-hook work). */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
@@ -200,7 +206,8 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
       validateInput(spec, exec.validators, input.name, value);
       return value;
     });
-    const scope: Scope = { ...exec.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin, element: frame.element?.index }, em: exec.forkEm?.() };
+    const scope: Scope = { ...exec.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin, element: frame.element?.index } };
+    if (exec.forkEm) lazyEm(scope, exec.forkEm);
     const call = exec.invokeTask && mayRunConcurrently(node) ? exec.invokeTask(spec, args, scope) : runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
     const returned = isThenable(call) ? await call : call;
     if (isSkipped(returned)) {
