@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # slurm-up.sh - idempotent single-node Slurm (Debian bookworm, Slurm 22.05) for outflow's CI and the
-# slurm backend's tests (test/slurm). Adapted from /work/shared/notes/slurm-local/setup-slurm.sh.
+# slurm backend's tests (test/slurm). Adapted from the single-node reference setup in the project notes (notes/slurm-local).
 #
 # Installs slurm-wlm + munge from the Debian mirror (if missing), writes
 # /etc/slurm/slurm.conf, starts munged, slurmctld and slurmd as plain

@@ -1,38 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Project, ts } from "ts-morph";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { taskProject } from "../helpers/task-project.js";
 import { extractTasks, type CompilerDiagnostic, type ExtractedTask } from "../../compiler/signatures.js";
 
-const TASK_MODULE = fileURLToPath(new URL("../../runtime/api/task.js", import.meta.url));
-
-/**
- * A pipeline in a temp dir whose "outflow" is a re-export of the real runtime/api/task.ts, as the real
- * runtime/index.ts does (so symbol resolution has to follow the re-export).
- */
+/** A pipeline in a temp dir (see taskProject), with its tasks extracted. */
 function pipeline(files: Record<string, string>) {
-  const root = mkdtempSync(join(tmpdir(), "outflow-signatures-"));
-  const all = { "outflow/index.ts": `export { task, type IterateOn } from ${JSON.stringify(TASK_MODULE)};\n`, ...files };
-  for (const [rel, text] of Object.entries(all)) {
-    mkdirSync(dirname(join(root, rel)), { recursive: true });
-    writeFileSync(join(root, rel), text);
-  }
-  const project = new Project({
-    skipAddingFilesFromTsConfig: true,
-    compilerOptions: {
-      strict: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ["lib.es2023.d.ts"],
-      types: [],
-      noEmit: true,
-      paths: { outflow: [join(root, "outflow/index.ts")] },
-    },
-  });
-  const sources = Object.keys(files).map((rel) => project.addSourceFileAtPath(join(root, rel)));
+  const { root, project, sources } = taskProject(files, "outflow-signatures-");
   return { root, project, ...extractTasks(project, root, sources) };
 }
 

@@ -1,43 +1,18 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, transformSync } from "esbuild";
-import { Project, ts, type SourceFile } from "ts-morph";
+import type { SourceFile } from "ts-morph";
 import * as z from "zod/mini";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractTasks } from "../../compiler/signatures.js";
+import { taskProject } from "../helpers/task-project.js";
 import { validatorsModule, zodSource } from "../../compiler/zod-source.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const TASK_MODULE = join(REPO, "runtime/api/task.js");
 
-/** A temp-dir pipeline: "outflow" re-exports the real runtime/api/task.ts, "zod/mini" is the installed one. */
 function pipeline(files: Record<string, string>) {
-  const root = mkdtempSync(join(tmpdir(), "outflow-zod-"));
-  const all = { "outflow/index.ts": `export { task, type IterateOn } from ${JSON.stringify(TASK_MODULE)};\n`, ...files };
-  for (const [rel, text] of Object.entries(all)) {
-    mkdirSync(dirname(join(root, rel)), { recursive: true });
-    writeFileSync(join(root, rel), text);
-  }
-  const project = new Project({
-    skipAddingFilesFromTsConfig: true,
-    compilerOptions: {
-      strict: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ["lib.es2023.d.ts"],
-      types: [],
-      noEmit: true,
-      paths: {
-        outflow: [join(root, "outflow/index.ts")],
-        "zod/mini": [join(REPO, "node_modules/zod/mini/index.d.ts")],
-      },
-    },
-  });
-  const sources = Object.keys(files).map((rel) => project.addSourceFileAtPath(join(root, rel)));
-  return { root, project, sources };
+  return taskProject(files, "outflow-zod-");
 }
 
 /** Evaluates schema source text against the test's own zod/mini. */
