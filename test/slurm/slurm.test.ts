@@ -1,6 +1,7 @@
 /**
- * The slurm backend on a real Slurm (scripts/slurm-up.sh starts a single-node one). Outside CI the suite
- * skips, saying why, when no Slurm answers; in CI (process.env.CI set) it must run.
+ * The slurm backend on a real Slurm (scripts/slurm-up.sh starts a single-node one; run as root, the suite
+ * runs it itself when no Slurm answers). Outside CI the suite skips, saying why, when no Slurm can be had
+ * (no root); in CI (process.env.CI set) it must run.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -22,7 +23,16 @@ function slurmProblem(): string | undefined {
   return undefined;
 }
 
-const problem = slurmProblem();
+/** `npm test` starts what it needs: as root, bring up the single-node Slurm when none answers. */
+function ensureSlurm(): string | undefined {
+  const first = slurmProblem();
+  if (!first || process.getuid?.() !== 0) return first;
+  const up = spawnSync(join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "../../scripts/slurm-up.sh"), [], { encoding: "utf8", timeout: 300_000 });
+  if (up.status !== 0) return `${first}; scripts/slurm-up.sh failed: ${(up.stderr || String(up.error)).trim().split("\n").pop()}`;
+  return slurmProblem();
+}
+
+const problem = ensureSlurm();
 if (problem && !process.env.CI) process.stdout.write(`test/slurm skipped: ${problem}\n`);
 const suite = problem && !process.env.CI ? describe.skip : describe;
 
