@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
@@ -29,7 +29,12 @@ export async function readPluginList(root: string, outflowRoot: string, cacheDir
   if (!existsSync(file)) return null;
   const outfile = join(cacheDir, `config-${Date.now()}.mjs`);
   await esbuild.build({ ...sharedBundleOptions(outflowRoot), entryPoints: [file], outfile, write: true });
-  const mod = (await import(pathToFileURL(outfile).href)) as { default?: { plugins?: unknown } };
+  let mod: { default?: { plugins?: unknown } };
+  try {
+    mod = (await import(pathToFileURL(outfile).href)) as typeof mod;
+  } finally {
+    rmSync(outfile, { force: true });
+  }
   const plugins = mod.default?.plugins;
   if (plugins === undefined) return [];
   if (!Array.isArray(plugins) || plugins.some((p) => typeof p !== "string")) throw new Error(`${CONFIG_FILE}: plugins must be a list of plugin folder names`);
