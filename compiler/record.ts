@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import * as esbuild from "esbuild";
 import type { ArgSpec, GraphSpec, Site } from "../contract/manifest.js";
 import { sharedBundleOptions } from "./bundle-options.js";
@@ -61,8 +61,4 @@ export async function recordGraphs(opts: { root: string; outflowRoot: string; mo
     throw new Error(`recording the command graphs failed: ${why}`);
   }
   return JSON.parse(r.stdout) as Recorded;
-}
-
-export function relativeModule(root: string, file: string): string {
-  return relative(root, file).split("\\").join("/");
 }
