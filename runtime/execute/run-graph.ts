@@ -259,7 +259,7 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
   const handle = await exec.observer.taskStarted({ name, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [plan.iterate!], outputs: [info.options.outputName] });
   try {
     if (!isIterable(items)) throw new TaskValueError(`${name}: upstream target "${plan.iterate}" is not an array (got ${items === null ? "null" : typeof items})`);
-    const job: MapJob = { node, path: nodePath(node), plan, outer, items: Array.from(items as Iterable<unknown>), parentHandle: handle, elementPath: frame.elementPath };
+    const job: MapJob = { node, path: nodePath(node), plan, outer, items: Array.isArray(items) ? items : Array.from(items as Iterable<unknown>), parentHandle: handle, elementPath: frame.elementPath };
     const elements = await (exec.runMap ? exec.runMap(job) : runMapSequential(exec, job));
     const value = info.reduce ? info.reduce(elements) : elements;
     await exec.observer.taskFinished(handle, "success");

@@ -6,8 +6,22 @@ export interface Schema {
   safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
 }
 
-/** `generated/validators.ts`: the schemas of every task's inputs and outputs, by task id. */
-export type Validators = Record<string, { inputs: Record<string, Schema>; outputs: Record<string, Schema> }>;
+/** One target's check: the zod schema, and the compiler's guard (a fast predicate) when the type has one. */
+export interface Check {
+  schema: Schema;
+  /** Accepts a subset of what `schema` accepts; when it says no, the schema decides (and words the error). */
+  is?: (value: unknown) => boolean;
+}
+
+/** `generated/validators.ts`: the checks of every task's inputs and outputs, by task id. */
+export type Validators = Record<string, { inputs: Record<string, Check>; outputs: Record<string, Check> }>;
+
+/** Undefined when the value fits; the schema's issues when not. The guard spares zod's parse (and its copy of arrays). */
+function problems(check: Check, value: unknown): { path: PropertyKey[]; message: string }[] | undefined {
+  if (check.is?.(value)) return undefined;
+  const r = check.schema.safeParse(value);
+  return r.success ? undefined : r.error.issues;
+}
 
 /** A value that does not fit a task's declared type, at a task boundary. */
 export class TaskValueError extends Error {
@@ -29,14 +43,14 @@ function describeIssue(issues: { path: PropertyKey[]; message: string }[]): stri
 }
 
 export function validateInput(spec: TaskSpec, validators: Validators, name: string, value: unknown): void {
-  const schema = validators[spec.id]?.inputs[name];
-  if (!schema) return;
+  const check = validators[spec.id]?.inputs[name];
+  if (!check || check.is?.(value)) return;
   const input = spec.inputs.find((i) => i.name === name)!;
   if (value === undefined && input.optional) return;
-  const r = schema.safeParse(value);
-  if (!r.success) {
+  const issues = problems(check, value);
+  if (issues) {
     const expected = input.iterateOn ? input.iterateOn.elementType : input.type;
-    throw new TaskValueError(`Task ${spec.name}: input "${name}" expected ${expected}, got ${preview(value)}${describeIssue(r.error.issues)}`);
+    throw new TaskValueError(`Task ${spec.name}: input "${name}" expected ${expected}, got ${preview(value)}${describeIssue(issues)}`);
   }
 }
 
@@ -53,10 +67,10 @@ export function validateOutputs(spec: TaskSpec, validators: Validators, value: u
     if (v === undefined && !(output.name in record) && !output.optional) {
       throw new TaskValueError(`Task ${spec.name}: output "${output.name}" (${output.type}) is missing; it returned keys: ${Object.keys(record).join(", ") || "(none)"}`);
     }
-    const schema = validators[spec.id]?.outputs[output.name];
-    if (schema && !(v === undefined && output.optional)) {
-      const r = schema.safeParse(v);
-      if (!r.success) throw new TaskValueError(`Task ${spec.name}: output "${output.name}" expected ${output.type}, got ${preview(v)}${describeIssue(r.error.issues)}`);
+    const check = validators[spec.id]?.outputs[output.name];
+    if (check && !(v === undefined && output.optional)) {
+      const issues = problems(check, v);
+      if (issues) throw new TaskValueError(`Task ${spec.name}: output "${output.name}" expected ${output.type}, got ${preview(v)}${describeIssue(issues)}`);
     }
     result[output.name] = v;
   }

@@ -7,7 +7,7 @@ import * as z from "zod/mini";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractTasks } from "../../compiler/signatures.js";
 import { taskProject } from "../helpers/task-project.js";
-import { validatorsModule, zodSource } from "../../compiler/zod-source.js";
+import { GUARD_HELPERS, validatorsModule, zodSource } from "../../compiler/zod-source.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -19,6 +19,14 @@ function pipeline(files: Record<string, string>) {
 function evaluate(code: string): z.ZodMiniType {
   const js = transformSync(`(${code})`, { loader: "ts" }).code;
   return new Function("z", `return ${js}`)(z) as z.ZodMiniType;
+}
+
+/** Evaluates a guard's source with the generated module's combinators. */
+function evaluateGuard(code: string): (v: unknown) => boolean {
+  const js = transformSync(`${GUARD_HELPERS}\nexport default (${code});`, { loader: "ts", format: "cjs" }).code;
+  const module = { exports: {} as { default: (v: unknown) => boolean } };
+  new Function("module", "exports", js)(module, module.exports);
+  return module.exports.default;
 }
 
 const TYPES = `import type { IterateOn } from "outflow";
@@ -43,6 +51,7 @@ export type Cases = {
   item: IterateOn<"rows", Point>; flag: IterateOn<"flags", boolean>;
   tree: Tree; json: Json;
   branded: string & { __brand: "Id" };
+  undefProp: { u: undefined; n: number };
 };
 
 export type Bad = {
@@ -62,15 +71,22 @@ describe("zodSource", () => {
   const schema = (prop: string) => {
     const result = source("Cases", prop);
     if (!("code" in result)) throw new Error(result.error);
-    return evaluate(result.code);
+    return { schema: evaluate(result.code), guard: result.guard === undefined ? undefined : evaluateGuard(result.guard) };
   };
+  // Every case checks the schema and, where the type has one, the guard: it must give the same answer.
   const accepts = (prop: string, ...values: unknown[]) => {
     const s = schema(prop);
-    for (const value of values) expect(s.safeParse(value).success, `${prop} should accept ${String(value)}`).toBe(true);
+    for (const value of values) {
+      expect(s.schema.safeParse(value).success, `${prop} should accept ${String(value)}`).toBe(true);
+      if (s.guard) expect(s.guard(value), `the guard of ${prop} should accept ${String(value)}`).toBe(true);
+    }
   };
   const rejects = (prop: string, ...values: unknown[]) => {
     const s = schema(prop);
-    for (const value of values) expect(s.safeParse(value).success, `${prop} should reject ${String(value)}`).toBe(false);
+    for (const value of values) {
+      expect(s.schema.safeParse(value).success, `${prop} should reject ${String(value)}`).toBe(false);
+      if (s.guard) expect(s.guard(value), `the guard of ${prop} should reject ${String(value)}`).toBe(false);
+    }
   };
 
   beforeAll(() => {
@@ -159,9 +175,24 @@ describe("zodSource", () => {
     rejects("mixed", { id: "x", other: 1 }, { other: "y" });
   });
 
+  it("gives a guard to primitives, literals, arrays, plain objects and their unions; zod alone checks the rest", () => {
+    const guarded = ["str", "num", "bool", "big", "lit", "litNum", "litTrue", "choice", "color", "maybe", "nullable", "nul", "undef", "arr", "roArr", "roArr2", "point", "nested", "date", "f64", "u8", "buf", "unknownV", "item", "flag", "branded"];
+    const zodOnly = ["tuple", "optTuple", "restTuple", "map", "set", "rec", "index", "mixed", "tree", "json"];
+    for (const prop of guarded) expect(source("Cases", prop), prop).toHaveProperty("guard");
+    for (const prop of zodOnly) expect(source("Cases", prop), prop).not.toHaveProperty("guard");
+    expect(source("Cases", "arr")).toMatchObject({ guard: "$arr($num)" });
+    expect(source("Cases", "point")).toMatchObject({ guard: '$obj({ "x": $num, "y": $opt($num), "label": $opt($str) })' });
+  });
+
+  it("a required property that may be undefined leaves the object to zod (a missing key is not an undefined one)", () => {
+    expect(source("Cases", "undefProp")).not.toHaveProperty("guard");
+    rejects("undefProp", {});
+    accepts("undefProp", { u: undefined, n: 1 });
+  });
+
   it("maps unknown and any to z.unknown()", () => {
-    expect(source("Cases", "unknownV")).toEqual({ code: "z.unknown()" });
-    expect(source("Cases", "anyV")).toEqual({ code: "z.unknown()" });
+    expect(source("Cases", "unknownV")).toEqual({ code: "z.unknown()", guard: "$any" });
+    expect(source("Cases", "anyV")).toEqual({ code: "z.unknown()", guard: "$any" });
     accepts("unknownV", undefined, null, () => 1);
   });
 
@@ -170,7 +201,7 @@ describe("zodSource", () => {
     expect("code" in item && item.code).not.toContain("__iterateOn");
     accepts("item", { x: 1 });
     rejects("item", { x: "1" }, 1);
-    expect(source("Cases", "flag")).toEqual({ code: "z.boolean()" });
+    expect(source("Cases", "flag")).toEqual({ code: "z.boolean()", guard: "$bool" });
   });
 
   it("maps recursive types with z.lazy", () => {
@@ -233,7 +264,7 @@ function siteIn(snippet: string) {
 describe("validatorsModule", () => {
   let env: ReturnType<typeof pipeline>;
   let result: ReturnType<typeof validatorsModule>;
-  let validators: Record<string, { inputs: Record<string, z.ZodMiniType>; outputs: Record<string, z.ZodMiniType> }>;
+  let validators: Record<string, { inputs: Record<string, { schema: z.ZodMiniType; is?: (v: unknown) => boolean }>; outputs: Record<string, { schema: z.ZodMiniType; is?: (v: unknown) => boolean }> }>;
 
   beforeAll(async () => {
     env = pipeline({ "plugins/demo/tasks.ts": TASKS });
@@ -262,23 +293,30 @@ describe("validatorsModule", () => {
   it("validates inputs and outputs of each task by target", () => {
     const compute = validators["plugins/demo/tasks.ts#Compute"];
     expect(Object.keys(compute.inputs)).toEqual(["some_data", "rows", "factor"]);
-    expect(compute.inputs.some_data.safeParse(NaN).success).toBe(true);
-    expect(compute.inputs.some_data.safeParse("4").success).toBe(false);
-    expect(compute.inputs.rows.safeParse([{ id: 1 }, { id: 2, tags: ["a"] }]).success).toBe(true);
-    expect(compute.inputs.rows.safeParse([{ id: 1, tags: [1] }]).success).toBe(false);
+    // Schema and guard agree on every value.
+    const both = (check: { schema: z.ZodMiniType; is?: (v: unknown) => boolean }, value: unknown, expected: boolean) => {
+      expect(check.schema.safeParse(value).success).toBe(expected);
+      expect(check.is, "a guard").toBeTypeOf("function");
+      expect(check.is!(value)).toBe(expected);
+    };
+    both(compute.inputs.some_data, NaN, true);
+    both(compute.inputs.some_data, "4", false);
+    both(compute.inputs.rows, [{ id: 1 }, { id: 2, tags: ["a"] }], true);
+    both(compute.inputs.rows, [{ id: 1, tags: [1] }], false);
     // An input with a default may be absent.
-    expect(compute.inputs.factor.safeParse(undefined).success).toBe(true);
-    expect(compute.inputs.factor.safeParse("2").success).toBe(false);
+    both(compute.inputs.factor, undefined, true);
+    both(compute.inputs.factor, "2", false);
     expect(Object.keys(compute.outputs)).toEqual(["computation_result", "note"]);
-    expect(compute.outputs.note.safeParse(undefined).success).toBe(true);
-    expect(compute.outputs.computation_result.safeParse(undefined).success).toBe(false);
+    both(compute.outputs.note, undefined, true);
+    both(compute.outputs.computation_result, undefined, false);
   });
 
   it("keeps the supported targets of a task with an unsupported one, and unknown opts out", () => {
     const callback = validators["plugins/demo/tasks.ts#Callback"];
     expect(Object.keys(callback.inputs)).toEqual(["opaque"]);
-    expect(callback.inputs.opaque.safeParse(() => 1).success).toBe(true);
-    expect(callback.outputs.when.safeParse(new Date()).success).toBe(true);
+    expect(callback.inputs.opaque.schema.safeParse(() => 1).success).toBe(true);
+    expect(callback.outputs.when.schema.safeParse(new Date()).success).toBe(true);
+    expect(callback.outputs.when.is!(new Date())).toBe(true);
   });
 
   it("reports unsupported types as OF120 at the target, naming task and target", () => {

@@ -45,8 +45,9 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     const name = `map(${job.node.map!.options.outputName})`;
     const simultaneous = job.node.map!.options.simultaneousTasks;
     const size1 = batchSize(job.items.length, size, simultaneous);
-    const pending: number[][] = [];
-    for (let i = 0; i < job.items.length; i += size1) pending.push(Array.from({ length: Math.min(size1, job.items.length - i) }, (_, k) => i + k));
+    // Batches are ranges [first, first + count): a crashed batch is split into single elements.
+    const pending: { first: number; count: number }[] = [];
+    for (let i = 0; i < job.items.length; i += size1) pending.push({ first: i, count: Math.min(size1, job.items.length - i) });
     let failure: TaskFailure | undefined;
     const limit = Math.min(simultaneous ?? Infinity, size);
     const signal = opts.exec().signal;
@@ -55,19 +56,18 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // (100k elements in 98 batches would clone it 98 times) unless a body task reads it whole.
     const outer = withoutIterated(job);
 
-    const runBatch = async (indices: number[]): Promise<void> => {
-      const first = indices[0];
-      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values: job.items.slice(first, first + indices.length) };
+    const runBatch = async ({ first, count }: { first: number; count: number }): Promise<void> => {
+      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values: job.items.slice(first, first + count) };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
       try {
         reply = await pool.run(request);
       } catch (error) {
-        if (error instanceof WorkerCrash && indices.length > 1) {
+        if (error instanceof WorkerCrash && count > 1) {
           // Find the element that kills its worker: rerun the batch one element at a time.
-          for (const i of indices) pending.push([i]);
+          for (let i = first; i < first + count; i++) pending.push({ first: i, count: 1 });
           return;
         }
-        failure ??= new TaskFailure(name, [...job.elementPath, indices[0]], error);
+        failure ??= new TaskFailure(name, [...job.elementPath, first], error);
         return;
       }
       if (reply.events.length) await replay(reply.events, job.parentHandle);
