@@ -17,7 +17,7 @@ import { originalPosition } from "./source-map.js";
 import { runGraph, terminalOutputs, silentObserver, RunCancelled, type Execution, type RunObserver } from "./execute/run-graph.js";
 import type { Validators } from "./execute/validate.js";
 import { ReportedError } from "./report.js";
-import { startThreadsBackend } from "./backends/threads/index.js";
+import { startThreadsBackend, type ThreadsBackend } from "./backends/threads/index.js";
 
 /** How a bundle (or the testing helpers) hands the runtime the user's code, lazily. */
 export interface PipelineLoaders {
@@ -105,9 +105,20 @@ export async function executeCommand(run: PipelineRun, observer: RunObserver = s
     file: config.logging.file ? resolve(run.root, config.logging.file) : undefined,
     root: run.root,
   });
+  const backend = (globals.backend as string | undefined) ?? run.command.backend ?? config.backend;
+  // threads: the workers start now, loading the pipeline while this thread checks the graph and opens the databases.
+  const threads = backend === "threads" ? startThreads(run, globals, args, config) : undefined;
+  try {
+    return await executeOn(run, observer, { args, globals, config, backend, threads });
+  } finally {
+    await threads?.close();
+  }
+}
+
+async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Record<string, unknown>; globals: Record<string, unknown>; config: OutflowConfig; backend: string; threads?: ThreadsBackend }): Promise<RunOutcome> {
+  const { args, globals, config, backend, threads } = on;
   const modules = await run.loadModules();
   const { graph, plan } = recordAndCheck(run, modules, args);
-  const backend = (globals.backend as string | undefined) ?? run.command.backend ?? config.backend;
   const validators = await run.loadValidators();
   const controller = new AbortController();
   // slurm backend: fail before anything runs (or is recorded) when Slurm is missing.
@@ -126,7 +137,7 @@ export async function executeCommand(run: PipelineRun, observer: RunObserver = s
     forkEm: records?.forkEm,
     signal: controller.signal,
   };
-  const threads = backend === "threads" ? startThreads(run, exec, globals, args, config) : undefined;
+  if (threads) useThreads(threads, exec);
   const slurm = slurmModule ? startSlurm(slurmModule, run, exec, globals, modules) : undefined;
   const { handleInterrupts } = await import("./db/interrupt.js");
   const stopHandling = handleInterrupts(controller, { onCancel: (signal) => records?.cancel(signal) });
@@ -150,24 +161,25 @@ export async function executeCommand(run: PipelineRun, observer: RunObserver = s
     throw controller.signal.aborted ? new RunCancelled() : (slurm?.unwrap(error) ?? error);
   } finally {
     stopHandling();
-    await threads?.close();
     await slurm?.close();
     await records?.close();
   }
 }
 
-function startThreads(run: PipelineRun, exec: Execution, globals: Record<string, unknown>, args: Record<string, unknown>, config: OutflowConfig) {
+function startThreads(run: PipelineRun, globals: Record<string, unknown>, args: Record<string, unknown>, config: OutflowConfig): ThreadsBackend {
   if (!run.bundleFile) throw new Error("--backend threads needs a built bundle (run `outflow build`, then `node dist/<command>.js`)");
-  const threads = startThreadsBackend({
+  return startThreadsBackend({
     bundleFile: run.bundleFile,
     workers: (globals.workers as number | undefined) ?? config.threads?.workers,
-    init: { role: "outflow-worker", command: run.command.path, args, config, run: exec.scope.run, db: run.command.db },
-    exec: () => exec,
+    init: { role: "outflow-worker", command: run.command.path, args, config, root: run.root, db: run.command.db },
   });
+}
+
+function useThreads(threads: ThreadsBackend, exec: Execution): void {
+  threads.attach(exec);
   exec.parallel = true;
   exec.runMap = threads.runMap;
   exec.invokeTask = (spec, values) => threads.invokeTask(spec, values);
-  return threads;
 }
 
 /** The slurm backend: maps become Slurm arrays; everything else runs here (tasks overlap as in threads). */

@@ -4,7 +4,7 @@ import type { TaskSpec } from "../../../contract/manifest.js";
 import { TaskFailure, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { WorkerPool, WorkerCrash } from "./pool.js";
 import { replayEvents } from "../events.js";
-import { deserializeError, type RecordedEvent, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { deserializeError, packValues, packedTransfer, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 /** The pass-through values a map's workers need: all but the iterated array, unless the body reads it by name. */
 export function withoutIterated(job: MapJob): Record<string, unknown> {
@@ -18,6 +18,8 @@ export function withoutIterated(job: MapJob): Record<string, unknown> {
 }
 
 export interface ThreadsBackend {
+  /** The execution (and run) the workers' tasks belong to: the pool starts before the run is recorded. */
+  attach(exec: Execution): void;
   runMap(job: MapJob): Promise<unknown[]>;
   invokeTask(spec: TaskSpec, args: unknown[]): Promise<unknown>;
   close(): Promise<void>;
@@ -34,11 +36,16 @@ export function batchSize(count: number, workers: number, simultaneous?: number)
  * The threads backend: a pool of worker threads started from the running bundle itself. Map elements are
  * batched to workers; task nodes run in workers too, so independent branches of the graph overlap.
  */
-export function startThreadsBackend(opts: { bundleFile: string; workers?: number; init: WorkerInit; exec: () => Execution }): ThreadsBackend {
+export function startThreadsBackend(opts: { bundleFile: string; workers?: number; init: WorkerInit }): ThreadsBackend {
+  let exec: Execution | undefined;
+  const current = (): Execution => {
+    if (!exec) throw new Error("threads backend: attach() an execution before running tasks");
+    return exec;
+  };
   const size = Math.max(1, opts.workers ?? availableParallelism());
   const pool = new WorkerPool(size, () => new Worker(opts.bundleFile, { workerData: opts.init }));
 
-  const replay = (events: RecordedEvent[], parent: unknown) => replayEvents(opts.exec().observer, events, parent);
+  const replay = (events: RecordedEvent[], parent: unknown) => replayEvents(current().observer, events, parent);
 
   async function runMap(job: MapJob): Promise<unknown[]> {
     const results = new Array<unknown>(job.items.length);
@@ -50,17 +57,18 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     for (let i = 0; i < job.items.length; i += size1) pending.push({ first: i, count: Math.min(size1, job.items.length - i) });
     let failure: TaskFailure | undefined;
     const limit = Math.min(simultaneous ?? Infinity, size);
-    const signal = opts.exec().signal;
+    const signal = current().signal;
 
     // Each batch carries its own elements; the iterated array itself is not re-sent with every batch
     // (100k elements in 98 batches would clone it 98 times) unless a body task reads it whole.
     const outer = withoutIterated(job);
 
     const runBatch = async ({ first, count }: { first: number; count: number }): Promise<void> => {
-      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values: job.items.slice(first, first + count) };
+      const values = packValues(job.items.slice(first, first + count));
+      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
       try {
-        reply = await pool.run(request);
+        reply = await pool.run(request, packedTransfer(values));
       } catch (error) {
         if (error instanceof WorkerCrash && count > 1) {
           // Find the element that kills its worker: rerun the batch one element at a time.
@@ -91,5 +99,9 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     return reply.value;
   }
 
-  return { runMap, invokeTask, close: () => pool.close(), size };
+  const attach = (e: Execution) => {
+    exec = e;
+    pool.greet({ kind: "run", run: e.scope.run } satisfies RunMessage);
+  };
+  return { attach, runMap, invokeTask, close: () => pool.close(), size };
 }

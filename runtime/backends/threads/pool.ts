@@ -30,13 +30,21 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private closed = false;
+  private greeting?: unknown;
 
   constructor(readonly size: number, private readonly spawn: () => Worker) {
     for (let i = 0; i < size; i++) this.slots.push(this.start());
   }
 
+  /** A message every worker gets before any job (and every replacement worker, first thing); no reply. */
+  greet(message: unknown): void {
+    this.greeting = message;
+    for (const slot of this.slots) slot.worker.postMessage(message);
+  }
+
   private start(): Slot {
     const slot: Slot = { worker: this.spawn() };
+    if (this.greeting !== undefined) slot.worker.postMessage(this.greeting);
     slot.worker.on("message", (reply: unknown) => {
       const job = slot.job;
       slot.job = undefined;

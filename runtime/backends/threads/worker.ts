@@ -3,47 +3,80 @@ import type { Manifest } from "../../../contract/manifest.js";
 import type { OutflowConfig } from "../../config/schema.js";
 import { configureLogging } from "../../logging/logger.js";
 import { registerTasks } from "../../registry.js";
-import { runInScope, type Scope } from "../../context.js";
+import { runInScope, type RunInfo, type Scope } from "../../context.js";
 import type { PipelineLoaders } from "../../pipeline.js";
+import type { WorkerDatabases } from "../../db/worker.js";
 import { ElementHost } from "../elements.js";
-import { serializeError, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { packValues, packedTransfer, serializeError, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import { transferables } from "./pool.js";
 
-/** The worker side of the threads backend: runs single tasks and batches of map elements. */
+interface Ready {
+  host: ElementHost;
+  refs: ReturnType<typeof registerTasks>;
+  databases?: WorkerDatabases;
+}
+
+/**
+ * The worker side of the threads backend: runs single tasks and batches of map elements. It loads the
+ * pipeline at once (in parallel with the main thread's start-up) and waits for the `run` message before
+ * opening databases and running anything.
+ */
 export async function startWorker(input: PipelineLoaders & { manifest: Manifest }): Promise<void> {
   const init = workerData as WorkerInit;
   const config = init.config as OutflowConfig;
-  configureLogging({ level: config.logging.level, plugins: config.logging.plugins, root: init.run.root });
-  const modules = await input.loadModules();
-  const refs = registerTasks(modules);
-  const validators = await input.loadValidators();
-  // A tracked command's workers open their own sessions (as the user role) for `context.em`; records stay with the main thread.
-  const databases = init.db ? await (await import("../../db/worker.js")).openWorkerDatabases({ config, root: init.run.root, loadDb: input.loadDb }) : undefined;
-  const host = new ElementHost({ manifest: input.manifest, modules, validators, command: init.command, args: init.args, config, run: init.run, forkEm: databases?.forkEm, db: databases?.db, collectEvents: init.db });
+  let gotRun!: (run: RunInfo) => void;
+  const run = new Promise<RunInfo>((resolve) => (gotRun = resolve));
+  const ready: Promise<Ready> = (async () => {
+    configureLogging({ level: config.logging.level, plugins: config.logging.plugins, root: init.root });
+    const [modules, validators, dbModule] = await Promise.all([input.loadModules(), input.loadValidators(), init.db ? import("../../db/worker.js") : undefined]);
+    const refs = registerTasks(modules);
+    const info = await run;
+    // A tracked command's workers open their own sessions (as the user role) for `context.em`, once the
+    // main thread has checked (or migrated) the databases; records stay with the main thread.
+    const databases = dbModule ? await dbModule.openWorkerDatabases({ config, root: init.root, loadDb: input.loadDb }) : undefined;
+    const host = new ElementHost({ manifest: input.manifest, modules, validators, command: init.command, args: init.args, config, run: info, forkEm: databases?.forkEm, db: databases?.db, collectEvents: init.db });
+    return { host, refs, databases };
+  })();
+  // A start-up failure (a database that does not open) fails each job with that error, not the worker.
+  ready.catch(() => {});
 
-  parentPort!.on("message", async (request: WorkerRequest) => {
+  parentPort!.on("message", async (message: WorkerRequest | RunMessage) => {
+    if (message.kind === "run") return gotRun(message.run);
     let reply: WorkerReply;
-    if (request.kind === "task") {
-      const spec = input.manifest.tasks[request.taskId];
-      try {
-        const scope: Scope = { ...host.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin }, em: databases?.forkEm(), db: databases?.db };
-        const value = await runInScope(scope, () => (refs.get(request.taskId)!.fn as (...a: unknown[]) => unknown)(...request.args));
-        reply = { kind: "task", ok: true, value };
-      } catch (error) {
-        reply = { kind: "task", ok: false, error: serializeError(error) };
-      }
-      parentPort!.postMessage(reply, transferables(reply.kind === "task" && reply.ok ? reply.value : undefined));
-      return;
+    let transfer: ArrayBuffer[] = [];
+    try {
+      const state = await ready;
+      ({ reply, transfer } = message.kind === "task" ? await runTask(input.manifest, state, message) : await runElements(state, message));
+    } catch (error) {
+      reply = message.kind === "task" ? { kind: "task", ok: false, error: serializeError(error) } : { kind: "elements", first: message.first, values: [], failures: Array.from({ length: message.values.length }, (_, k) => ({ index: message.first + k, error: serializeError(error) })), events: [] };
     }
-    const items = request.values.map((value, i) => ({ index: request.first + i, value }));
-    const { results, events } = await host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items });
-    const values = new Array<unknown>(request.values.length);
-    const failures: Extract<WorkerReply, { kind: "elements" }>["failures"] = [];
-    for (const r of results) {
-      if (r.ok) values[r.index - request.first] = r.value;
-      else failures.push({ index: r.index, error: r.error });
-    }
-    reply = { kind: "elements", first: request.first, values, failures, events };
-    parentPort!.postMessage(reply, transferables(values));
+    parentPort!.postMessage(reply, transfer);
   });
+}
+
+async function runTask(manifest: Manifest, state: Ready, request: Extract<WorkerRequest, { kind: "task" }>): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
+  const spec = manifest.tasks[request.taskId];
+  try {
+    const scope: Scope = { ...state.host.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin }, em: state.databases?.forkEm(), db: state.databases?.db };
+    const value = await runInScope(scope, () => (state.refs.get(request.taskId)!.fn as (...a: unknown[]) => unknown)(...request.args));
+    return { reply: { kind: "task", ok: true, value }, transfer: transferables(value) };
+  } catch (error) {
+    return { reply: { kind: "task", ok: false, error: serializeError(error) }, transfer: [] };
+  }
+}
+
+async function runElements(state: Ready, request: Extract<WorkerRequest, { kind: "elements" }>): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
+  const input = request.values;
+  const items = (function* () {
+    for (let k = 0; k < input.length; k++) yield { index: request.first + k, value: input[k] };
+  })();
+  const { results, events } = await state.host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items });
+  const out = new Array<unknown>(input.length);
+  const failures: Extract<WorkerReply, { kind: "elements" }>["failures"] = [];
+  for (const r of results) {
+    if (r.ok) out[r.index - request.first] = r.value;
+    else failures.push({ index: r.index, error: r.error });
+  }
+  const values = failures.length ? out : packValues(out);
+  return { reply: { kind: "elements", first: request.first, values, failures, events }, transfer: values instanceof Float64Array ? packedTransfer(values) : transferables(values) };
 }
