@@ -70,6 +70,19 @@ export const Cell = task(function Cell(cell: IterateOn<"cells", number>): { squa
 export const ShowNested = task(function ShowNested(squares: number[][]): void {
   logger.info("NESTED " + JSON.stringify(squares));
 });
+// Threads batches of numbers travel as Float64Arrays: -0, NaN, ±Infinity and big integers must survive, and
+// a batch that is not all numbers travels as it is.
+const SPECIAL: Record<number, number | string> = { 3: -0, 17: NaN, 200: "half", 500: Infinity, 998: -Infinity, 999: 2 ** 53 + 2 };
+export const Specials = task(function Specials(): { specials: number[] } {
+  return { specials: Array.from({ length: 1000 }, (_, i) => (typeof SPECIAL[i] === "number" ? (SPECIAL[i] as number) : i + 0.5)) };
+});
+export const Same = task(function Same(special: IterateOn<"specials", number>): { same: number | string } {
+  return { same: special === 200.5 ? "half" : special };
+});
+export const CheckSpecials = task(function CheckSpecials(all_same: (number | string)[]): void {
+  const bad = all_same.map((x, i) => (Object.is(x, i in SPECIAL ? SPECIAL[i] : i + 0.5) ? -1 : i)).filter((i) => i >= 0);
+  logger.info("SPECIALS " + all_same.length + " " + JSON.stringify(bad));
+});
 export const Extra = task(function Extra(missing_input: string): void {
   logger.info(missing_input);
 });
@@ -112,6 +125,11 @@ export const nested = command({
     t.Rows().pipe(outer).pipe(t.ShowNested());
   },
 });
+export const specials = command({
+  setup() {
+    t.Specials().pipe(map({ outputName: "all_same" }, () => { t.Same(); })).pipe(t.CheckSpecials());
+  },
+});
 export const conditional = command({
   args: { extra: { type: "boolean", default: false } },
   setup({ args }) {
@@ -147,6 +165,12 @@ describe.each(["sequential", "threads"])("backend %s", (backend) => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: task Explode \(map element 2\) failed: element 4 is bad/);
     expect(r.stderr).toMatch(/plugins\/p\/tasks\.ts:\d+/);
+  });
+
+  it("passes every number (-0, NaN, ±Infinity, beyond 2^53) and mixed batches through a map intact", () => {
+    const r = runBundle(root, "specials", ["--backend", backend, "--workers", "2"]);
+    expect(r.output).toContain("SPECIALS 1000 []");
+    expect(r.code).toBe(0);
   });
 
   it("passes typed arrays through intact", () => {
