@@ -4,7 +4,7 @@
  * (no root); in CI (process.env.CI set) it must run.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deserialize } from "node:v8";
@@ -155,7 +155,29 @@ suite("slurm backend on a real Slurm", () => {
     expect(s.calls.sbatch).toBe(1);
     expect(s.calls.squeue).toBe(s.poll.cycles);
     expect(s.poll.cycles).toBeLessThan(200);
+    // Most tasks were seen done from their status files, between squeue cycles.
+    expect(s.poll.resolvedByFiles).toBeGreaterThan(s.poll.resolvedByQueue);
+    expect(s.poll.fileChecks).toBeGreaterThan(s.poll.cycles);
   }, 120_000);
+
+  it("sees elements finish from their status files, not from squeue: ends even when squeue keeps saying RUNNING", () => {
+    // An squeue that reports every task (finished ones included: --states=all) as RUNNING: only the status
+    // files can tell the driver that the array is done.
+    const bin = join(scratch, "lying-squeue");
+    mkdirSync(bin, { recursive: true });
+    const real = spawnSync("bash", ["-c", "command -v squeue"], { encoding: "utf8" }).stdout.trim();
+    writeFileSync(join(bin, "squeue"), `#!/bin/bash\n'${real}' "$@" | sed -e 's/|[A-Z_]*$/|RUNNING/'\n`, { mode: 0o755 });
+    const stats = join(scratch, "stats-lying.json");
+    const { run } = runSlurm("squares", ["--count", "6", "--simultaneous", "0"], { env: { OUTFLOW_SLURM_STATS: stats, PATH: `${bin}:${process.env.PATH}` } });
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual({ n: 6, sum: 55, first: [0, 1, 4], last: 25 });
+    const s = JSON.parse(readFileSync(stats, "utf8"));
+    expect(s.poll.resolvedByFiles).toBe(6);
+    expect(s.poll.resolvedByQueue).toBe(0);
+    expect(s.poll.watchesEndedByFiles).toBe(1);
+    expect(s.calls.squeue).toBe(s.poll.cycles);
+    expect(s.poll.fileChecks).toBeGreaterThan(s.poll.cycles);
+  });
 
   it("batches a 5000-element map into array tasks when it is larger than the array limit", async () => {
     expect(await new SlurmCluster().maxArraySize()).toBe(1001);

@@ -110,6 +110,9 @@ export class MapDir {
   exit(task: number) {
     return join(this.dir, "status", `${task}.exit`);
   }
+  get statusDir() {
+    return join(this.dir, "status");
+  }
   out(task: number) {
     return join(this.dir, "logs", `${task}.out`);
   }

@@ -216,6 +216,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     name: map.jobName,
     pending: new Set([...todo, ...inFlight]),
     exitFile: (t) => dir.exit(t),
+    statusDir: dir.statusDir,
     onExit: (t, status) => collect(t, status),
     onLost: (t: number, lost: LostTask) => {
       const [first, end] = taskRange(t, map.perTask, count);
