@@ -18,6 +18,7 @@ import { runGraph, terminalOutputs, silentObserver, RunCancelled, type Execution
 import type { Validators } from "./execute/validate.js";
 import { ReportedError } from "./report.js";
 import { startThreadsBackend, type ThreadsBackend } from "./backends/threads/index.js";
+import type { Tracking } from "./db/tracking.js";
 
 /** How a bundle (or the testing helpers) hands the runtime the user's code, lazily. */
 export interface PipelineLoaders {
@@ -123,12 +124,39 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
   const controller = new AbortController();
   // slurm backend: fail before anything runs (or is recorded) when Slurm is missing.
   for (const flag of ["emit-only", "resubmit-failed"]) if (globals[flag] && backend !== "slurm") throw new UsageError(`--${flag} only applies to --backend slurm (the backend is ${backend})`);
-  const slurmModule = backend === "slurm" ? await import("./backends/slurm/index.js") : undefined;
-  slurmModule?.slurmPreflight(globals, run.bundleFile);
-  // Tracked commands (the default): open the databases, check migrations, record the run and its tasks.
-  const records = run.command.db
-    ? await (await import("./db/tracking.js")).startTracking({ config, root: run.root, catalog: (await run.loadDb?.()) as never, command: run.command, args, backend, graph, plan, tasks: run.manifest.tasks, observer: observer === silentObserver ? undefined : observer })
-    : undefined;
+  if (backend === "slurm") (await import("./backends/slurm/index.js")).slurmPreflight(globals, run.bundleFile);
+  // Ctrl-C is handled from here on: a signal while the databases open (migrations of a fresh file, the
+  // run row being written) lets that finish, then records the run cancelled; it never leaves it `running`.
+  const { handleInterrupts } = await import("./db/interrupt.js");
+  let tracking: Promise<Tracking> | undefined;
+  let records: Tracking | undefined;
+  const stopHandling = handleInterrupts(controller, { onCancel: async (signal) => (records ?? (await tracking?.catch(() => undefined)))?.cancel(signal) });
+  try {
+    // Tracked commands (the default): open the databases, check migrations, record the run and its tasks.
+    if (run.command.db) {
+      const [{ startTracking }, catalog] = await Promise.all([import("./db/tracking.js"), run.loadDb?.()]);
+      if (controller.signal.aborted) throw new RunCancelled();
+      tracking = startTracking({ config, root: run.root, catalog: catalog as never, command: run.command, args, backend, graph, plan, tasks: run.manifest.tasks, observer: observer === silentObserver ? undefined : observer });
+      records = await tracking;
+    }
+    try {
+      return await runTracked(run, observer, on, { graph, plan, modules, validators, controller, records });
+    } finally {
+      await records?.close();
+    }
+  } finally {
+    stopHandling();
+  }
+}
+
+async function runTracked(
+  run: PipelineRun,
+  observer: RunObserver,
+  on: { args: Record<string, unknown>; globals: Record<string, unknown>; config: OutflowConfig; backend: string; threads?: ThreadsBackend },
+  state: { graph: Graph; plan: GraphPlan; modules: ModuleTable; validators: Validators; controller: AbortController; records?: Tracking },
+): Promise<RunOutcome> {
+  const { args, globals, config, backend, threads } = on;
+  const { graph, plan, modules, validators, controller, records } = state;
   const exec: Execution = {
     tasks: run.manifest.tasks,
     validators,
@@ -138,10 +166,9 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
     signal: controller.signal,
   };
   if (threads) useThreads(threads, exec);
-  const slurm = slurmModule ? startSlurm(slurmModule, run, exec, globals, modules) : undefined;
-  const { handleInterrupts } = await import("./db/interrupt.js");
-  const stopHandling = handleInterrupts(controller, { onCancel: (signal) => records?.cancel(signal) });
+  const slurm = backend === "slurm" ? startSlurm(await import("./backends/slurm/index.js"), run, exec, globals, modules) : undefined;
   try {
+    if (controller.signal.aborted) throw new RunCancelled();
     const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, elementPath: [] });
     await records?.finish(controller.signal.aborted ? "cancelled" : "success");
     if (controller.signal.aborted) throw new RunCancelled();
@@ -160,9 +187,7 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
     await records?.finish(controller.signal.aborted ? "cancelled" : "failed").catch(() => {});
     throw controller.signal.aborted ? new RunCancelled() : (slurm?.unwrap(error) ?? error);
   } finally {
-    stopHandling();
     await slurm?.close();
-    await records?.close();
   }
 }
 

@@ -155,3 +155,60 @@ function renameColumn(from: string, to: string): void {
   writable.exec(`alter table computation_result rename column ${from} to ${to}`);
   writable.close();
 }
+
+describe("Ctrl-C while the databases open", () => {
+  const SLOW_MIGRATION = `import { Migration } from "@mikro-orm/migrations";
+
+/** Takes its time: a signal arrives while a fresh database is being migrated at run start. */
+export class Migration20990101000000_slow extends Migration {
+  override async up(): Promise<void> {
+    process.stderr.write("slow migration started\\n");
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    this.addSql("create table \`slow_marker\` (\`id\` integer not null primary key);");
+  }
+
+  override async down(): Promise<void> {
+    this.addSql("drop table if exists \`slow_marker\`;");
+  }
+}
+`;
+  let fresh: string;
+  beforeAll(async () => {
+    fresh = makeTutorialPipeline({ "plugins/extras/migrations/sqlite/Migration20990101000000_slow.ts": SLOW_MIGRATION });
+    await buildPipeline(fresh);
+  }, 120_000);
+
+  it("lets the start-up finish, then records the run cancelled (exit 130), never `running`", async () => {
+    const child = startBundle(fresh, "nap", ["--seconds", "30"]);
+    let stderr = "";
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the migration never started: ${stderr}`)), 20_000);
+      child.stderr!.on("data", (d) => {
+        stderr += d;
+        if (stderr.includes("slow migration started")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toContain("napping");
+    const db = openSqlite(join(fresh, "outflow.db"));
+    try {
+      const runs = db.prepare("select state, end_time from run where command = 'nap'").all() as Row[];
+      expect(runs).toHaveLength(1);
+      expect(runs[0].state).toBe("cancelled");
+      expect(runs[0].end_time).not.toBeNull();
+      const tasks = db.prepare("select name, state from task").all() as Row[];
+      expect(tasks).toEqual([{ name: "Nap", state: "pending" }]);
+      // The migration ran whole (table and bookkeeping together), not half.
+      const marker = db.prepare("select count(*) as n from sqlite_master where name = 'slow_marker'").get() as Row;
+      const applied = db.prepare("select count(*) as n from outflow_migrations__extras where name like '%slow%'").get() as Row;
+      expect([marker.n, applied.n]).toEqual([1, 1]);
+    } finally {
+      db.close();
+    }
+  });
+});

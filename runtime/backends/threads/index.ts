@@ -4,7 +4,7 @@ import type { TaskSpec } from "../../../contract/manifest.js";
 import { TaskFailure, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { WorkerPool, WorkerCrash } from "./pool.js";
 import { replayEvents } from "../events.js";
-import { deserializeError, packValues, packedTransfer, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { deserializeError, packValues, packedTransfer, spareOf, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 /** The pass-through values a map's workers need: all but the iterated array, unless the body reads it by name. */
 export function withoutIterated(job: MapJob): Record<string, unknown> {
@@ -63,8 +63,9 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // (100k elements in 98 batches would clone it 98 times) unless a body task reads it whole.
     const outer = withoutIterated(job);
 
-    const runBatch = async ({ first, count }: { first: number; count: number }): Promise<void> => {
-      const values = packValues(job.items.slice(first, first + count));
+    const runBatch = async ({ first, count }: { first: number; count: number }, lane: { spare?: Float64Array }): Promise<void> => {
+      const values = packValues(job.items, first, count, lane.spare);
+      lane.spare = undefined;
       const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
       try {
@@ -80,12 +81,14 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       }
       if (reply.events.length) await replay(reply.events, job.parentHandle);
       for (let i = 0; i < reply.values.length; i++) results[reply.first + i] = reply.values[i];
+      lane.spare = spareOf(reply.values);
       for (const f of reply.failures) failure ??= new TaskFailure(f.error.task ?? name, f.error.elementPath ?? [...job.elementPath, f.index], deserializeError(f.error));
     };
 
     // `limit` lanes pull batches until none is left or an element failed.
     const lane = async () => {
-      while (pending.length && !failure && !signal?.aborted) await runBatch(pending.shift()!);
+      const state: { spare?: Float64Array } = {};
+      while (pending.length && !failure && !signal?.aborted) await runBatch(pending.shift()!, state);
     };
     await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, lane));
     if (failure) throw failure;

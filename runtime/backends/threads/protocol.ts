@@ -37,16 +37,27 @@ export type WorkerReply =
   /** `values[i]` is the result of element `first + i`; failed elements are listed in `failures`. */
   | { kind: "elements"; first: number; values: Values; failures: { index: number; error: SerializedError }[]; events: RecordedEvent[] };
 
-/** The values as a Float64Array when they are all numbers (and there are enough to matter), else as they are. */
-export function packValues(values: unknown[]): Values {
-  if (values.length < 16) return values;
-  for (let i = 0; i < values.length; i++) if (typeof values[i] !== "number") return values;
-  const packed = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) packed[i] = values[i] as number;
+/**
+ * `values[first … first + count)` as a Float64Array when they are all numbers (and there are enough to
+ * matter), else as a plain array. `spare` is a buffer that came back from a worker: reused when it fits,
+ * so a lane of an all-number map allocates nothing per batch.
+ */
+export function packValues(values: ArrayLike<unknown>, first = 0, count = values.length - first, spare?: Float64Array): Values {
+  const end = first + count;
+  let numbers = count >= 16;
+  for (let i = first; numbers && i < end; i++) numbers = typeof values[i] === "number";
+  if (!numbers) return Array.isArray(values) && first === 0 && end === values.length ? values : Array.prototype.slice.call(values, first, end);
+  const packed = spare && spare.length >= count ? spare.subarray(0, count) : new Float64Array(count);
+  for (let i = 0; i < count; i++) packed[i] = values[first + i] as number;
   return packed;
 }
 
 /** The transfer list of packed values. */
 export function packedTransfer(values: Values): ArrayBuffer[] {
   return values instanceof Float64Array ? [values.buffer as ArrayBuffer] : [];
+}
+
+/** A transferred buffer, whole again, to reuse for the next batch. */
+export function spareOf(values: Values): Float64Array | undefined {
+  return values instanceof Float64Array ? new Float64Array(values.buffer) : undefined;
 }

@@ -77,6 +77,7 @@ async function runElements(state: Ready, request: Extract<WorkerRequest, { kind:
     if (r.ok) out[r.index - request.first] = r.value;
     else failures.push({ index: r.index, error: r.error });
   }
-  const values = failures.length ? out : packValues(out);
+  // All-number results go back in the request's own buffer when it came packed (nothing allocated).
+  const values = failures.length ? out : packValues(out, 0, out.length, input instanceof Float64Array ? input : undefined);
   return { reply: { kind: "elements", first: request.first, values, failures, events }, transfer: values instanceof Float64Array ? packedTransfer(values) : transferables(values) };
 }
