@@ -61,6 +61,8 @@ export const configSchema = z.looseObject({
       time: z.optional(z.string()),
       mem: z.optional(z.string()),
       cpusPerTask: z.optional(z.int().check(z.positive())),
+      /** Map elements per array task: a number, or "auto" (about one array task per slot; see the README). */
+      elementsPerTask: z.optional(z.custom<number | "auto">((v) => v === "auto" || (Number.isInteger(v) && (v as number) >= 1), { error: 'expected a positive integer or "auto"' })),
       /** Extra raw `#SBATCH` arguments, e.g. `["--exclusive"]`. */
       extra: z.optional(z.array(z.string())),
     }),

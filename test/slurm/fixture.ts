@@ -3,7 +3,7 @@
  * backend. Results are logged as `RESULT <json>` by the terminal task.
  */
 export const tasks = `
-import { existsSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { task, context, logger, type IterateOn } from "outflow";
 
 export const GenData = task(function GenData(): { some_data_array: number[] } {
@@ -46,6 +46,13 @@ export const Sum = task(function Sum(squares: number[]): void {
 export const Flaky = task(function Flaky(number: IterateOn<"numbers", number>): { square: number } {
   if (number === Number(context.args.bad) && existsSync(String(context.args.marker))) process.exit(3);
   if (number === Number(context.args.throws)) throw new RangeError("element " + number + " refuses");
+  return { square: number * number };
+});
+
+// Appends its element to the file --log (how often each element ran); throws for --bad while --marker exists.
+export const Tally = task(function Tally(number: IterateOn<"numbers", number>): { square: number } {
+  if (context.args.log) appendFileSync(String(context.args.log), number + "\\n");
+  if (number === Number(context.args.bad) && existsSync(String(context.args.marker))) throw new RangeError("element " + number + " refuses");
   return { square: number * number };
 });
 
@@ -120,6 +127,21 @@ export const typed = command({
   db: false,
   setup() {
     t.Typed().pipe(map({ outputName: "norms" }, () => { t.Norm(); })).pipe(t.ShowNorms());
+  },
+});
+
+export const packed = command({
+  args: { count: { type: "integer", default: 100 }, simultaneous: { type: "integer", default: 0 }, log: { type: "string", default: "" }, bad: { type: "integer", default: -1 }, marker: { type: "string", default: "/nonexistent" } },
+  db: false,
+  setup({ args }) {
+    t.Range().pipe(map({ outputName: "squares", simultaneousTasks: args.simultaneous || undefined, slurm: { elementsPerTask: "auto" } }, () => { t.Tally(); })).pipe(t.Sum());
+  },
+});
+
+export const bad_packing = command({
+  db: false,
+  setup() {
+    t.Range().pipe(map({ outputName: "squares", slurm: { elementsPerTask: "fast" } }, () => { t.Square(); })).pipe(t.Sum());
   },
 });
 

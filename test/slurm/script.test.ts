@@ -2,7 +2,8 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { commentText, directiveValue, shellQuote } from "../../runtime/backends/slurm/quote.js";
-import { mapSubmission } from "../../runtime/backends/slurm/options.js";
+import { arraySlots, autoElementsPerTask, mapSubmission } from "../../runtime/backends/slurm/options.js";
+import { cpusOf, parsePartitions } from "../../runtime/backends/slurm/cluster.js";
 import { compactRanges, parseExitStatus, taskRange } from "../../runtime/backends/slurm/layout.js";
 import { renderScript } from "../../runtime/backends/slurm/script.js";
 
@@ -47,6 +48,48 @@ describe("sbatch directives of a map", () => {
     expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { comment: "a\n#SBATCH --x" } })).toThrow(/line break/);
     expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { "bad name": 1 } })).toThrow(/not an sbatch option name/);
     expect(() => mapSubmission({}, undefined, { outputName: "r", simultaneousTasks: 0 })).toThrow(/positive integer/);
+  });
+});
+
+describe('elementsPerTask: "auto"', () => {
+  const limits = { partitionCpus: 16, cpusPerTask: 1, maxArraySize: 1001 };
+  it("counts the slots as min(%k, partition CPUs / cpusPerTask, MaxArraySize)", () => {
+    expect(arraySlots(limits)).toBe(16);
+    expect(arraySlots({ ...limits, cpusPerTask: 3 })).toBe(5);
+    expect(arraySlots({ ...limits, cpusPerTask: 32 })).toBe(1);
+    expect(arraySlots({ ...limits, simultaneous: 10 })).toBe(10);
+    expect(arraySlots({ ...limits, simultaneous: 40 })).toBe(16);
+    expect(arraySlots({ ...limits, maxArraySize: 4 })).toBe(4);
+    expect(arraySlots({ ...limits, partitionCpus: undefined })).toBe(1001);
+    expect(arraySlots({ ...limits, partitionCpus: undefined, simultaneous: 8 })).toBe(8);
+  });
+
+  it("packs the elements into one wave: ceil(N / slots) per array task", () => {
+    expect(autoElementsPerTask(100, 16)).toBe(7); // 15 array tasks
+    expect(autoElementsPerTask(96, 16)).toBe(6); // 16 array tasks
+    expect(autoElementsPerTask(10, 16)).toBe(1);
+    expect(autoElementsPerTask(1, 16)).toBe(1);
+    expect(autoElementsPerTask(5000, 1001)).toBe(5);
+    expect(autoElementsPerTask(8, 2)).toBe(4);
+    expect(autoElementsPerTask(100, 16, 2)).toBe(4); // two waves: 25 array tasks
+  });
+
+  it("reads the partitions' CPUs from sinfo's %P|%C and finds the default one", () => {
+    const p = parsePartitions("debug*|0/16/0/16\nbig|10/20/4/34\n");
+    expect(p.default).toBe("debug");
+    expect(cpusOf(p, undefined)).toBe(16);
+    expect(cpusOf(p, "big")).toBe(30);
+    expect(cpusOf(p, "debug,big")).toBe(46);
+    expect(cpusOf(p, "nope")).toBeUndefined();
+    expect(cpusOf(parsePartitions(""), undefined)).toBeUndefined();
+  });
+
+  it('takes "auto" from any layer, with the cpusPerTask and partition it divides by', () => {
+    const s = mapSubmission({ partition: "big" }, { elementsPerTask: "auto" }, { outputName: "r", cpusPerTask: 2 });
+    expect(s).toMatchObject({ elementsPerTask: "auto", cpusPerTask: 2, partition: "big" });
+    expect(mapSubmission({}, undefined, { outputName: "r", slurm: { extra: ["--cpus-per-task=4", "--partition=x"] } })).toMatchObject({ elementsPerTask: 1, cpusPerTask: 4, partition: "x" });
+    expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { elementsPerTask: "fast" } })).toThrow('slurm option elementsPerTask: expected a positive integer or "auto", got "fast"');
+    expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { elementsPerTask: 0 } })).toThrow('elementsPerTask: expected a positive integer or "auto", got 0');
   });
 });
 

@@ -191,6 +191,34 @@ suite("slurm backend on a real Slurm", () => {
     expect(readdirSync(join(dir, "map-1", "inputs"))).toHaveLength(40);
   }, 120_000);
 
+  it('packs elements with elementsPerTask "auto": one array task per slot, ordered results, element markers in the logs', () => {
+    // This Slurm: one partition of 16 CPUs, 1 CPU per task → 16 slots; 100 elements → 7 per task, 15 tasks.
+    const stats = join(scratch, "stats-packed.json");
+    const { run, dir } = runSlurm("packed", ["--count", "100"], { env: { OUTFLOW_SLURM_STATS: stats } });
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual({ n: 100, sum: 328350, first: [0, 1, 4], last: 9801 });
+    expect(mapFile(dir)).toMatchObject({ count: 100, perTask: 7, slots: 16, tasks: 15, arrays: [{ spec: "0-14" }] });
+    const s = JSON.parse(readFileSync(stats, "utf8"));
+    expect(s.calls.sinfo).toBe(1);
+    expect(s.calls.sbatch).toBe(1);
+    for (const ext of ["out", "err"]) {
+      const log = readFileSync(join(dir, "map-1", "logs", `2.${ext}`), "utf8");
+      expect(log.match(/^outflow: element \d+$/gm)).toEqual([14, 15, 16, 17, 18, 19, 20].map((i) => `outflow: element ${i}`));
+    }
+    // The last task holds the remainder (98, 99); a %k caps the slots.
+    expect(readFileSync(join(dir, "map-1", "logs", "14.out"), "utf8").match(/^outflow: element \d+$/gm)).toEqual(["outflow: element 98", "outflow: element 99"]);
+    const throttled = runSlurm("packed", ["--count", "10", "--simultaneous", "3"]);
+    expect(throttled.run.code, throttled.run.output).toBe(0);
+    expect(result(throttled.run)).toEqual({ n: 10, sum: 285, first: [0, 1, 4], last: 81 });
+    expect(mapFile(throttled.dir)).toMatchObject({ perTask: 4, slots: 3, tasks: 3, arrays: [{ spec: "0-2%3" }] });
+  }, 120_000);
+
+  it('refuses a bad elementsPerTask in one line naming the option and the value', () => {
+    const run = runBundle(root, "bad_packing", ["--backend", "slurm"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual([`error: map(squares): slurm option elementsPerTask: expected a positive integer or "auto", got "fast"`]);
+  });
+
   it("reports a failed element with its index, exit code and log, then resubmits only that element", async () => {
     const marker = join(scratch, "fail-element-2");
     writeFileSync(marker, "");

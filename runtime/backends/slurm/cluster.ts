@@ -35,11 +35,44 @@ export const ACTIVE_STATES = new Set(["PENDING", "RUNNING", "CONFIGURING", "COMP
 /** Ended by Slurm, not by the script: no status file will come. */
 export const KILLED_STATES = new Set(["CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED"]);
 
+export interface Partitions {
+  cpus: Map<string, number>;
+  /** The partition marked `*` by sinfo (where a job without --partition goes). */
+  default?: string;
+}
+
+/** `debug*|0/16/0/16` lines of `sinfo --format=%P|%C`. */
+export function parsePartitions(text: string): Partitions {
+  const cpus = new Map<string, number>();
+  let fallback: string | undefined;
+  for (const line of text.split("\n")) {
+    const m = /^\s*([^|\s]+)\|(\d+)\/(\d+)\/(\d+)\/(\d+)\s*$/.exec(line);
+    if (!m) continue;
+    const name = m[1].replace(/\*$/, "");
+    if (m[1].endsWith("*")) fallback = name;
+    cpus.set(name, (cpus.get(name) ?? 0) + Number(m[5]) - Number(m[4]));
+  }
+  return { cpus, default: fallback };
+}
+
+/** CPUs a job asking for `partition` (a comma list, or the default partition) can use; undefined when unknown. */
+export function cpusOf(partitions: Partitions, partition: string | undefined): number | undefined {
+  const names = partition ? partition.split(",").map((p) => p.trim()).filter(Boolean) : partitions.default ? [partitions.default] : [];
+  let total = 0;
+  for (const name of names) {
+    const n = partitions.cpus.get(name);
+    if (n === undefined) return undefined;
+    total += n;
+  }
+  return names.length ? total : undefined;
+}
+
 export interface CallCounts {
   sbatch: number;
   squeue: number;
   scontrol: number;
   scancel: number;
+  sinfo: number;
 }
 
 /** The program's path when it is on PATH and executable. */
@@ -62,8 +95,9 @@ function firstLines(text: string): string {
 }
 
 export class SlurmCluster {
-  readonly calls: CallCounts = { sbatch: 0, squeue: 0, scontrol: 0, scancel: 0 };
+  readonly calls: CallCounts = { sbatch: 0, squeue: 0, scontrol: 0, scancel: 0, sinfo: 0 };
   private maxArray?: Promise<number>;
+  private partitions?: Promise<Partitions>;
 
   /** Throws a SlurmError when sbatch is not on PATH. */
   static require(): void {
@@ -87,6 +121,15 @@ export class SlurmCluster {
       return m ? Number(m[1]) : 1001;
     });
     return this.maxArray;
+  }
+
+  /**
+   * CPUs of each partition (total minus offline: `%C` is allocated/idle/other/total), from ONE `sinfo`
+   * call per run; empty when sinfo cannot tell.
+   */
+  partitionCpus(): Promise<Partitions> {
+    this.partitions ??= this.run("sinfo", ["--noheader", "--format=%P|%C"]).then((r) => parsePartitions(r.code === 0 ? r.stdout : ""));
+    return this.partitions;
   }
 
   /** `sbatch --parsable [options] <script>` from `cwd`; the job id, or a SlurmError carrying sbatch's message. */

@@ -63,8 +63,18 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
     run: ctx.run,
   });
   const start = Date.now();
+  // A packed task (several elements) marks in both logs where each element begins, so its lines stay attributable.
+  const packed = taskInput.values.length > 1;
   function* items() {
-    for (let k = 0; k < taskInput.values.length; k++) yield { index: taskInput.first + k, value: taskInput.values[k] };
+    for (let k = 0; k < taskInput.values.length; k++) {
+      const index = taskInput.first + k;
+      if (packed) {
+        const line = `outflow: element ${index}\n`;
+        process.stdout.write(line);
+        process.stderr.write(line);
+      }
+      yield { index, value: taskInput.values[k] };
+    }
   }
   const { results, events } = await host.run({ path: ctx.path, elementPath: ctx.elementPath, outer: ctx.outer, items: items() }, (outcome) => {
     if (!outcome.ok) {

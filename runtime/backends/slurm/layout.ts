@@ -46,6 +46,8 @@ export interface MapFile {
   elementPath: number[];
   count: number;
   perTask: number;
+  /** `elementsPerTask: "auto"`: the array slots the packing was computed for. */
+  slots?: number;
   tasks: number;
   /** sha256 of the serialized elements and pass-through values. */
   inputHash: string;

@@ -10,11 +10,11 @@ import { RunCancelled, type Execution, type MapJob } from "../../execute/run-gra
 import type { GraphPlan } from "../../graph/plan.js";
 import type { Logger } from "../../logging/logger.js";
 import { replayEvents } from "../events.js";
-import { ACTIVE_STATES, SlurmError, type SlurmCluster } from "./cluster.js";
+import { ACTIVE_STATES, SlurmError, cpusOf, type SlurmCluster } from "./cluster.js";
 import { ensureDir, readJson, readValue, writeAtomic, writeJson, writeValue } from "./files.js";
 import { writeInputs } from "./inputs.js";
 import { LAYOUT_VERSION, MapDir, compactRanges, jobName, mapDirName, parseExitStatus, taskRange, type ElementContext, type ExitStatus, type MapFile, type TaskResults } from "./layout.js";
-import type { MapSubmission } from "./options.js";
+import { arraySlots, autoElementsPerTask, type MapSubmission } from "./options.js";
 import type { LostTask, Poller } from "./poller.js";
 import { shellQuote } from "./quote.js";
 import { renderScript } from "./script.js";
@@ -97,8 +97,9 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
   const count = job.items.length;
   const options = job.node.map!.options;
   const label = `map(${options.outputName})`;
-  if (count === 0) return [];
+  // Options are checked even for an empty map: a bad one is an error whatever the data.
   const submission = ctx.submission(job);
+  if (count === 0) return [];
   const key = mapDirName(job.path, job.elementPath);
   const seen = (ctx.occurrences.get(key) ?? 0) + 1;
   ctx.occurrences.set(key, seen);
@@ -119,10 +120,18 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     map = existing;
   } else {
     const maxArray = Math.min(await ctx.cluster.maxArraySize(), submission.maxArraySize ?? Infinity);
-    const perTask = Math.max(submission.elementsPerTask, Math.ceil(count / maxArray));
+    let wanted = submission.elementsPerTask;
+    let slots: number | undefined;
+    if (wanted === "auto") {
+      const partitionCpus = cpusOf(await ctx.cluster.partitionCpus(), submission.partition);
+      slots = arraySlots({ simultaneous: submission.simultaneous, partitionCpus, cpusPerTask: submission.cpusPerTask, maxArraySize: maxArray });
+      wanted = autoElementsPerTask(count, slots);
+      ctx.log.debug(`${label}: elementsPerTask "auto": ${slots} slots (${submission.simultaneous ? `%${submission.simultaneous}, ` : ""}${partitionCpus ?? "unknown"} CPUs / ${submission.cpusPerTask} per task, MaxArraySize ${maxArray}) → ${wanted} per array task`);
+    }
+    const perTask = Math.max(wanted, Math.ceil(count / maxArray));
     for (const d of dir.subdirs) ensureDir(d);
     const inputHash = writeInputs(job.items, outer, perTask, dir);
-    map = { version: LAYOUT_VERSION, outputName: options.outputName, path: job.path, elementPath: job.elementPath, count, perTask, tasks: Math.ceil(count / perTask), inputHash, jobName: name, arrays: [] };
+    map = { version: LAYOUT_VERSION, outputName: options.outputName, path: job.path, elementPath: job.elementPath, count, perTask, ...(slots !== undefined ? { slots } : {}), tasks: Math.ceil(count / perTask), inputHash, jobName: name, arrays: [] };
   }
   // Args and config may change on a resubmission (the elements may not): always the current ones. Mode 600:
   // the config may hold credentials.
@@ -186,7 +195,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
       ctx.cluster.cancelNow([jobId]);
       throw new RunCancelled();
     }
-    ctx.log.info(`${label}: submitted Slurm array ${jobId} (--array=${spec}, ${elements}); logs in ${join(dir.dir, "logs")}`);
+    ctx.log.info(`${label}: submitted Slurm array ${jobId} (--array=${spec}, ${elements}${map.perTask > 1 ? `, ${map.perTask} per array task${map.slots ? ` for ${map.slots} slots` : ""}` : ""}); logs in ${join(dir.dir, "logs")}`);
   } else {
     writeJson(dir.mapFile, map);
   }

@@ -2,8 +2,9 @@
  * sbatch directives of one map: config `slurm` defaults < the command's `slurm` < `map({ slurm })`, with the
  * map's top-level `cpusPerTask` and `simultaneousTasks` applying too. Keys are camelCase or as sbatch spells
  * them (`cpus_per_task`, `cpus-per-task`); `extra` holds raw sbatch arguments (`["--exclusive"]`).
- * outflow's own keys: `simultaneousTasks` (the `%k`), `elementsPerTask` (batch elements into array tasks),
- * `maxArraySize` (stay below a site limit; the cluster's MaxArraySize always applies).
+ * outflow's own keys: `simultaneousTasks` (the `%k`), `elementsPerTask` (batch elements into array tasks: a
+ * number, or `"auto"` for about one array task per slot Slurm can run at once), `maxArraySize` (stay below a
+ * site limit; the cluster's MaxArraySize always applies).
  */
 import type { MapOptions } from "../../../contract/manifest.js";
 import type { SlurmConfig } from "../../config/schema.js";
@@ -14,8 +15,12 @@ export interface MapSubmission {
   directives: string[];
   /** The `%k` of `--array`. */
   simultaneous?: number;
-  /** Elements per array task, at least (more when the map is larger than MaxArraySize). */
-  elementsPerTask: number;
+  /** Elements per array task, at least (more when the map is larger than MaxArraySize); see `packing`. */
+  elementsPerTask: number | "auto";
+  /** CPUs one array task asks for (`--cpus-per-task`, 1 by default): what `"auto"` divides a partition by. */
+  cpusPerTask: number;
+  /** The `--partition` asked for (the cluster's default partition when undefined). */
+  partition?: string;
   /** A lower array size limit than the cluster's MaxArraySize (site limits such as MaxSubmitJobs). */
   maxArraySize?: number;
 }
@@ -71,7 +76,46 @@ export function mapSubmission(config: SlurmConfig | undefined, command: Record<s
     directives.push(m[2] === undefined ? m[1] : `${m[1]}=${directiveValue(name, m[2])}`);
   }
   const simultaneous = merged.has("simultaneous-tasks") ? positiveInt("simultaneousTasks", merged.get("simultaneous-tasks")) : undefined;
-  const elementsPerTask = merged.has("elements-per-task") ? positiveInt("elementsPerTask", merged.get("elements-per-task")) : 1;
+  const elementsPerTask = merged.has("elements-per-task") ? perTaskOption(merged.get("elements-per-task")) : 1;
   const maxArraySize = merged.has("max-array-size") ? positiveInt("maxArraySize", merged.get("max-array-size")) : undefined;
-  return { directives, simultaneous, elementsPerTask, maxArraySize };
+  // What one array task asks for, as sbatch will read it (the last --cpus-per-task / --partition wins).
+  let cpusPerTask = 1;
+  let partition: string | undefined;
+  for (const d of directives) {
+    const m = /^(?:--cpus-per-task|-c)=(.*)$/.exec(d) ?? /^-c(\d+)$/.exec(d);
+    if (m && /^\d+$/.test(m[1]) && Number(m[1]) > 0) cpusPerTask = Number(m[1]);
+    const p = /^(?:--partition|-p)=(.*)$/.exec(d);
+    if (p) partition = p[1].replace(/^"(.*)"$/, "$1");
+  }
+  return { directives, simultaneous, elementsPerTask, cpusPerTask, partition, maxArraySize };
+}
+
+function perTaskOption(value: unknown): number | "auto" {
+  if (value === "auto" || (typeof value === "number" && Number.isInteger(value) && value >= 1)) return value;
+  throw new DirectiveError(`slurm option elementsPerTask: expected a positive integer or "auto", got ${JSON.stringify(value)}`);
+}
+
+export interface SlotLimits {
+  /** The map's `%k` (simultaneousTasks), if any. */
+  simultaneous?: number;
+  /** CPUs of the partition the array goes to (undefined when sinfo could not tell). */
+  partitionCpus?: number;
+  cpusPerTask: number;
+  /** The array size limit in force (the cluster's MaxArraySize, or the map's lower maxArraySize). */
+  maxArraySize: number;
+}
+
+/** How many array tasks of this map Slurm can run at once: min(%k, partition CPUs / cpusPerTask, MaxArraySize). */
+export function arraySlots(limits: SlotLimits): number {
+  const byCpus = limits.partitionCpus === undefined ? Infinity : Math.max(1, Math.floor(limits.partitionCpus / Math.max(1, limits.cpusPerTask)));
+  return Math.max(1, Math.min(limits.simultaneous ?? Infinity, byCpus, limits.maxArraySize));
+}
+
+/**
+ * `elementsPerTask: "auto"`: pack `count` elements so that the array has about one task per slot, i.e. it
+ * runs in one wave (`waves` = 1): ceil(count / slots) elements per task. Fewer tasks means fewer processes
+ * started (one `node` per array task) for the same parallelism; 2 waves were measured slower (see README).
+ */
+export function autoElementsPerTask(count: number, slots: number, waves = 1): number {
+  return Math.max(1, Math.ceil(count / Math.max(1, Math.floor(slots * waves))));
 }
