@@ -1,23 +1,17 @@
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { CommandSpec, Manifest, Site } from "../contract/manifest.js";
-import { formatDiagnostic } from "../contract/diagnostic.js";
+import type { CommandSpec, Manifest } from "../contract/manifest.js";
 import { UsageError, globalOptions } from "./cli/args.js";
 import { loadConfig } from "./config/load.js";
 import type { OutflowConfig } from "./config/schema.js";
 import { configureLogging, getLogger } from "./logging/logger.js";
 import { isExitPipeline } from "./execute/control-nodes.js";
-import { registerTasks, findCommands, flattenCommands, type ModuleTable } from "./registry.js";
-import { record, GraphError } from "./graph/recorder.js";
-import { toGraphSpec } from "./graph/to-spec.js";
-import { planGraph, type GraphPlan } from "./graph/plan.js";
+import { findCommands, flattenCommands, type ModuleTable } from "./registry.js";
+import type { GraphPlan } from "./graph/plan.js";
 import type { Graph } from "./graph/model.js";
-import type { RawSite } from "./graph/site.js";
-import { originalPosition } from "./source-map.js";
 import { runGraph, terminalOutputs, silentObserver, RunCancelled, type Execution, type RunObserver } from "./execute/run-graph.js";
 import type { Validators } from "./execute/validate.js";
-import { ReportedError } from "./report.js";
 import { startThreadsBackend, type ThreadsBackend } from "./backends/threads/index.js";
+import { recordAndCheck } from "./graph/record-and-check.js";
 import type { Tracking } from "./db/tracking.js";
 
 /** How a bundle (or the testing helpers) hands the runtime the user's code, lazily. */
@@ -47,46 +41,9 @@ export interface RunOutcome {
   runId: string | null;
 }
 
-/** Maps a bundle position back to the user's source, relative to the pipeline root. */
-function sourceSite(site: RawSite): Site {
-  return originalPosition(site.file, site.line, site.column) ?? site;
-}
-
-function readSource(root: string, file: string): string | undefined {
-  try {
-    return readFileSync(resolve(root, file), "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
 export async function loadPipelineConfig(run: Pick<PipelineRun, "manifest" | "loadConfig">, file: string | undefined): Promise<OutflowConfig> {
   const base = await run.loadConfig();
   return loadConfig({ base, baseName: run.manifest.configModule ?? "outflow.config.ts", file, env: process.env, cwd: process.cwd() }).config;
-}
-
-/** Records the command's graph with the real args and re-checks it before any task runs. */
-export function recordAndCheck(run: Pick<PipelineRun, "manifest" | "root" | "command">, modules: ModuleTable, args: Record<string, unknown>): { graph: Graph; plan: GraphPlan } {
-  registerTasks(modules);
-  const found = flattenCommands(findCommands(modules)).find((c) => c.source === run.command.source);
-  if (!found) throw new Error(`command ${run.command.path.join(" ")} (${run.command.source}) is not in the bundle; rebuild with \`outflow build\``);
-  const setup = found.ref.definition.setup;
-  const recording = record(() => setup?.({ args: args as never }));
-  if (recording.error) {
-    const e = recording.error;
-    const where = e instanceof GraphError ? sourceSite(e.site) : undefined;
-    throw new GraphError(`${where ? `${where.file}:${where.line}:${where.column} - ` : ""}setup() of ${run.command.name} failed: ${e instanceof Error ? e.message : String(e)}`, e instanceof GraphError ? e.site : { file: "", line: 0, column: 0 });
-  }
-  const { plan, diagnostics } = planGraph(toGraphSpec(recording.graph), run.manifest.tasks);
-  if (diagnostics.length) {
-    for (const d of diagnostics) {
-      const site = sourceSite(d.site);
-      process.stderr.write(formatDiagnostic({ ...d, site }, readSource(run.root, site.file)) + "\n");
-    }
-    process.stderr.write(`error: the graph of ${run.command.name} built with these args is invalid (${diagnostics.length} problem${diagnostics.length > 1 ? "s" : ""})\n`);
-    throw new ReportedError(1);
-  }
-  return { graph: recording.graph, plan };
 }
 
 function splitValues(values: Record<string, unknown>, command: CommandSpec) {

@@ -7,7 +7,7 @@
 import type { Manifest } from "../../contract/manifest.js";
 import type { OutflowConfig } from "../config/schema.js";
 import type { RunInfo, Scope } from "../context.js";
-import { recordAndCheck } from "../pipeline.js";
+import { recordAndCheck } from "../graph/record-and-check.js";
 import type { ModuleTable } from "../registry.js";
 import { runMapElement, silentObserver, type Execution, type MapJob } from "../execute/run-graph.js";
 import type { Validators } from "../execute/validate.js";

@@ -1,0 +1,54 @@
+/**
+ * Records a command's graph with the real args and re-checks it before any task runs: the driver does
+ * it once per run, and every place that runs map elements away from it (threads workers, Slurm array
+ * tasks) does it again to find the map by its path. Kept apart from `pipeline.ts` so those places do not
+ * load the CLI and config code (the YAML parser among it).
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { CommandSpec, Manifest, Site } from "../../contract/manifest.js";
+import { formatDiagnostic } from "../../contract/diagnostic.js";
+import { registerTasks, findCommands, flattenCommands, type ModuleTable } from "../registry.js";
+import { originalPosition } from "../source-map.js";
+import { ReportedError } from "../report.js";
+import { record, GraphError } from "./recorder.js";
+import { toGraphSpec } from "./to-spec.js";
+import { planGraph, type GraphPlan } from "./plan.js";
+import type { Graph } from "./model.js";
+import type { RawSite } from "./site.js";
+
+/** Maps a bundle position back to the user's source, relative to the pipeline root. */
+function sourceSite(site: RawSite): Site {
+  return originalPosition(site.file, site.line, site.column) ?? site;
+}
+
+function readSource(root: string, file: string): string | undefined {
+  try {
+    return readFileSync(resolve(root, file), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+export function recordAndCheck(run: { manifest: Manifest; root: string; command: CommandSpec }, modules: ModuleTable, args: Record<string, unknown>): { graph: Graph; plan: GraphPlan } {
+  registerTasks(modules);
+  const found = flattenCommands(findCommands(modules)).find((c) => c.source === run.command.source);
+  if (!found) throw new Error(`command ${run.command.path.join(" ")} (${run.command.source}) is not in the bundle; rebuild with \`outflow build\``);
+  const setup = found.ref.definition.setup;
+  const recording = record(() => setup?.({ args: args as never }));
+  if (recording.error) {
+    const e = recording.error;
+    const where = e instanceof GraphError ? sourceSite(e.site) : undefined;
+    throw new GraphError(`${where ? `${where.file}:${where.line}:${where.column} - ` : ""}setup() of ${run.command.name} failed: ${e instanceof Error ? e.message : String(e)}`, e instanceof GraphError ? e.site : { file: "", line: 0, column: 0 });
+  }
+  const { plan, diagnostics } = planGraph(toGraphSpec(recording.graph), run.manifest.tasks);
+  if (diagnostics.length) {
+    for (const d of diagnostics) {
+      const site = sourceSite(d.site);
+      process.stderr.write(formatDiagnostic({ ...d, site }, readSource(run.root, site.file)) + "\n");
+    }
+    process.stderr.write(`error: the graph of ${run.command.name} built with these args is invalid (${diagnostics.length} problem${diagnostics.length > 1 ? "s" : ""})\n`);
+    throw new ReportedError(1);
+  }
+  return { graph: recording.graph, plan };
+}
