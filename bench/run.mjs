@@ -93,18 +93,40 @@ if (!only || only === "maps") {
   add("maps", "threads map time (minus 1-element run)", thr - empty, "ms");
   add("maps", "raw worker dispatch floor, 100k", floor, "ms");
   add("maps", "ratio threads map / floor", (thr - empty) / floor, "x", "<= 1.5");
-  const cpuSeq = time(node, [join(chainRoot, "dist/cpu_map.js"), "--backend", "sequential"], env(8)).ms;
-  const cpuThr = time(node, [join(chainRoot, "dist/cpu_map.js"), "--backend", "threads"], env(8)).ms;
+  // Tracked maps: every element is a task record (element + its task), written in batches.
+  const tracked = (items, backend) => bench(node, [join(chainRoot, "dist/fine_map_tracked.js"), "--backend", backend], 3, env(items));
+  for (const backend of ["sequential", "threads"]) {
+    const one = tracked(1, backend);
+    const many = tracked(10000, backend);
+    add("maps", `per tracked element, ${backend} (10k map vs 1)`, (many - one) / 9999, "ms");
+  }
+  // Interleaved medians of 3: a 2-core VM's noise hits both alike.
+  const cpuSeqs = [];
+  const cpuThrs = [];
+  for (let i = 0; i < 3; i++) {
+    cpuSeqs.push(time(node, [join(chainRoot, "dist/cpu_map.js"), "--backend", "sequential"], env(8)).ms);
+    cpuThrs.push(time(node, [join(chainRoot, "dist/cpu_map.js"), "--backend", "threads"], env(8)).ms);
+  }
+  const cpuSeq = median(cpuSeqs);
+  const cpuThr = median(cpuThrs);
   add("maps", "8 x 0.5 s CPU elements, sequential", cpuSeq, "ms");
   add("maps", "8 x 0.5 s CPU elements, threads", cpuThr, "ms");
   add("maps", "speedup threads / sequential", cpuSeq / cpuThr, "x", ">= 1.9");
-  const base = peakRss(node, [join(chainRoot, "dist/fine_map.js"), "--backend", "threads"], env(1));
-  const big = peakRss(node, [join(chainRoot, "dist/fine_map.js"), "--backend", "threads"], env(1_000_000));
+  const rssMedian = (args) => median([1, 2, 3].map(() => peakRss(node, args.cmd, args.opts)));
+  const base = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "threads"], opts: env(1) });
+  const big = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "threads"], opts: env(1_000_000) });
+  // The same shape without outflow: bench/floor.mjs builds the 1e6 input and output arrays and dispatches them to workers.
+  const floorBase = rssMedian({ cmd: [join(repo, "bench/floor.mjs"), "1"], opts: {} });
+  const floorBig = rssMedian({ cmd: [join(repo, "bench/floor.mjs"), "1000000"], opts: {} });
   if (base && big) {
     const dataMiB = (1_000_000 * 8) / 2 ** 20;
     add("maps", "1e6-number map: peak RSS over a 1-element run", (big - base) / 1024, "MiB");
     add("maps", "1e6-number map: data (1e6 float64)", dataMiB, "MiB");
     add("maps", "ratio RSS growth / data", (big - base) / 1024 / dataMiB, "x", "<= 3");
+    if (floorBase && floorBig) {
+      add("maps", "raw worker floor, same 1e6 map: RSS growth / data", (floorBig - floorBase) / 1024 / dataMiB, "x");
+      add("maps", "ratio RSS growth outflow / raw floor", (big - base) / (floorBig - floorBase), "x");
+    }
   }
 }
 
