@@ -6,6 +6,8 @@ import { arraySlots, autoElementsPerTask, mapSubmission } from "../../runtime/ba
 import { cpusOf, parsePartitions } from "../../runtime/backends/slurm/cluster.js";
 import { compactRanges, parseExitStatus, taskRange } from "../../runtime/backends/slurm/layout.js";
 import { renderScript } from "../../runtime/backends/slurm/script.js";
+import { keptEvents, mergeEvents } from "../../runtime/backends/slurm/element.js";
+import type { RecordedEvent } from "../../runtime/backends/events.js";
 
 const nasty = [`it's`, `"dq"`, "$(touch /tmp/outflow-never)", "`id`", "a b\tc", "line\nbreak", "'\\''", "$HOME ${PATH}", ";|&<>*?[]{}~!#", ""];
 
@@ -114,5 +116,16 @@ describe("run directory helpers", () => {
     expect(script).toContain("#SBATCH --array=0-3%2\n#SBATCH --output=logs/%a.out\n#SBATCH --error=logs/%a.err\n#SBATCH --mem=1G\n");
     expect(script).toContain(`MAP_DIR='/runs/it'\\''s here/map-1'`);
     expect(spawnSync("bash", ["-n"], { input: script }).status).toBe(0);
+  });
+});
+
+describe("merging a resubmitted packed task's records", () => {
+  const ev = (id: number, parent: number | null, name: string, element?: number): RecordedEvent => ({ id, parent, name, plugin: "", element, inputs: [], outputs: [], startedAt: 0, state: "success" });
+  it("keeps the kept elements' records with everything under them, and renumbers the new ones after them", () => {
+    const earlier = [ev(1, null, "r[4]", 4), ev(2, 1, "T", 4), ev(3, null, "r[5]", 5), ev(4, 3, "T", 5), ev(5, null, "r[6]", 6), ev(6, 5, "T", 6)];
+    const kept = keptEvents(earlier, new Set([4, 6]));
+    expect(kept.map((e) => e.name + e.id)).toEqual(["r[4]1", "T2", "r[6]5", "T6"]);
+    const merged = mergeEvents(kept, [ev(1, null, "r[5]", 5), ev(2, 1, "T", 5)]);
+    expect(merged.map((e) => [e.id, e.parent, e.name])).toEqual([[1, null, "r[4]"], [2, 1, "T"], [5, null, "r[6]"], [6, 5, "T"], [7, null, "r[5]"], [8, 7, "T"]]);
   });
 });

@@ -247,6 +247,39 @@ suite("slurm backend on a real Slurm", () => {
     expect(mapFile(dir).arrays).toHaveLength(2);
   }, 120_000);
 
+  it("resubmits a packed task with a failing element by rerunning only that element, keeping the others' results", () => {
+    // 8 elements, %2 → 2 slots → 2 array tasks of 4; element 5 (array task 1) throws while the marker exists.
+    const marker = join(scratch, "fail-packed-5");
+    const tally = join(scratch, "tally-packed.txt");
+    writeFileSync(marker, "");
+    const args = ["--count", "8", "--simultaneous", "2", "--bad", "5", "--marker", marker, "--log", tally];
+    const { run, dir } = runSlurm("packed", args);
+    expect(run.code).toBe(1);
+    expect(mapFile(dir)).toMatchObject({ perTask: 4, tasks: 2 });
+    expect(run.stderr).toContain(`map(squares): element 5 (array task 1) failed: exit code 1: task Tally: RangeError: element 5 refuses; log: ${join(dir, "map-1", "logs", "1.err")}`);
+    expect(run.stderr).toMatch(/1 of 8 elements failed on Slurm/);
+    const ran = () => readFileSync(tally, "utf8").split("\n").filter(Boolean).map(Number).sort((a, b) => a - b);
+    expect(ran()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+
+    rmSync(marker);
+    const again = runBundle(root, "packed", ["--resubmit-failed", dir]);
+    expect(again.code, again.output).toBe(0);
+    expect(result(again)).toEqual({ n: 8, sum: 140, first: [0, 1, 4], last: 49 });
+    // Only array task 1 was resubmitted, and in it only element 5 ran again.
+    expect(mapFile(dir).arrays.map((a) => a.spec)).toEqual(["0-1%2", "1%2"]);
+    expect(ran()).toEqual([0, 1, 2, 3, 4, 5, 5, 6, 7]);
+    const out = readFileSync(join(dir, "map-1", "logs", "1.out"), "utf8");
+    expect(out).toContain("outflow: array task 1: elements 4,6-7 kept from the earlier attempt; running 5\n");
+    expect(out.match(/^outflow: element \d+$/gm)).toEqual(["outflow: element 5"]);
+    const merged = deserialize(readFileSync(join(dir, "map-1", "results", "1.bin"))) as { results: { index: number; ok: boolean; value: unknown }[] };
+    expect(merged.results).toEqual([4, 5, 6, 7].map((i) => ({ index: i, ok: true, value: i * i })));
+
+    // Changed elements are still refused.
+    const changed = runBundle(root, "packed", ["--resubmit-failed", dir, "--count", "9"]);
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toContain("cannot resubmit map(squares): its elements differ from those of the first run (8 then, 9 now)");
+  }, 120_000);
+
   it("scancels the array on SIGINT and exits 130", async () => {
     const before = new Set(runDirs());
     const child = spawn(process.execPath, [join(root, "dist", "squares.js"), "--backend", "slurm", "--count", "12", "--sleep", "60000", "--simultaneous", "4"], { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });

@@ -2,7 +2,9 @@
  * One Slurm array task: `node dist/<command>.js --outflow-element <map dir> [--outflow-task <n>]` (the task
  * number defaults to $SLURM_ARRAY_TASK_ID). Reads the run's context and its elements from the map
  * directory, runs them in this process, writes `results/<n>.bin` atomically and exits 0 when every element
- * succeeded, 1 otherwise. The generated script then writes `status/<n>.exit`.
+ * succeeded, 1 otherwise. The generated script then writes `status/<n>.exit`. A resubmitted packed task
+ * finds its earlier attempt's results set aside (`results/<n>.prev.bin`): it runs only the elements that
+ * have no successful result there and writes the merged results.
  */
 import { hostname } from "node:os";
 import { resolve } from "node:path";
@@ -13,7 +15,8 @@ import type { DatabaseSession } from "../../db/session.js";
 import type { DbCatalog } from "../../db/catalog.js";
 import { ElementHost } from "../elements.js";
 import { readValue, writeValue } from "./files.js";
-import { LAYOUT_VERSION, MapDir, type ElementContext, type TaskInput, type TaskResults } from "./layout.js";
+import type { RecordedEvent } from "../events.js";
+import { LAYOUT_VERSION, MapDir, compactRanges, type ElementContext, type TaskInput, type TaskResults } from "./layout.js";
 
 export const ELEMENT_FLAG = "--outflow-element";
 export const TASK_FLAG = "--outflow-task";
@@ -63,11 +66,23 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
     run: ctx.run,
   });
   const start = Date.now();
+  // A resubmitted packed task: the elements its earlier attempt computed are kept, not rerun.
+  const previous = readPrevious(dir, task);
+  const kept = previous ? previous.results.filter((r) => r.ok) : [];
+  const keep = new Set(kept.map((r) => r.index));
+  if (keep.size) {
+    const rest: number[] = [];
+    for (let k = 0; k < taskInput.values.length; k++) if (!keep.has(taskInput.first + k)) rest.push(taskInput.first + k);
+    const line = `outflow: array task ${task}: element${keep.size > 1 ? "s" : ""} ${compactRanges([...keep].sort((a, b) => a - b))} kept from the earlier attempt; running ${rest.length ? compactRanges(rest) : "none"}\n`;
+    process.stdout.write(line);
+    process.stderr.write(line);
+  }
   // A packed task (several elements) marks in both logs where each element begins, so its lines stay attributable.
   const packed = taskInput.values.length > 1;
   function* items() {
     for (let k = 0; k < taskInput.values.length; k++) {
       const index = taskInput.first + k;
+      if (keep.has(index)) continue;
       if (packed) {
         const line = `outflow: element ${index}\n`;
         process.stdout.write(line);
@@ -82,7 +97,38 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
       process.stderr.write(`outflow: element ${outcome.index} failed${e.task ? ` in task ${e.task}` : ""}: ${e.name === "Error" ? "" : `${e.name}: `}${e.message}\n${e.stack ? e.stack.split("\n").slice(1).join("\n") + "\n" : ""}`);
     }
   });
-  const record: TaskResults = { version: LAYOUT_VERSION, task, host: hostname(), start, end: Date.now(), results, events };
+  const all = keep.size ? [...kept, ...results].sort((a, b) => a.index - b.index) : results;
+  const allEvents = keep.size ? mergeEvents(keptEvents(previous!.events, keep), events) : events;
+  const record: TaskResults = { version: LAYOUT_VERSION, task, host: hostname(), start, end: Date.now(), results: all, events: allEvents };
   writeValue(dir.result(task), record);
   return results.every((r) => r.ok) ? 0 : 1;
+}
+
+function readPrevious(dir: MapDir, task: number): TaskResults | undefined {
+  try {
+    const prev = readValue<TaskResults>(dir.previous(task));
+    return prev.version === LAYOUT_VERSION ? prev : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** The record events of the kept elements: each element record (parent null) and everything under it. */
+export function keptEvents(events: RecordedEvent[], keep: Set<number>): RecordedEvent[] {
+  const ids = new Set<number>();
+  const out: RecordedEvent[] = [];
+  for (const e of events) {
+    const kept = e.parent === null ? e.element !== undefined && keep.has(e.element) : ids.has(e.parent);
+    if (!kept) continue;
+    ids.add(e.id);
+    out.push(e);
+  }
+  return out;
+}
+
+/** `earlier` then `later`, the ids of `later` moved past those of `earlier` (both lists number from 1). */
+export function mergeEvents(earlier: RecordedEvent[], later: RecordedEvent[]): RecordedEvent[] {
+  const offset = earlier.reduce((m, e) => Math.max(m, e.id), 0);
+  return [...earlier, ...later.map((e) => ({ ...e, id: e.id + offset, parent: e.parent === null ? null : e.parent + offset }))];
 }

@@ -10,6 +10,7 @@
  *         array-<n>.sh                         the sbatch scripts (0: first submission, 1..: resubmissions)
  *         logs/<task>.out, logs/<task>.err     stdout / stderr of array task <task>
  *         results/<task>.bin                   v8: each element's value or error, task record events
+ *         results/<task>.prev.bin              the earlier attempt's results of a resubmitted packed task
  *         status/<task>.exit                   written last by the script: exit code, start, end, host
  *         failed.txt                           the failed elements of the last attempt, one per line
  */
@@ -108,6 +109,10 @@ export class MapDir {
   }
   result(task: number) {
     return join(this.dir, "results", `${task}.bin`);
+  }
+  /** The results of the task's earlier attempt, set aside by a resubmission: its successes are kept. */
+  previous(task: number) {
+    return join(this.dir, "results", `${task}.prev.bin`);
   }
   exit(task: number) {
     return join(this.dir, "status", `${task}.exit`);

@@ -4,7 +4,7 @@
  * finishes (replaying its task records), and report every failed element with its index, exit code or
  * signal and log path. A resubmission reuses the map directory and submits only the failed tasks.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { RunCancelled, type Execution, type MapJob } from "../../execute/run-graph.js";
 import type { GraphPlan } from "../../graph/plan.js";
@@ -161,7 +161,10 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
   if (todo.length) {
     for (const t of todo) {
       rmSync(dir.exit(t), { force: true });
-      rmSync(dir.result(t), { force: true });
+      // A packed task keeps what its earlier attempt computed: it reruns only the elements without a
+      // result. (When the earlier attempt left no results, an older set-aside file stays in place.)
+      if (map.perTask > 1 && existsSync(dir.result(t))) renameSync(dir.result(t), dir.previous(t));
+      else rmSync(dir.result(t), { force: true });
     }
     const n = map.arrays.length;
     const spec = `${compactRanges(todo)}${submission.simultaneous ? `%${submission.simultaneous}` : ""}`;
@@ -211,7 +214,18 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
       record = undefined;
     }
     if (!record) {
-      failures.push({ first, end, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined });
+      // Elements an earlier attempt of this task computed were not rerun: only the others failed.
+      const kept = new Set(previousSuccesses(dir, task));
+      for (let i = first; i < end; ) {
+        if (kept.has(i)) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < end && !kept.has(j)) j++;
+        failures.push({ first: i, end: j, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined });
+        i = j;
+      }
       return;
     }
     for (const r of record.results) {
@@ -235,6 +249,16 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
   if (ctx.exec.signal?.aborted) throw new RunCancelled();
   if (failures.length) await reportFailures(ctx, dir, label, failures, count);
   return results;
+}
+
+/** Indices of the elements the set-aside earlier attempt of `task` computed (none when there is none). */
+function previousSuccesses(dir: MapDir, task: number): number[] {
+  if (!existsSync(dir.previous(task))) return [];
+  try {
+    return readValue<TaskResults>(dir.previous(task)).results.filter((r) => r.ok).map((r) => r.index);
+  } catch {
+    return [];
+  }
 }
 
 async function reportFailures(ctx: MapRunContext, dir: MapDir, label: string, failures: ElementFailure[], total: number): Promise<never> {
