@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The `outflow` command. The compiler is TypeScript: compile it once with esbuild into a cache (rebuilt
 // when a source file changes), then run it. ts-morph and esbuild stay external, loaded from node_modules.
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 
 const outflowRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -24,8 +25,20 @@ function newestSource() {
   return newest;
 }
 
+const requireHere = createRequire(join(outflowRoot, "package.json"));
+const externalPackagesByPath = {
+  name: "external-packages-by-path",
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith("node:")) return { path: args.path, external: true };
+      return { path: pathToFileURL(requireHere.resolve(args.path)).href, external: true };
+    });
+  },
+};
+
 async function compilerModule() {
-  let cache = join(outflowRoot, "node_modules", ".cache", "outflow-cli");
+  // OUTFLOW_CLI_CACHE: another cache folder (the tests use a fresh one).
+  let cache = process.env.OUTFLOW_CLI_CACHE || join(outflowRoot, "node_modules", ".cache", "outflow-cli");
   try {
     mkdirSync(cache, { recursive: true });
   } catch {
@@ -35,17 +48,25 @@ async function compilerModule() {
   const out = join(cache, "cli.mjs");
   if (!existsSync(out) || statSync(out).mtimeMs < newestSource()) {
     const esbuild = await import("esbuild");
-    await esbuild.build({
+    const result = await esbuild.build({
       entryPoints: [join(outflowRoot, "compiler/cli.ts")],
       outfile: out,
+      write: false,
       bundle: true,
       platform: "node",
       target: "node20",
       format: "esm",
-      packages: "external",
       absWorkingDir: outflowRoot,
+      // Packages stay external, imported by absolute path: the cached CLI then runs from any cache folder
+      // (the tmpdir fallback of a read-only install, OUTFLOW_CLI_CACHE) with outflow's own node_modules.
+      plugins: [externalPackagesByPath],
       logLevel: "error",
     });
+    // Written aside, then renamed into place: concurrent `outflow` processes (parallel builds, test
+    // workers) never import a half-written file, and the last rename wins with a complete one.
+    const tmp = `${out}.${process.pid}.tmp`;
+    writeFileSync(tmp, result.outputFiles[0].contents);
+    renameSync(tmp, out);
   }
   return import(pathToFileURL(out).href);
 }

@@ -73,3 +73,30 @@ describe("outflow build (CLI)", () => {
     expect(existsSync(join(root, "generated"))).toBe(false);
   });
 });
+
+describe("the outflow command's compiled CLI cache", () => {
+  it("survives concurrent first runs: every process gets a complete CLI, no temp file is left", async () => {
+    const { mkdtempSync, readdirSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { spawn } = await import("node:child_process");
+    const cache = mkdtempSync(join(tmpdir(), "outflow-cli-cache-"));
+    try {
+      const runs = Array.from({ length: 4 }, () =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const child = spawn(process.execPath, [join(repoRoot, "bin/outflow.mjs"), "--help"], { env: { ...process.env, OUTFLOW_CLI_CACHE: cache } });
+          let out = "";
+          child.stdout.on("data", (d) => (out += d));
+          child.stderr.on("data", (d) => (out += d));
+          child.on("exit", (code) => resolve({ code, out }));
+        }),
+      );
+      for (const r of await Promise.all(runs)) {
+        expect(r.code, r.out).toBe(0);
+        expect(r.out).toContain("build [--check] [--root <dir>]");
+      }
+      expect(readdirSync(cache)).toEqual(["cli.mjs"]);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
