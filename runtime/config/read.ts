@@ -1,6 +1,7 @@
 /**
  * Reads one per-instance config file (YAML or JSON, by extension): resolves `!include other.yml`
- * (relative to the including file, nested, cycles rejected) and `${env:NAME}` in string values.
+ * (relative to the including file, nested, cycles rejected) and `${env:NAME}` / `${env:NAME:-default}` in
+ * string values.
  * Every error is a one-line `ConfigError` naming the file and the key or position.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -134,14 +135,19 @@ const ENV_REF = /\$\{env:([^}]*)\}/g;
 
 function interpolate(text: string, path: string[], ctx: ResolveContext): string {
   if (!text.includes("${env:")) return text;
-  return text.replace(ENV_REF, (_match, rawName: string) => {
+  return text.replace(ENV_REF, (_match, raw: string) => {
+    // `${env:NAME:-default}`: the default when NAME is unset or empty (as in the shell).
+    const split = raw.indexOf(":-");
+    const rawName = split < 0 ? raw : raw.slice(0, split);
+    const fallback = split < 0 ? undefined : raw.slice(split + 2);
     const varName = rawName.trim();
     const where = `${ctx.name}: ${formatPath(path) || "(top level)"}`;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(varName)) {
-      throw new ConfigError(`${where}: bad environment reference "\${env:${rawName}}" (expected \${env:NAME})`);
+      throw new ConfigError(`${where}: bad environment reference "\${env:${raw}}" (expected \${env:NAME} or \${env:NAME:-default})`);
     }
     const found = ctx.opts.env[varName];
-    if (found === undefined) throw new ConfigError(`${where}: environment variable ${varName} is not set`);
+    if (fallback !== undefined && (found === undefined || found === "")) return fallback;
+    if (found === undefined) throw new ConfigError(`${where}: environment variable ${varName} is not set (give a default with \${env:${varName}:-default})`);
     return found;
   });
 }

@@ -210,19 +210,27 @@ describe("${env:NAME}", () => {
 
   test("a missing variable names the file, the key path and the variable", () => {
     write("config.yml", "databases:\n  default:\n    dialect: postgresql\n    address: h\n    database: d\n    user:\n      username: u\n      password: ${env:DB_PASSWORD}\n");
-    expect(errorOf(() => load({ file: "config.yml", env: {} }))).toBe("config.yml: databases.default.user.password: environment variable DB_PASSWORD is not set");
+    expect(errorOf(() => load({ file: "config.yml", env: {} }))).toBe("config.yml: databases.default.user.password: environment variable DB_PASSWORD is not set (give a default with ${env:DB_PASSWORD:-default})");
   });
 
   test("a missing variable in an included file names that file", () => {
     write("config.yml", "slurm: !include slurm.yml\n");
     write("slurm.yml", "account: ${env:ACCOUNT}\n");
-    expect(errorOf(() => load({ file: "config.yml" }))).toBe("slurm.yml: account: environment variable ACCOUNT is not set");
+    expect(errorOf(() => load({ file: "config.yml" }))).toBe("slurm.yml: account: environment variable ACCOUNT is not set (give a default with ${env:ACCOUNT:-default})");
+  });
+
+  test("${env:NAME:-default} takes the default when the variable is unset or empty", () => {
+    write("config.yml", "slurm:\n  account: ${env:ACCOUNT:-astro}\n  partition: ${env:PART:-}\n  qos: q-${env:QOS:-normal}-x\n");
+    expect(load({ file: "config.yml", env: {} }).config.slurm).toMatchObject({ account: "astro", partition: "", qos: "q-normal-x" });
+    expect(load({ file: "config.yml", env: { ACCOUNT: "", PART: "gpu", QOS: "high" } }).config.slurm).toMatchObject({ account: "astro", partition: "gpu", qos: "q-high-x" });
+    write("bad.yml", "slurm:\n  account: ${env:1X:-a}\n");
+    expect(errorOf(() => load({ file: "bad.yml" }))).toBe('bad.yml: slurm.account: bad environment reference "${env:1X:-a}" (expected ${env:NAME} or ${env:NAME:-default})');
   });
 
   test("works in JSON files too", () => {
     write("config.json", JSON.stringify({ slurm: { account: "${env:ACCOUNT}" } }));
     expect(load({ file: "config.json", env: { ACCOUNT: "astro" } }).config.slurm.account).toBe("astro");
-    expect(errorOf(() => load({ file: "config.json" }))).toBe("config.json: slurm.account: environment variable ACCOUNT is not set");
+    expect(errorOf(() => load({ file: "config.json" }))).toBe("config.json: slurm.account: environment variable ACCOUNT is not set (give a default with ${env:ACCOUNT:-default})");
   });
 });
 
