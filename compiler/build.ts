@@ -6,6 +6,7 @@ import { formatDiagnostic, type Diagnostic } from "../contract/diagnostic.js";
 import { planGraph } from "../runtime/graph/plan.js";
 import { extractTasks } from "./signatures.js";
 import { validatorsModule } from "./zod-source.js";
+import { argSite } from "./arg-site.js";
 import { checkGraphTypes } from "./check-types.js";
 import { recordGraphs, type Recorded } from "./record.js";
 import { CONFIG_FILE, pluginDir, pluginModules, readPluginList } from "./pipeline-files.js";
@@ -91,7 +92,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     seen.set(key, spec);
     for (const arg of Object.keys(c.args)) {
-      if (arg in globalOptions || arg === "help" || arg === "logLevel") diagnostics.push({ code: "OF112", message: `Command ${c.name} declares arg "${arg}", which is a built-in option of every command; rename it`, site: c.site });
+      if (arg in globalOptions || arg === "help" || arg === "logLevel") diagnostics.push({ code: "OF112", message: `Command ${c.name} declares arg "${arg}", which is a built-in option of every command; rename it`, site: argSite(project, opts.root, c.site, arg) });
     }
     commands.push(spec);
     if (c.error) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} threw: ${c.error.message}`, site: c.error.site.line ? c.error.site : c.site });

@@ -553,7 +553,7 @@ const CASES: Case[] = [
   {
     title: "OF112 a command arg that reuses a built-in option",
     code: "OF112",
-    site: inCommand("reserved_arg", "command("),
+    site: inCommand("reserved_arg", "backend: {"),
     words: ["reserved_arg", '"backend"', "built-in option"],
   },
   {
