@@ -130,18 +130,28 @@ export function checkGraphTypes(input: TypeCheckInput, graph: GraphSpec, plan: G
   return diagnostics;
 }
 
-/** `Sleep({ seconds: "60" })`: the bound value's type at the call must fit the parameter. */
+/**
+ * `Sleep({ seconds: "60" })`: the bound value's type at the call must fit the parameter. A literal's own
+ * property is checked at that property; anything else (`Sleep(opts)`, `Sleep({ ...base })`) by the type
+ * of the argument's property, at the argument.
+ */
 function checkBound(input: TypeCheckInput, node: NodeSpec, task: ExtractedTask, name: string, dst: Type): Diagnostic[] {
   const sf = input.project.getSourceFile(`${input.root}/${node.site.file}`);
   if (!sf) return [];
   const pos = sf.compilerNode.getPositionOfLineAndCharacter(node.site.line - 1, node.site.column - 1);
   const call = sf.getDescendantAtPos(pos)?.getFirstAncestorByKind(SyntaxKind.CallExpression);
   const arg = call?.getArguments()[0];
-  if (!arg || !Node.isObjectLiteralExpression(arg)) return [];
-  const prop = arg.getProperty(name);
-  if (!prop) return [];
-  const t = Node.isPropertyAssignment(prop) ? prop.getInitializerOrThrow().getType() : prop.getType();
-  if (assignable(input, { ts: t }, dst)) return [];
-  const { line, column } = sf.getLineAndColumnAtPos(prop.getStart());
+  if (!arg) return [];
+  const prop = Node.isObjectLiteralExpression(arg) ? arg.getProperty(name) : undefined;
+  let t: Type | undefined;
+  let at: Node = arg;
+  if (prop && (Node.isPropertyAssignment(prop) || Node.isShorthandPropertyAssignment(prop))) {
+    t = Node.isPropertyAssignment(prop) ? prop.getInitializerOrThrow().getType() : prop.getType();
+    at = prop;
+  } else {
+    t = arg.getType().getProperty(name)?.getTypeAtLocation(arg);
+  }
+  if (!t || assignable(input, { ts: t }, dst)) return [];
+  const { line, column } = sf.getLineAndColumnAtPos(at.getStart());
   return [{ code: "OF103", message: `Bound input "${name}" of task ${task.spec.name} is ${t.getText(undefined, 1)}, expected ${dst.getText(undefined, 1)}`, site: { file: node.site.file, line, column } }];
 }

@@ -210,6 +210,13 @@ export const bound_type = command({
   },
 });
 
+export const bound_variable = command({
+  setup() {
+    const later = { seconds: "later" };
+    Sleep(later);
+  },
+});
+
 export const ambiguous = command({
   setup() {
     const use = UseNumber();
@@ -485,6 +492,12 @@ const CASES: Case[] = [
     code: "OF103",
     site: inCommand("bound_type", "seconds:"),
     words: ['"seconds"', "Sleep", '"60"', "expected number"],
+  },
+  {
+    title: "OF103 a bound value passed as a variable is checked by its type, at the argument",
+    code: "OF103",
+    site: inCommand("bound_variable", "later);"),
+    words: ['"seconds"', "Sleep", "string", "expected number"],
   },
   // OF104 ambiguous input
   {
