@@ -83,6 +83,12 @@ export const CheckSpecials = task(function CheckSpecials(all_same: (number | str
   const bad = all_same.map((x, i) => (Object.is(x, i in SPECIAL ? SPECIAL[i] : i + 0.5) ? -1 : i)).filter((i) => i >= 0);
   logger.info("SPECIALS " + all_same.length + " " + JSON.stringify(bad));
 });
+export const Stamp = task(function Stamp(value: IterateOn<"values", number>): { span: [number, number] } {
+  const s = Date.now(); spin(150); return { span: [s, Date.now()] };
+});
+export const ShowSpans = task(function ShowSpans(spans: [number, number][]): void {
+  logger.info("SPANS " + JSON.stringify(spans));
+});
 export const Extra = task(function Extra(missing_input: string): void {
   logger.info(missing_input);
 });
@@ -128,6 +134,12 @@ export const nested = command({
 export const specials = command({
   setup() {
     t.Specials().pipe(map({ outputName: "all_same" }, () => { t.Same(); })).pipe(t.CheckSpecials());
+  },
+});
+export const wide_elements = command({
+  args: { cpus: { type: "integer", default: 1 } },
+  setup({ args }) {
+    t.Numbers().pipe(map({ outputName: "spans", cpusPerTask: args.cpus }, () => { t.Stamp(); })).pipe(t.ShowSpans());
   },
 });
 export const conditional = command({
@@ -186,6 +198,17 @@ describe("threads backend", () => {
     const spans = JSON.parse(/SPANS (.*)/.exec(r.output)![1]) as { left: [number, number]; right: [number, number] };
     expect(spans.left[0]).toBeLessThan(spans.right[1]);
     expect(spans.right[0]).toBeLessThan(spans.left[1]);
+  });
+
+  it("runs at most workers / cpusPerTask elements at once", () => {
+    const spansOf = (cpus: number) => {
+      const r = runBundle(root, "wide_elements", ["--backend", "threads", "--workers", "2", "--cpus", String(cpus)]);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(/SPANS (.*)/.exec(r.output)![1]) as [number, number][]).sort((a, b) => a[0] - b[0]);
+    };
+    const overlaps = (spans: [number, number][]) => spans.some((s, i) => i > 0 && s[0] < spans[i - 1][1]);
+    expect(overlaps(spansOf(1))).toBe(true);
+    expect(overlaps(spansOf(2))).toBe(false);
   });
 
   it("fails the element whose worker dies and names it", () => {

@@ -56,7 +56,10 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     const pending: { first: number; count: number }[] = [];
     for (let i = 0; i < job.items.length; i += size1) pending.push({ first: i, count: Math.min(size1, job.items.length - i) });
     let failure: TaskFailure | undefined;
-    const limit = Math.min(simultaneous ?? Infinity, size);
+    // At most `simultaneousTasks` elements at once, and no more than the pool's threads allow when each
+    // element needs `cpusPerTask` of them (an element that runs a multi-threaded library, say).
+    const cpus = job.node.map!.options.cpusPerTask ?? 1;
+    const limit = Math.max(1, Math.min(simultaneous ?? Infinity, Math.floor(size / cpus)));
     const signal = current().signal;
 
     // Each batch carries its own elements; the iterated array itself is not re-sent with every batch
