@@ -79,9 +79,14 @@ export class EventCollector implements RunObserver {
 /** Replays events recorded elsewhere into the driver's observer; top-level events hang under `parent`. */
 export async function replayEvents(observer: RunObserver, events: RecordedEvent[], parent: unknown): Promise<void> {
   const handles = new Map<number, unknown>();
+  // Only real promises are awaited: the run records answer synchronously for buffered rows, and an
+  // `await` per event would cost a microtask each (two events per element of a large map).
   for (const e of events) {
-    const handle = await observer.taskStarted({ name: e.name, plugin: e.plugin, taskId: e.taskId, parent: e.parent === null ? parent : handles.get(e.parent), element: e.element, inputs: e.inputs, outputs: e.outputs, at: new Date(e.startedAt) });
+    let handle = observer.taskStarted({ name: e.name, plugin: e.plugin, taskId: e.taskId, parent: e.parent === null ? parent : handles.get(e.parent), element: e.element, inputs: e.inputs, outputs: e.outputs, at: new Date(e.startedAt) });
+    if (handle instanceof Promise) handle = await handle;
     handles.set(e.id, handle);
-    if (e.state) await observer.taskFinished(handle, e.state, e.error ? deserializeError(e.error) : undefined, new Date(e.finishedAt ?? e.startedAt));
+    if (!e.state) continue;
+    const finished = observer.taskFinished(handle, e.state, e.error ? deserializeError(e.error) : undefined, new Date(e.finishedAt ?? e.startedAt));
+    if (finished instanceof Promise) await finished;
   }
 }
