@@ -138,11 +138,16 @@ if (!only || only === "slurm") {
     if (r.skipped) throw new Error(r.skipped);
     add("slurm", "raw sbatch --array of `true`, 100 tasks", r.rawTrueMs, "ms");
     add("slurm", "raw sbatch --array of `node -e 0`, 100 tasks", r.rawNodeMs, "ms");
-    add("slurm", "outflow --backend slurm, 100 trivial elements", r.outflowMs, "ms");
-    add("slurm", "ratio outflow / raw `true`", r.ratioVsRawTrue, "x", "<= 1.3");
-    add("slurm", "ratio outflow / raw `node -e 0`", r.ratioVsRawNode, "x");
+    add("slurm", "outflow --backend slurm, 100 trivial elements, 1 per array task (default)", r.outflowMs, "ms");
+    add("slurm", `outflow, elementsPerTask "auto" (${r.packed.tasks} tasks of ${r.packed.perTask})`, r.packed.ms, "ms");
+    add("slurm", `outflow, 2 waves instead (${r.packed.twoWaves.tasks} tasks of ${r.packed.twoWaves.perTask})`, r.packed.twoWaves.ms, "ms");
+    add("slurm", "ratio outflow default / raw `true`", r.ratioVsRawTrue, "x", "<= 1.3");
+    add("slurm", "ratio outflow default / raw `node -e 0`", r.ratioVsRawNode, "x");
+    add("slurm", 'ratio outflow "auto" / raw `true`', r.packed.ratioVsRawTrue, "x", "<= 1.3");
+    add("slurm", 'ratio outflow "auto" / raw `node -e 0`', r.packed.ratioVsRawNode, "x");
     add("slurm", "controller calls per poll cycle, N=100", r.controllerCallsPerCycle[100], "calls", "1");
     add("slurm", "controller calls per poll cycle, N=10", r.controllerCallsPerCycle[10], "calls", "1");
+    add("slurm", 'controller calls per poll cycle, "auto", N=100 / N=10', Math.max(r.controllerCallsPerCycle["100 auto"], r.controllerCallsPerCycle["10 auto"]), "calls", "1");
   } catch (e) {
     add("slurm", "100-element array", "skipped: " + String(e.message ?? e).split("\n")[0], "");
   }
