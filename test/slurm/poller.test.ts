@@ -65,7 +65,7 @@ describe("poller", () => {
     const { cluster } = fakeCluster("job-b", [0], () => "RUNNING");
     const poller = new Poller(cluster, { minMs: 200, maxMs: 5000, filesMs: 20 });
     const seen: number[] = [];
-    const watched = poller.watch({ name: "job-b", pending: new Set([0]), exitFile: (t) => join(dir, `${t}.exit`), statusDir: dir, onExit: (_t, s) => void seen.push(s.exit), onLost: () => {} });
+    const watched = poller.watch({ name: "job-b", pending: new Set([0]), mayBeStale: [0], exitFile: (t) => join(dir, `${t}.exit`), statusDir: dir, onExit: (_t, s) => void seen.push(s.exit), onLost: () => {} });
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toEqual([]);
     writeFileSync(join(dir, "0.exit.tmp"), "exit=0\n");
@@ -73,6 +73,19 @@ describe("poller", () => {
     renameSync(join(dir, "0.exit.tmp"), join(dir, "0.exit"));
     await watched;
     expect(seen).toEqual([0]);
+  });
+
+  it("takes at once a status file written before the watch began by a task that was just submitted", async () => {
+    const dir = statusDir("d");
+    writeFileSync(join(dir, "0.exit"), "exit=0\n");
+    const { cluster, calls } = fakeCluster("job-d", [0, 1], () => "RUNNING");
+    const poller = new Poller(cluster, { minMs: 1000, maxMs: 5000, filesMs: 20 });
+    const seen: number[] = [];
+    const watched = poller.watch({ name: "job-d", pending: new Set([0, 1]), exitFile: (t) => join(dir, `${t}.exit`), statusDir: dir, onExit: (t) => void seen.push(t), onLost: () => {} });
+    setTimeout(() => writeFileSync(join(dir, "1.exit"), "exit=0\n"), 60);
+    await watched;
+    expect(seen).toEqual([0, 1]);
+    expect(calls.squeue).toBe(1);
   });
 
   it("still finds a task Slurm killed without a status file (squeue's job), and with file checks off uses squeue alone", async () => {

@@ -240,6 +240,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     pending: new Set([...todo, ...inFlight]),
     exitFile: (t) => dir.exit(t),
     statusDir: dir.statusDir,
+    mayBeStale: inFlight,
     onExit: (t, status) => collect(t, status),
     onLost: (t: number, lost: LostTask) => {
       const [first, end] = taskRange(t, map.perTask, count);

@@ -30,6 +30,12 @@ export interface Watch {
    * map rather than one stat per pending task). Without it, the pending tasks' files are stat'ed.
    */
   statusDir?: string;
+  /**
+   * Tasks whose status file, if present now, may be an earlier attempt's (tasks of an earlier submission
+   * still queued): the file checks wait for a file that replaces it. The others' files were removed
+   * before they were submitted, so any file of theirs is new.
+   */
+  mayBeStale?: Iterable<number>;
   /** The task's script wrote its status file. */
   onExit(task: number, status: ExitStatus): Promise<void> | void;
   /** The task ended without a status file (killed by Slurm, or lost). */
@@ -120,7 +126,7 @@ export class Poller {
     return new Promise((resolve, reject) => {
       const stale = new Map<number, FileId>();
       if (this.filesMs > 0) {
-        for (const task of watch.pending) {
+        for (const task of watch.mayBeStale ?? []) {
           const id = fileId(watch.exitFile(task));
           if (id) stale.set(task, id);
         }
