@@ -49,9 +49,10 @@ export const Flaky = task(function Flaky(number: IterateOn<"numbers", number>): 
   return { square: number * number };
 });
 
-// Appends its element to the file --log (how often each element ran); throws for --bad while --marker exists.
+// Appends its element to the file --log (how often each element ran); throws for --bad (exits 3 for --exit-on) while --marker exists.
 export const Tally = task(function Tally(number: IterateOn<"numbers", number>): { square: number } {
   if (context.args.log) appendFileSync(String(context.args.log), number + "\\n");
+  if (number === Number(context.args.exitOn) && existsSync(String(context.args.marker))) process.exit(3);
   if (number === Number(context.args.bad) && existsSync(String(context.args.marker))) throw new RangeError("element " + number + " refuses");
   return { square: number * number };
 });
@@ -131,7 +132,7 @@ export const typed = command({
 });
 
 export const packed = command({
-  args: { count: { type: "integer", default: 100 }, simultaneous: { type: "integer", default: 0 }, log: { type: "string", default: "" }, bad: { type: "integer", default: -1 }, marker: { type: "string", default: "/nonexistent" } },
+  args: { count: { type: "integer", default: 100 }, simultaneous: { type: "integer", default: 0 }, log: { type: "string", default: "" }, bad: { type: "integer", default: -1 }, exitOn: { type: "integer", default: -1 }, marker: { type: "string", default: "/nonexistent" } },
   db: false,
   setup({ args }) {
     t.Range().pipe(map({ outputName: "squares", simultaneousTasks: args.simultaneous || undefined, slurm: { elementsPerTask: "auto" } }, () => { t.Tally(); })).pipe(t.Sum());

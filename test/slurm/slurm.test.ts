@@ -261,13 +261,20 @@ suite("slurm backend on a real Slurm", () => {
     const ran = () => readFileSync(tally, "utf8").split("\n").filter(Boolean).map(Number).sort((a, b) => a - b);
     expect(ran()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
 
+    // A resubmission whose task dies (no results file) again fails only the element it reran.
+    const died = runBundle(root, "packed", ["--resubmit-failed", dir, "--exit-on", "5"]);
+    expect(died.code).toBe(1);
+    expect(died.stderr).toContain("map(squares): element 5 (array task 1) failed: exit code 3; log:");
+    expect(died.stderr).toMatch(/1 of 8 elements failed on Slurm/);
+    expect(ran()).toEqual([0, 1, 2, 3, 4, 5, 5, 6, 7]);
+
     rmSync(marker);
     const again = runBundle(root, "packed", ["--resubmit-failed", dir]);
     expect(again.code, again.output).toBe(0);
     expect(result(again)).toEqual({ n: 8, sum: 140, first: [0, 1, 4], last: 49 });
     // Only array task 1 was resubmitted, and in it only element 5 ran again.
-    expect(mapFile(dir).arrays.map((a) => a.spec)).toEqual(["0-1%2", "1%2"]);
-    expect(ran()).toEqual([0, 1, 2, 3, 4, 5, 5, 6, 7]);
+    expect(mapFile(dir).arrays.map((a) => a.spec)).toEqual(["0-1%2", "1%2", "1%2"]);
+    expect(ran()).toEqual([0, 1, 2, 3, 4, 5, 5, 5, 6, 7]);
     const out = readFileSync(join(dir, "map-1", "logs", "1.out"), "utf8");
     expect(out).toContain("outflow: array task 1: elements 4,6-7 kept from the earlier attempt; running 5\n");
     expect(out.match(/^outflow: element \d+$/gm)).toEqual(["outflow: element 5"]);

@@ -214,18 +214,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
       record = undefined;
     }
     if (!record) {
-      // Elements an earlier attempt of this task computed were not rerun: only the others failed.
-      const kept = new Set(previousSuccesses(dir, task));
-      for (let i = first; i < end; ) {
-        if (kept.has(i)) {
-          i++;
-          continue;
-        }
-        let j = i + 1;
-        while (j < end && !kept.has(j)) j++;
-        failures.push({ first: i, end: j, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined });
-        i = j;
-      }
+      for (const [a, b] of rerunRanges(dir, task, first, end)) failures.push({ first: a, end: b, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined });
       return;
     }
     for (const r of record.results) {
@@ -244,7 +233,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     onExit: (t, status) => collect(t, status),
     onLost: (t: number, lost: LostTask) => {
       const [first, end] = taskRange(t, map.perTask, count);
-      failures.push({ first, end, task: t, state: lost.state, arrayJobId: lost.arrayJobId });
+      for (const [a, b] of rerunRanges(dir, t, first, end)) failures.push({ first: a, end: b, task: t, state: lost.state, arrayJobId: lost.arrayJobId });
     },
   });
   if (ctx.exec.signal?.aborted) throw new RunCancelled();
@@ -252,14 +241,28 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
   return results;
 }
 
-/** Indices of the elements the set-aside earlier attempt of `task` computed (none when there is none). */
-function previousSuccesses(dir: MapDir, task: number): number[] {
-  if (!existsSync(dir.previous(task))) return [];
-  try {
-    return readValue<TaskResults>(dir.previous(task)).results.filter((r) => r.ok).map((r) => r.index);
-  } catch {
-    return [];
+/**
+ * The elements `[first, end)` of a task that left no results, as ranges, less those its set-aside earlier
+ * attempt computed: the task did not rerun them, so they did not fail.
+ */
+function rerunRanges(dir: MapDir, task: number, first: number, end: number): [number, number][] {
+  let kept = new Set<number>();
+  if (existsSync(dir.previous(task))) {
+    try {
+      kept = new Set(readValue<TaskResults>(dir.previous(task)).results.filter((r) => r.ok).map((r) => r.index));
+    } catch {
+      // unreadable: count every element as failed
+    }
   }
+  const ranges: [number, number][] = [];
+  for (let i = first; i < end; i++) {
+    if (kept.has(i)) continue;
+    let j = i + 1;
+    while (j < end && !kept.has(j)) j++;
+    ranges.push([i, j]);
+    i = j;
+  }
+  return ranges;
 }
 
 async function reportFailures(ctx: MapRunContext, dir: MapDir, label: string, failures: ElementFailure[], total: number): Promise<never> {
