@@ -31,7 +31,7 @@ describe("poller", () => {
   it("resolves tasks from their status files while squeue still says RUNNING, and ends without another squeue", async () => {
     const dir = statusDir("a");
     const { cluster, calls } = fakeCluster("job-a", [0, 1, 2], () => "RUNNING");
-    const poller = new Poller(cluster, { minMs: 200, maxMs: 5000, filesMs: 20 });
+    const poller = new Poller(cluster, { minMs: 60_000, maxMs: 60_000, filesMs: 20 });
     const seen: [number, number][] = [];
     const watched = poller.watch({
       name: "job-a",
@@ -53,7 +53,7 @@ describe("poller", () => {
     expect(poller.stats.resolvedByFiles).toBe(3);
     expect(poller.stats.resolvedByQueue).toBe(0);
     expect(poller.stats.watchesEndedByFiles).toBe(1);
-    // The first squeue went out at once; the next one was due only after 200 ms.
+    // The first squeue went out at once; the next one is due only after a minute.
     expect(calls.squeue).toBe(1);
     expect(poller.stats.queueCalls).toBe(calls.squeue);
     expect(poller.stats.fileChecks).toBeGreaterThan(calls.squeue);
@@ -63,7 +63,7 @@ describe("poller", () => {
     const dir = statusDir("b");
     writeFileSync(join(dir, "0.exit"), "exit=1\n");
     const { cluster } = fakeCluster("job-b", [0], () => "RUNNING");
-    const poller = new Poller(cluster, { minMs: 200, maxMs: 5000, filesMs: 20 });
+    const poller = new Poller(cluster, { minMs: 60_000, maxMs: 60_000, filesMs: 20 });
     const seen: number[] = [];
     const watched = poller.watch({ name: "job-b", pending: new Set([0]), mayBeStale: [0], exitFile: (t) => join(dir, `${t}.exit`), statusDir: dir, onExit: (_t, s) => void seen.push(s.exit), onLost: () => {} });
     await new Promise((r) => setTimeout(r, 100));
@@ -79,7 +79,7 @@ describe("poller", () => {
     const dir = statusDir("d");
     writeFileSync(join(dir, "0.exit"), "exit=0\n");
     const { cluster, calls } = fakeCluster("job-d", [0, 1], () => "RUNNING");
-    const poller = new Poller(cluster, { minMs: 1000, maxMs: 5000, filesMs: 20 });
+    const poller = new Poller(cluster, { minMs: 60_000, maxMs: 60_000, filesMs: 20 });
     const seen: number[] = [];
     const watched = poller.watch({ name: "job-d", pending: new Set([0, 1]), exitFile: (t) => join(dir, `${t}.exit`), statusDir: dir, onExit: (t) => void seen.push(t), onLost: () => {} });
     setTimeout(() => writeFileSync(join(dir, "1.exit"), "exit=0\n"), 60);
