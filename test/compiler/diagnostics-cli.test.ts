@@ -87,7 +87,7 @@ describe("the outflow command's compiled CLI cache", () => {
           let out = "";
           child.stdout.on("data", (d) => (out += d));
           child.stderr.on("data", (d) => (out += d));
-          child.on("exit", (code) => resolve({ code, out }));
+          child.on("close", (code) => resolve({ code, out }));
         }),
       );
       for (const r of await Promise.all(runs)) {

@@ -108,7 +108,7 @@ describe("PostgreSQL: admin and user roles, migrations, run records", () => {
       });
     });
     child.kill("SIGTERM");
-    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
     expect(code).toBe(130);
     const [run] = await sql<{ uuid: string; state: string }>("select uuid, state from run where command = 'nap'");
     expect(run.state).toBe("cancelled");

@@ -98,7 +98,7 @@ describe("run and task records on SQLite", () => {
     });
     const started = Date.now();
     child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
     expect(code).toBe(130);
     expect(Date.now() - started).toBeLessThan(10_000);
     const run = lastRun("nap");
@@ -115,7 +115,7 @@ describe("run and task records on SQLite", () => {
       let out = "";
       child.stdout!.on("data", (d) => (out += d));
       child.stderr!.on("data", (d) => (out += d));
-      return new Promise<{ code: number | null; out: string }>((resolve) => child.on("exit", (code) => resolve({ code, out })));
+      return new Promise<{ code: number | null; out: string }>((resolve) => child.on("close", (code) => resolve({ code, out })));
     });
     const results = await Promise.all(children);
     for (const r of results) {
@@ -192,7 +192,7 @@ export class Migration20990101000000_slow extends Migration {
       });
     });
     child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
     expect(code, stderr).toBe(130);
     expect(stderr).not.toContain("napping");
     const db = openSqlite(join(fresh, "outflow.db"));

@@ -293,7 +293,7 @@ suite("slurm backend on a real Slurm", () => {
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
     // Wait until some array tasks run.
     let jobId: string | undefined;
     const end = Date.now() + 30_000;
