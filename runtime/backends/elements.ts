@@ -84,7 +84,7 @@ export class ElementHost {
    * Runs the batch's elements one after the other; a failing element does not stop the others. Returns each
    * element's outcome and the task record events (element records have `parent: null`).
    */
-  async run(batch: ElementBatch, onElement?: (outcome: ElementOutcome) => void): Promise<{ results: ElementOutcome[]; events: RecordedEvent[] }> {
+  async run(batch: ElementBatch, onElement?: (outcome: ElementOutcome, events: RecordedEvent[]) => void): Promise<{ results: ElementOutcome[]; events: RecordedEvent[] }> {
     const target = findMap(this.graph().graph, this.graph().plan, batch.path);
     // Untracked commands have no records to replay: collect nothing.
     const collector = this.input.collectEvents === false ? undefined : new EventCollector();
@@ -96,10 +96,11 @@ export class ElementHost {
       await runSingleTaskElements(exec, job, fast, batch.items, (r) => {
         const outcome: ElementOutcome = r.ok ? r : { index: r.index, ok: false, error: serializeError(r.error) };
         results.push(outcome);
-        onElement?.(outcome);
+        onElement?.(outcome, []);
       });
       return { results, events: [] };
     }
+    const events: RecordedEvent[] = [];
     for (const item of batch.items) {
       job.items[item.index] = item.value;
       let outcome: ElementOutcome;
@@ -110,8 +111,11 @@ export class ElementHost {
       }
       delete job.items[item.index];
       results.push(outcome);
-      onElement?.(outcome);
+      // This element's task record events (ids stay unique across the batch).
+      const mine = collector?.take() ?? [];
+      for (const e of mine) events.push(e);
+      onElement?.(outcome, mine);
     }
-    return { results, events: collector?.take() ?? [] };
+    return { results, events };
   }
 }

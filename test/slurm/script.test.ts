@@ -6,7 +6,7 @@ import { arraySlots, autoElementsPerTask, mapSubmission } from "../../runtime/ba
 import { cpusOf, parsePartitions } from "../../runtime/backends/slurm/cluster.js";
 import { compactRanges, parseExitStatus, taskRange } from "../../runtime/backends/slurm/layout.js";
 import { renderScript } from "../../runtime/backends/slurm/script.js";
-import { keptEvents, mergeEvents } from "../../runtime/backends/slurm/element.js";
+import { keptEvents, mergeEvents } from "../../runtime/backends/slurm/kept.js";
 import type { RecordedEvent } from "../../runtime/backends/events.js";
 
 const nasty = [`it's`, `"dq"`, "$(touch /tmp/outflow-never)", "`id`", "a b\tc", "line\nbreak", "'\\''", "$HOME ${PATH}", ";|&<>*?[]{}~!#", ""];
@@ -127,5 +127,27 @@ describe("merging a resubmitted packed task's records", () => {
     expect(kept.map((e) => e.name + e.id)).toEqual(["r[4]1", "T2", "r[6]5", "T6"]);
     const merged = mergeEvents(kept, [ev(1, null, "r[5]", 5), ev(2, 1, "T", 5)]);
     expect(merged.map((e) => [e.id, e.parent, e.name])).toEqual([[1, null, "r[4]"], [2, 1, "T"], [5, null, "r[6]"], [6, 5, "T"], [7, null, "r[5]"], [8, 7, "T"]]);
+  });
+});
+
+describe("the journal of a packed task", () => {
+  it("gives back every whole record and ignores a torn last one (the task was killed mid-write)", async () => {
+    const { appendFileSync, mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { Journal, readJournal } = await import("../../runtime/backends/slurm/files.js");
+    const dir = mkdtempSync(join(tmpdir(), "outflow-journal-"));
+    try {
+      const file = join(dir, "3.journal");
+      expect(readJournal(file)).toEqual([]);
+      const journal = new Journal(file);
+      journal.append({ index: 4, value: new Float64Array([1.5]) });
+      journal.append({ index: 5, value: "five" });
+      journal.close();
+      appendFileSync(file, Buffer.from([200, 0, 0, 0, 1, 2, 3]));
+      expect(readJournal(file)).toEqual([{ index: 4, value: new Float64Array([1.5]) }, { index: 5, value: "five" }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

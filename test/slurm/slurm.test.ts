@@ -287,6 +287,27 @@ suite("slurm backend on a real Slurm", () => {
     expect(changed.stderr).toContain("cannot resubmit map(squares): its elements differ from those of the first run (8 then, 9 now)");
   }, 120_000);
 
+  it("keeps what a packed task computed before it was killed: the resubmission reruns only the rest", () => {
+    // 8 elements, %2 → 2 array tasks of 4; array task 1 (elements 4-7) dies at element 5 in its first attempt.
+    const marker = join(scratch, "exit-packed-5");
+    const tally = join(scratch, "tally-killed.txt");
+    writeFileSync(marker, "");
+    const { run, dir } = runSlurm("packed", ["--count", "8", "--simultaneous", "2", "--exit-on", "5", "--marker", marker, "--log", tally]);
+    expect(run.code).toBe(1);
+    // Element 4 was journalled before the task died: only 5-7 are reported.
+    expect(run.stderr).toContain("map(squares): elements 5-7 (array task 1) failed: exit code 3; log:");
+    expect(run.stderr).toMatch(/3 of 8 elements failed on Slurm/);
+    const ran = () => readFileSync(tally, "utf8").split("\n").filter(Boolean).map(Number).sort((a, b) => a - b);
+    expect(ran()).toEqual([0, 1, 2, 3, 4, 5]);
+    rmSync(marker);
+    const again = runBundle(root, "packed", ["--resubmit-failed", dir]);
+    expect(again.code, again.output).toBe(0);
+    expect(result(again)).toEqual({ n: 8, sum: 140, first: [0, 1, 4], last: 49 });
+    expect(ran()).toEqual([0, 1, 2, 3, 4, 5, 5, 6, 7]);
+    expect(readFileSync(join(dir, "map-1", "logs", "1.out"), "utf8")).toContain("outflow: array task 1: element 4 kept from the earlier attempt; running 5-7\n");
+    expect(existsSync(join(dir, "map-1", "results", "1.journal"))).toBe(false);
+  }, 120_000);
+
   it("scancels the array on SIGINT and exits 130", async () => {
     const before = new Set(runDirs());
     const child = spawn(process.execPath, [join(root, "dist", "squares.js"), "--backend", "slurm", "--count", "12", "--sleep", "60000", "--simultaneous", "4"], { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });

@@ -2,9 +2,10 @@
  * One Slurm array task: `node dist/<command>.js --outflow-element <map dir> [--outflow-task <n>]` (the task
  * number defaults to $SLURM_ARRAY_TASK_ID). Reads the run's context and its elements from the map
  * directory, runs them in this process, writes `results/<n>.bin` atomically and exits 0 when every element
- * succeeded, 1 otherwise. The generated script then writes `status/<n>.exit`. A resubmitted packed task
- * finds its earlier attempt's results set aside (`results/<n>.prev.bin`): it runs only the elements that
- * have no successful result there and writes the merged results.
+ * succeeded, 1 otherwise. The generated script then writes `status/<n>.exit`. A packed task journals each
+ * element's result as it comes (`results/<n>.journal`); a resubmitted one finds its earlier attempts'
+ * results (set aside as `results/<n>.prev.bin`, or in the journal of a killed attempt): it runs only the
+ * elements without a successful result there and writes the merged results (see kept.ts).
  */
 import { hostname } from "node:os";
 import { resolve } from "node:path";
@@ -14,8 +15,9 @@ import type { PipelineLoaders } from "../../pipeline.js";
 import type { DatabaseSession } from "../../db/session.js";
 import type { DbCatalog } from "../../db/catalog.js";
 import { ElementHost } from "../elements.js";
-import { readValue, writeValue } from "./files.js";
-import type { RecordedEvent } from "../events.js";
+import { rmSync } from "node:fs";
+import { Journal, readValue, writeValue } from "./files.js";
+import { foldJournal, mergeEvents, type JournalEntry } from "./kept.js";
 import { LAYOUT_VERSION, MapDir, compactRanges, type ElementContext, type TaskInput, type TaskResults } from "./layout.js";
 
 export const ELEMENT_FLAG = "--outflow-element";
@@ -66,9 +68,10 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
     run: ctx.run,
   });
   const start = Date.now();
-  // A resubmitted packed task: the elements its earlier attempt computed are kept, not rerun.
-  const previous = readPrevious(dir, task);
-  const kept = previous ? previous.results.filter((r) => r.ok) : [];
+  // A resubmitted packed task: the elements its earlier attempts computed (set aside by the driver, or in
+  // the journal of an attempt that was killed) are kept, not rerun.
+  const earlier = foldJournal(dir, task);
+  const kept = earlier?.results ?? [];
   const keep = new Set(kept.map((r) => r.index));
   if (keep.size) {
     const rest: number[] = [];
@@ -77,8 +80,10 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
     process.stdout.write(line);
     process.stderr.write(line);
   }
-  // A packed task (several elements) marks in both logs where each element begins, so its lines stay attributable.
+  // A packed task (several elements) marks in both logs where each element begins, so its lines stay
+  // attributable, and journals each success as it comes: killed half-way, it keeps what it computed.
   const packed = taskInput.values.length > 1;
+  const journal = packed ? new Journal(dir.journal(task)) : undefined;
   function* items() {
     for (let k = 0; k < taskInput.values.length; k++) {
       const index = taskInput.first + k;
@@ -91,44 +96,18 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
       yield { index, value: taskInput.values[k] };
     }
   }
-  const { results, events } = await host.run({ path: ctx.path, elementPath: ctx.elementPath, outer: ctx.outer, items: items() }, (outcome) => {
-    if (!outcome.ok) {
+  const { results, events } = await host.run({ path: ctx.path, elementPath: ctx.elementPath, outer: ctx.outer, items: items() }, (outcome, elementEvents) => {
+    if (outcome.ok) journal?.append({ outcome, events: elementEvents } satisfies JournalEntry);
+    else {
       const e = outcome.error;
       process.stderr.write(`outflow: element ${outcome.index} failed${e.task ? ` in task ${e.task}` : ""}: ${e.name === "Error" ? "" : `${e.name}: `}${e.message}\n${e.stack ? e.stack.split("\n").slice(1).join("\n") + "\n" : ""}`);
     }
   });
   const all = keep.size ? [...kept, ...results].sort((a, b) => a.index - b.index) : results;
-  const allEvents = keep.size ? mergeEvents(keptEvents(previous!.events, keep), events) : events;
+  const allEvents = keep.size ? mergeEvents(earlier!.events, events) : events;
   const record: TaskResults = { version: LAYOUT_VERSION, task, host: hostname(), start, end: Date.now(), results: all, events: allEvents };
   writeValue(dir.result(task), record);
+  journal?.close();
+  if (journal) rmSync(journal.file, { force: true });
   return results.every((r) => r.ok) ? 0 : 1;
-}
-
-function readPrevious(dir: MapDir, task: number): TaskResults | undefined {
-  try {
-    const prev = readValue<TaskResults>(dir.previous(task));
-    return prev.version === LAYOUT_VERSION ? prev : undefined;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-}
-
-/** The record events of the kept elements: each element record (parent null) and everything under it. */
-export function keptEvents(events: RecordedEvent[], keep: Set<number>): RecordedEvent[] {
-  const ids = new Set<number>();
-  const out: RecordedEvent[] = [];
-  for (const e of events) {
-    const kept = e.parent === null ? e.element !== undefined && keep.has(e.element) : ids.has(e.parent);
-    if (!kept) continue;
-    ids.add(e.id);
-    out.push(e);
-  }
-  return out;
-}
-
-/** `earlier` then `later`, the ids of `later` moved past those of `earlier` (both lists number from 1). */
-export function mergeEvents(earlier: RecordedEvent[], later: RecordedEvent[]): RecordedEvent[] {
-  const offset = earlier.reduce((m, e) => Math.max(m, e.id), 0);
-  return [...earlier, ...later.map((e) => ({ ...e, id: e.id + offset, parent: e.parent === null ? null : e.parent + offset }))];
 }

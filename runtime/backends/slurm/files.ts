@@ -1,5 +1,5 @@
 /** Files in the run directory: v8-serialized values (typed arrays, Dates, Maps survive), written atomically. */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { deserialize, serialize } from "node:v8";
 
 let counter = 0;
@@ -33,3 +33,47 @@ export function ensureDir(dir: string, mode?: number): void {
   mkdirSync(dir, { recursive: true, mode });
 }
 
+
+/**
+ * An append-only file of v8 records, each `[u32 length][bytes]`, written as they come: what a packed
+ * array task has computed so far survives the task being killed. A torn last record is ignored.
+ */
+export class Journal {
+  private readonly fd: number;
+  constructor(readonly file: string) {
+    this.fd = openSync(file, "w");
+  }
+  append(value: unknown): void {
+    const data = serialize(value);
+    const record = Buffer.allocUnsafe(4 + data.length);
+    record.writeUInt32LE(data.length, 0);
+    data.copy(record, 4);
+    writeSync(this.fd, record);
+  }
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** The whole records of a journal (none when it does not exist). */
+export function readJournal<T>(file: string): T[] {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+  const out: T[] = [];
+  for (let at = 0; at + 4 <= data.length; ) {
+    const length = data.readUInt32LE(at);
+    if (at + 4 + length > data.length) break;
+    try {
+      out.push(deserialize(data.subarray(at + 4, at + 4 + length)) as T);
+    } catch {
+      break;
+    }
+    at += 4 + length;
+  }
+  return out;
+}

@@ -11,6 +11,7 @@
  *         logs/<task>.out, logs/<task>.err     stdout / stderr of array task <task>
  *         results/<task>.bin                   v8: each element's value or error, task record events
  *         results/<task>.prev.bin              the earlier attempt's results of a resubmitted packed task
+ *         results/<task>.journal               a packed task's results so far, one record per element
  *         status/<task>.exit                   written last by the script: exit code, start, end, host
  *         failed.txt                           the failed elements of the last attempt, one per line
  */
@@ -113,6 +114,10 @@ export class MapDir {
   /** The results of the task's earlier attempt, set aside by a resubmission: its successes are kept. */
   previous(task: number) {
     return join(this.dir, "results", `${task}.prev.bin`);
+  }
+  /** What a packed task has computed so far, element by element (kept when the task is killed). */
+  journal(task: number) {
+    return join(this.dir, "results", `${task}.journal`);
   }
   exit(task: number) {
     return join(this.dir, "status", `${task}.exit`);

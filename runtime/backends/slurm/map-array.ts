@@ -18,6 +18,7 @@ import { arraySlots, autoElementsPerTask, type MapSubmission } from "./options.j
 import type { LostTask, Poller } from "./poller.js";
 import { shellQuote } from "./quote.js";
 import { renderScript } from "./script.js";
+import { earlierResults } from "./kept.js";
 
 export interface MapRunContext {
   cluster: SlurmCluster;
@@ -242,17 +243,15 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
 }
 
 /**
- * The elements `[first, end)` of a task that left no results, as ranges, less those its set-aside earlier
- * attempt computed: the task did not rerun them, so they did not fail.
+ * The elements `[first, end)` of a task that left no results, as ranges, less those its earlier attempts
+ * computed (set aside, or journalled before it was killed): they did not fail.
  */
 function rerunRanges(dir: MapDir, task: number, first: number, end: number): [number, number][] {
   let kept = new Set<number>();
-  if (existsSync(dir.previous(task))) {
-    try {
-      kept = new Set(readValue<TaskResults>(dir.previous(task)).results.filter((r) => r.ok).map((r) => r.index));
-    } catch {
-      // unreadable: count every element as failed
-    }
+  try {
+    kept = new Set((earlierResults(dir, task)?.results ?? []).map((r) => r.index));
+  } catch {
+    // unreadable: count every element as failed
   }
   const ranges: [number, number][] = [];
   for (let i = first; i < end; i++) {
