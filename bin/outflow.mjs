@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
+import { createHash } from "node:crypto";
 
 const outflowRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -45,7 +46,9 @@ async function compilerModule() {
     cache = join(tmpdir(), "outflow-cli");
     mkdirSync(cache, { recursive: true });
   }
-  const out = join(cache, "cli.mjs");
+  // One compiled CLI per outflow checkout: two checkouts sharing a node_modules (a symlink) never run
+  // each other's compiler.
+  const out = join(cache, `cli-${createHash("sha256").update(outflowRoot).digest("hex").slice(0, 12)}.mjs`);
   if (!existsSync(out) || statSync(out).mtimeMs < newestSource()) {
     const esbuild = await import("esbuild");
     const result = await esbuild.build({
