@@ -83,11 +83,12 @@ if (!only || only === "records") {
 
 if (!only || only === "maps") {
   const env = (items) => ({ env: { BENCH_ITEMS: String(items) } });
-  const mapRun = (cmd, items, backend) => bench(node, [join(chainRoot, `dist/${cmd}.js`), "--backend", backend], 3, env(items));
+  // A difference of two whole-process medians: 7 runs each, the VM's noise is tens of ms.
+  const mapRun = (cmd, items, backend) => bench(node, [join(chainRoot, `dist/${cmd}.js`), "--backend", backend], 7, env(items));
   const empty = mapRun("fine_map", 1, "threads");
   const seq = mapRun("fine_map", 100000, "sequential");
   const thr = mapRun("fine_map", 100000, "threads");
-  const floor = median([1, 2, 3].map(() => JSON.parse(time(node, [join(repo, "bench/floor.mjs"), "100000"]).stdout).ms));
+  const floor = median([1, 2, 3, 4, 5].map(() => JSON.parse(time(node, [join(repo, "bench/floor.mjs"), "100000"]).stdout).ms));
   add("maps", "100k trivial elements, sequential", seq, "ms");
   add("maps", "100k trivial elements, threads", thr, "ms");
   add("maps", "threads map time (minus 1-element run)", thr - empty, "ms");
@@ -101,17 +102,23 @@ if (!only || only === "maps") {
     add("maps", `per tracked element, ${backend} (10k map vs 1)`, (many - one) / 9999, "ms");
   }
   // Interleaved medians of 3: a 2-core VM's noise hits both alike.
+  // The same elements without outflow (bench/cpu-floor.mjs: bare workers from a tiny file), whole processes too.
   const cpuSeqs = [];
   const cpuThrs = [];
+  const floorSeqs = [];
+  const floorThrs = [];
   for (let i = 0; i < 3; i++) {
     cpuSeqs.push(time(node, [join(chainRoot, "dist/cpu_map.js"), "--backend", "sequential"], env(8)).ms);
     cpuThrs.push(time(node, [join(chainRoot, "dist/cpu_map.js"), "--backend", "threads"], env(8)).ms);
+    floorSeqs.push(time(node, [join(repo, "bench/cpu-floor.mjs"), "8", "sequential"]).ms);
+    floorThrs.push(time(node, [join(repo, "bench/cpu-floor.mjs"), "8", "threads"]).ms);
   }
   const cpuSeq = median(cpuSeqs);
   const cpuThr = median(cpuThrs);
   add("maps", "8 x 0.5 s CPU elements, sequential", cpuSeq, "ms");
   add("maps", "8 x 0.5 s CPU elements, threads", cpuThr, "ms");
   add("maps", "speedup threads / sequential", cpuSeq / cpuThr, "x", ">= 1.9");
+  add("maps", "raw floor speedup, same elements on bare workers", median(floorSeqs) / median(floorThrs), "x");
   const rssMedian = (args) => median([1, 2, 3].map(() => peakRss(node, args.cmd, args.opts)));
   const base = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "threads"], opts: env(1) });
   const big = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "threads"], opts: env(1_000_000) });
