@@ -91,14 +91,18 @@ export class ElementHost {
     const exec: Execution = { tasks: this.input.manifest.tasks, validators: this.input.validators, observer: collector ?? silentObserver, scope: this.scope, forkEm: this.input.forkEm };
     const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items: [], parentHandle: null, elementPath: batch.elementPath };
     const results: ElementOutcome[] = [];
-    const fast = collector ? undefined : singleTaskBody(exec, job);
+    const fast = singleTaskBody(exec, job);
     if (fast) {
+      const events: RecordedEvent[] = [];
       await runSingleTaskElements(exec, job, fast, batch.items, (r) => {
         const outcome: ElementOutcome = r.ok ? r : { index: r.index, ok: false, error: serializeError(r.error) };
         results.push(outcome);
-        onElement?.(outcome, []);
+        // This element's task record events (ids stay unique across the batch).
+        const mine = collector?.take() ?? [];
+        for (const e of mine) events.push(e);
+        onElement?.(outcome, mine);
       });
-      return { results, events: [] };
+      return { results, events };
     }
     const events: RecordedEvent[] = [];
     for (const item of batch.items) {

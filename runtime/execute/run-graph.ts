@@ -172,7 +172,7 @@ async function skipNode(exec: Execution, node: GraphNode, frame: Frame): Promise
 }
 
 /** `context.em` forks its EntityManager on first use: most tasks never touch the database. */
-function lazyEm(scope: Scope, fork: NonNullable<Execution["forkEm"]>): void {
+export function lazyEm(scope: Scope, fork: NonNullable<Execution["forkEm"]>): void {
   let em: Scope["em"];
   Object.defineProperty(scope, "em", { get: () => (em ??= fork()), enumerable: true, configurable: true });
 }
@@ -302,7 +302,7 @@ export async function runMapElement(exec: Execution, job: MapJob, index: number)
 
 /** The sequential backend's map: one element after the other, in input order. */
 export async function runMapSequential(exec: Execution, job: MapJob): Promise<unknown[]> {
-  const fast = exec.observer === silentObserver ? singleTaskBody(exec, job) : undefined;
+  const fast = singleTaskBody(exec, job);
   if (fast) {
     const values = new Array<unknown>(job.items.length);
     let failure: unknown;

@@ -3,20 +3,24 @@ import type { NodePlan } from "../graph/plan.js";
 import { runInScope, type Scope } from "../context.js";
 import { isSkipped } from "../api/control.js";
 import { validateInput, validateOutputs } from "./validate.js";
-import { TaskFailure, type Execution, type MapJob } from "./run-graph.js";
+import { TaskFailure, lazyEm, silentObserver, type Execution, type MapJob } from "./run-graph.js";
 
 /**
- * The fast path for the most common map: a body of ONE task, untracked (no records, no database session
- * per element). It skips the per-element graph machinery (a graph run, observer events, one async-context
- * switch per element) that dominates fine-grained maps: same inputs, validation, context and results.
+ * The fast path for the most common map: a body of ONE task. It skips the per-element graph machinery
+ * (a graph run per element, a task node's planning, one async-context switch per element when nothing
+ * needs one) that dominates fine-grained maps, with the same inputs, validation, context, results and
+ * — when the run is tracked — the same task records: the element row, and the task row under it.
  */
-export function singleTaskBody(exec: Execution, job: MapJob): { node: GraphNode; plan: NodePlan } | undefined {
+export function singleTaskBody(_exec: Execution, job: MapJob): { node: GraphNode; plan: NodePlan } | undefined {
   const body = job.node.map!.body;
-  if (exec.forkEm || body.nodes.length !== 1 || body.nodes[0].kind !== "task") return undefined;
+  if (body.nodes.length !== 1 || body.nodes[0].kind !== "task") return undefined;
   return { node: body.nodes[0], plan: job.plan.body!.nodes[0] };
 }
 
 export type ElementResult = { index: number; ok: true; value: unknown } | { index: number; ok: false; error: unknown };
+
+/** Only real promises are awaited: an `await` on a plain value still costs a microtask. */
+const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === "function";
 
 /** Runs the given elements of a single-task map body in order; a failing element does not stop the others. */
 export async function runSingleTaskElements(exec: Execution, job: MapJob, target: { node: GraphNode; plan: NodePlan }, items: Iterable<{ index: number; value: unknown }>, onResult: (r: ElementResult) => void): Promise<void> {
@@ -24,30 +28,69 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   const ref = node.task!;
   const spec = exec.tasks[ref.id!];
   const fn = ref.fn as (...a: unknown[]) => unknown;
+  const tracked = exec.observer !== silentObserver;
+  const observer = exec.observer;
+  const inputs = spec.inputs.map((i) => i.name);
+  const outputs = spec.outputs.map((o) => o.name);
+  const outputName = job.node.map!.options.outputName;
   const task = { id: spec.id, name: spec.name, plugin: spec.plugin, element: 0 };
-  const scope: Scope = { ...exec.scope, task };
-  await runInScope(scope, async () => {
-    for (const { index, value } of items) {
-      task.element = index;
-      try {
-        const args = plan.inputs.map((input) => {
-          const from = input.from;
-          const v = from.kind === "element" ? value : from.kind === "outer" ? job.outer[from.output] : from.kind === "bound" ? node.bound[input.name] : undefined;
-          validateInput(spec, exec.validators, input.name, v);
-          return v;
-        });
-        let returned = fn(...args);
-        if (typeof (returned as PromiseLike<unknown> | null)?.then === "function") returned = await returned;
-        if (isSkipped(returned)) {
-          onResult({ index, ok: true, value: {} });
-          continue;
-        }
-        const outputs = validateOutputs(spec, exec.validators, returned);
-        const keys = Object.keys(outputs);
-        onResult({ index, ok: true, value: keys.length === 1 ? outputs[keys[0]] : outputs });
-      } catch (error) {
-        onResult({ index, ok: false, error: error instanceof Error && error.name === "ExitPipeline" ? error : new TaskFailure(spec.name, [...job.elementPath, index], error) });
-      }
+  const shared: Scope = { ...exec.scope, task };
+
+  const runOne = async (index: number, value: unknown): Promise<void> => {
+    task.element = index;
+    let element: unknown;
+    let handle: unknown;
+    if (tracked) {
+      const e = observer.taskStarted({ name: `${outputName}[${index}]`, plugin: "", parent: job.parentHandle, element: index, inputs: [], outputs: [] });
+      element = isThenable(e) ? await e : e;
+      const h = observer.taskStarted({ name: spec.name, plugin: spec.plugin, taskId: spec.id, parent: element, element: index, inputs, outputs });
+      handle = isThenable(h) ? await h : h;
     }
-  });
+    const finish = async (h: unknown, state: "success" | "failed" | "skipped", error?: unknown) => {
+      if (!tracked) return;
+      const f = observer.taskFinished(h, state, error);
+      if (isThenable(f)) await f;
+    };
+    try {
+      const args = plan.inputs.map((input) => {
+        const from = input.from;
+        const v = from.kind === "element" ? value : from.kind === "outer" ? job.outer[from.output] : from.kind === "bound" ? node.bound[input.name] : undefined;
+        validateInput(spec, exec.validators, input.name, v);
+        return v;
+      });
+      let returned = fn(...args);
+      if (isThenable(returned)) returned = await returned;
+      if (isSkipped(returned)) {
+        await finish(handle, "skipped");
+        await finish(element, "success");
+        onResult({ index, ok: true, value: {} });
+        return;
+      }
+      const result = validateOutputs(spec, exec.validators, returned);
+      const keys = Object.keys(result);
+      await finish(handle, "success");
+      await finish(element, "success");
+      onResult({ index, ok: true, value: keys.length === 1 ? result[keys[0]] : result });
+    } catch (error) {
+      const exit = error instanceof Error && error.name === "ExitPipeline";
+      const failure = exit ? error : new TaskFailure(spec.name, [...job.elementPath, index], error);
+      await finish(handle, exit ? "success" : "failed", exit ? undefined : error);
+      await finish(element, "failed", failure);
+      onResult({ index, ok: false, error: failure });
+    }
+  };
+
+  if (!exec.forkEm) {
+    // One context for the whole batch: only `task.element` changes between elements.
+    await runInScope(shared, async () => {
+      for (const { index, value } of items) await runOne(index, value);
+    });
+    return;
+  }
+  // A tracked run's tasks get a fresh database session each (`context.em`, forked on first use).
+  for (const { index, value } of items) {
+    const scope: Scope = { ...exec.scope, task: { ...task, element: index } };
+    lazyEm(scope, exec.forkEm);
+    await runInScope(scope, () => runOne(index, value));
+  }
 }

@@ -83,6 +83,33 @@ describe("run and task records on SQLite", () => {
     expect(rows.find((t) => t.name === "Total")).toMatchObject({ state: "pending" });
   });
 
+  it("records the same map rows on both local backends: each element under the map, its task under the element", () => {
+    const shape = (backend: string) => {
+      const r = runBundle(root, "squares", ["--backend", backend]);
+      expect(r.code, r.stderr).toBe(0);
+      const run = lastRun("squares");
+      expect(run.backend).toBe(backend);
+      const rows = query(
+        "select t.kind, t.name, t.state, t.element_index as element, p.name as parent, t.start_time is not null and t.end_time is not null as timed from task t left join task p on p.id = t.parent_id where t.run_uuid = ? order by t.kind, t.name, t.element_index",
+        run.uuid,
+      );
+      return rows;
+    };
+    const sequential = shape("sequential");
+    expect(sequential).toEqual([
+      { kind: "element", name: "squares[0]", state: "success", element: 0, parent: "map(squares)", timed: 1 },
+      { kind: "element", name: "squares[1]", state: "success", element: 1, parent: "map(squares)", timed: 1 },
+      { kind: "element", name: "squares[2]", state: "success", element: 2, parent: "map(squares)", timed: 1 },
+      { kind: "map", name: "map(squares)", state: "success", element: null, parent: null, timed: 1 },
+      { kind: "task", name: "Items", state: "success", element: null, parent: null, timed: 1 },
+      { kind: "task", name: "Square", state: "success", element: 0, parent: "squares[0]", timed: 1 },
+      { kind: "task", name: "Square", state: "success", element: 1, parent: "squares[1]", timed: 1 },
+      { kind: "task", name: "Square", state: "success", element: 2, parent: "squares[2]", timed: 1 },
+      { kind: "task", name: "Total", state: "success", element: null, parent: null, timed: 1 },
+    ]);
+    expect(shape("threads")).toEqual(sequential);
+  });
+
   it("records a cancelled run when the process gets SIGINT (exit 130)", async () => {
     const child = startBundle(root, "nap", ["--seconds", "30"]);
     let stderr = "";
