@@ -91,20 +91,19 @@ export class ElementHost {
     const exec: Execution = { tasks: this.input.manifest.tasks, validators: this.input.validators, observer: collector ?? silentObserver, scope: this.scope, forkEm: this.input.forkEm };
     const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items: [], parentHandle: null, elementPath: batch.elementPath };
     const results: ElementOutcome[] = [];
-    const fast = singleTaskBody(exec, job);
+    const events: RecordedEvent[] = [];
+    const done = (outcome: ElementOutcome) => {
+      results.push(outcome);
+      // This element's task record events (ids stay unique across the batch).
+      const mine = collector?.take() ?? [];
+      for (const e of mine) events.push(e);
+      onElement?.(outcome, mine);
+    };
+    const fast = singleTaskBody(job);
     if (fast) {
-      const events: RecordedEvent[] = [];
-      await runSingleTaskElements(exec, job, fast, batch.items, (r) => {
-        const outcome: ElementOutcome = r.ok ? r : { index: r.index, ok: false, error: serializeError(r.error) };
-        results.push(outcome);
-        // This element's task record events (ids stay unique across the batch).
-        const mine = collector?.take() ?? [];
-        for (const e of mine) events.push(e);
-        onElement?.(outcome, mine);
-      });
+      await runSingleTaskElements(exec, job, fast, batch.items, (r) => done(r.ok ? r : { index: r.index, ok: false, error: serializeError(r.error) }));
       return { results, events };
     }
-    const events: RecordedEvent[] = [];
     for (const item of batch.items) {
       job.items[item.index] = item.value;
       let outcome: ElementOutcome;
@@ -114,11 +113,7 @@ export class ElementHost {
         outcome = { index: item.index, ok: false, error: serializeError(error) };
       }
       delete job.items[item.index];
-      results.push(outcome);
-      // This element's task record events (ids stay unique across the batch).
-      const mine = collector?.take() ?? [];
-      for (const e of mine) events.push(e);
-      onElement?.(outcome, mine);
+      done(outcome);
     }
     return { results, events };
   }

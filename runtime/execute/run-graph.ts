@@ -178,7 +178,7 @@ export function lazyEm(scope: Scope, fork: NonNullable<Execution["forkEm"]>): vo
 }
 
 /** Awaits only real promises: an `await` on a plain value still costs a microtask (and async-hook work). */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
@@ -302,7 +302,7 @@ export async function runMapElement(exec: Execution, job: MapJob, index: number)
 
 /** The sequential backend's map: one element after the other, in input order. */
 export async function runMapSequential(exec: Execution, job: MapJob): Promise<unknown[]> {
-  const fast = singleTaskBody(exec, job);
+  const fast = singleTaskBody(job);
   if (fast) {
     const values = new Array<unknown>(job.items.length);
     let failure: unknown;

@@ -3,7 +3,7 @@ import type { NodePlan } from "../graph/plan.js";
 import { runInScope, type Scope } from "../context.js";
 import { isSkipped } from "../api/control.js";
 import { validateInput, validateOutputs } from "./validate.js";
-import { TaskFailure, lazyEm, silentObserver, type Execution, type MapJob } from "./run-graph.js";
+import { TaskFailure, isThenable, lazyEm, silentObserver, type Execution, type MapJob } from "./run-graph.js";
 
 /**
  * The fast path for the most common map: a body of ONE task. It skips the per-element graph machinery
@@ -11,16 +11,13 @@ import { TaskFailure, lazyEm, silentObserver, type Execution, type MapJob } from
  * needs one) that dominates fine-grained maps, with the same inputs, validation, context, results and
  * — when the run is tracked — the same task records: the element row, and the task row under it.
  */
-export function singleTaskBody(_exec: Execution, job: MapJob): { node: GraphNode; plan: NodePlan } | undefined {
+export function singleTaskBody(job: MapJob): { node: GraphNode; plan: NodePlan } | undefined {
   const body = job.node.map!.body;
   if (body.nodes.length !== 1 || body.nodes[0].kind !== "task") return undefined;
   return { node: body.nodes[0], plan: job.plan.body!.nodes[0] };
 }
 
 export type ElementResult = { index: number; ok: true; value: unknown } | { index: number; ok: false; error: unknown };
-
-/** Only real promises are awaited: an `await` on a plain value still costs a microtask. */
-const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === "function";
 
 /** Runs the given elements of a single-task map body in order; a failing element does not stop the others. */
 export async function runSingleTaskElements(exec: Execution, job: MapJob, target: { node: GraphNode; plan: NodePlan }, items: Iterable<{ index: number; value: unknown }>, onResult: (r: ElementResult) => void): Promise<void> {

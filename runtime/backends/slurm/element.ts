@@ -7,6 +7,7 @@
  * results (set aside as `results/<n>.prev.bin`, or in the journal of a killed attempt): it runs only the
  * elements without a successful result there and writes the merged results (see kept.ts).
  */
+import { rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Manifest } from "../../../contract/manifest.js";
@@ -15,7 +16,6 @@ import type { PipelineLoaders } from "../../pipeline.js";
 import type { DatabaseSession } from "../../db/session.js";
 import type { DbCatalog } from "../../db/catalog.js";
 import { ElementHost } from "../elements.js";
-import { rmSync } from "node:fs";
 import { Journal, readValue, writeValue } from "./files.js";
 import { foldJournal, mergeEvents, type JournalEntry } from "./kept.js";
 import { LAYOUT_VERSION, MapDir, compactRanges, type ElementContext, type TaskInput, type TaskResults } from "./layout.js";
