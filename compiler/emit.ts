@@ -33,10 +33,10 @@ export function writeGenerated(input: EmitInput): string[] {
     const file = join(gen, "entries", `${name}.ts`);
     writeFileSync(
       file,
-      `${GENERATED_HEADER}import { main } from "outflow/main";
+      `${GENERATED_HEADER}import { start } from "outflow/start";
 import manifest from "../manifest.json";
 
-await main({
+await start({
   manifest: manifest as never,
   entry: ${JSON.stringify(entry)},
   bundleUrl: import.meta.url,
@@ -61,7 +61,7 @@ export async function writeBundles(input: EmitInput, entries: string[]): Promise
   const shared = sharedBundleOptions(input.outflowRoot);
   const result = await esbuild.build({
     ...shared,
-    alias: { ...shared.alias, "outflow/main": join(input.outflowRoot, "runtime/main.ts") },
+    alias: { ...shared.alias, "outflow/start": join(input.outflowRoot, "runtime/start.ts") },
     entryPoints: entries,
     outdir: dist,
     entryNames: "[name]",

@@ -9,5 +9,6 @@ export { pipe } from "./graph/recorder.js";
 export type { GraphNode } from "./graph/model.js";
 export { context, type Scope, type RunInfo } from "./context.js";
 export { logger, getLogger } from "./logging/logger.js";
-export { defineConfig, type OutflowConfig, type OutflowConfigInput } from "./config/schema.js";
+export { defineConfig } from "./config/define.js";
+export type { OutflowConfig, OutflowConfigInput } from "./config/schema.js";
 export { loop, ifThenElse, merge, interactive, Skipped, exitPipeline, type LoopOptions, type SkippedValue } from "./api/control.js";

@@ -1,6 +1,5 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isMainThread, workerData } from "node:worker_threads";
 import type { Manifest } from "../contract/manifest.js";
 import { UsageError, globalOptions, normaliseArgv, parseCommandArgs } from "./cli/args.js";
 import { renderHelp } from "./cli/help.js";
@@ -34,20 +33,6 @@ function cliTree(input: BundleInput, root: string): CliNode {
 
 /** The bundle's `main`: parse the CLI, then run the selected command. Sets process.exitCode. */
 export async function main(input: BundleInput, argv = process.argv.slice(2)): Promise<number> {
-  if (!isMainThread && (workerData as { role?: string } | null)?.role === "outflow-worker") {
-    const { startWorker } = await import("./backends/threads/worker.js");
-    await startWorker(input);
-    return 0;
-  }
-  if (argv[0] === "--outflow-element") {
-    // A Slurm array task (hidden flag, written by the slurm backend's scripts).
-    const { runArrayTask } = await import("./backends/slurm/element.js");
-    const code = await runArrayTask(input, argv).catch(reportFatal);
-    process.exitCode = code;
-    // Left-over handles of task code (timers, sockets) must not keep the array task alive.
-    await new Promise<void>((done) => process.stdout.write("", () => process.stderr.write("", () => done())));
-    process.exit(code);
-  }
   const root = pipelineRoot(input.bundleUrl);
   let code: number;
   try {

@@ -1,4 +1,4 @@
-import { UsageError } from "./cli/args.js";
+import { UsageError } from "./cli/usage-error.js";
 import { ConfigError } from "./config/errors.js";
 import { GraphError } from "./graph/recorder.js";
 import { TaskFailure, RunCancelled } from "./execute/run-graph.js";

@@ -59,6 +59,8 @@ export interface ElementBatch {
   items: Iterable<{ index: number; value: unknown }>;
 }
 
+const noEvents: RecordedEvent[] = [];
+
 /**
  * Runs batches of map elements in this process (a worker thread, an array task). The graph is recorded
  * once, with the run's args, the first time a batch needs it.
@@ -95,7 +97,7 @@ export class ElementHost {
     const done = (outcome: ElementOutcome) => {
       results.push(outcome);
       // This element's task record events (ids stay unique across the batch).
-      const mine = collector?.take() ?? [];
+      const mine = collector ? collector.take() : noEvents;
       for (const e of mine) events.push(e);
       onElement?.(outcome, mine);
     };

@@ -1,13 +1,9 @@
 import { parseArgs } from "citty";
 import type { ArgSpec } from "../../contract/manifest.js";
 
-/** Bad command-line input: printed as one line, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+import { UsageError } from "./usage-error.js";
+
+export { UsageError };
 
 /** Options every runnable command accepts, whatever its own args. */
 export const globalOptions: Record<string, ArgSpec> = {

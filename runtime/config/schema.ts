@@ -1,7 +1,7 @@
 /**
- * The pipeline configuration: its zod/mini schema, its types, and `defineConfig()` for
- * `outflow.config.ts`. Known sections are strict (a typo is an error); any other top-level key is
- * kept as a user field, as in the original outflow.
+ * The pipeline configuration: its zod/mini schema and its types. Known sections are strict (a typo is
+ * an error); any other top-level key is kept as a user field, as in the original outflow.
+ * `defineConfig()` lives in define.ts, so pipeline code that imports "outflow" does not build this schema.
  */
 import * as z from "zod/mini";
 
@@ -79,8 +79,3 @@ export type SqliteDatabaseConfig = Extract<DatabaseConfig, { dialect: "sqlite" }
 export type PostgresqlDatabaseConfig = Extract<DatabaseConfig, { dialect: "postgresql" }>;
 export type LoggingConfig = OutflowConfig["logging"];
 export type SlurmConfig = OutflowConfig["slurm"];
-
-/** Typed identity for `outflow.config.ts`: `export default defineConfig({ plugins: [...] })`. */
-export function defineConfig(config: OutflowConfigInput): OutflowConfigInput {
-  return config;
-}

@@ -7,6 +7,7 @@ import { isSkipped } from "../api/control.js";
 import { runControlNode, isExitPipeline } from "./control-nodes.js";
 import { runSingleTaskElements, singleTaskBody } from "./single-task-map.js";
 import { mayRunConcurrently } from "../graph/concurrency.js";
+import { getLogger } from "../logging/logger.js";
 
 /** Receives task lifecycle events (the database run records implement it). */
 export interface TaskStartEvent {
@@ -251,6 +252,8 @@ export function elementResult(outputs: Map<number, Outputs>, plan: GraphPlan): u
   return keys.length === 1 ? merged[keys[0]] : merged;
 }
 
+const mapLog = getLogger("outflow.map");
+
 async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: NodePlan, results: Map<number, Outputs>, frame: Frame): Promise<Outputs> {
   const info = node.map!;
   const name = `map(${info.options.outputName})`;
@@ -260,7 +263,9 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
   try {
     if (!isIterable(items)) throw new TaskValueError(`${name}: upstream target "${plan.iterate}" is not an array (got ${items === null ? "null" : typeof items})`);
     const job: MapJob = { node, path: nodePath(node), plan, outer, items: Array.isArray(items) ? items : Array.from(items as Iterable<unknown>), parentHandle: handle, elementPath: frame.elementPath };
+    const started = performance.now();
     const elements = await (exec.runMap ? exec.runMap(job) : runMapSequential(exec, job));
+    mapLog.debug(`${name}: ${job.items.length} element${job.items.length === 1 ? "" : "s"} in ${((performance.now() - started) / 1000).toFixed(3)} s`);
     const value = info.reduce ? info.reduce(elements) : elements;
     await exec.observer.taskFinished(handle, "success");
     return { [info.options.outputName]: value };

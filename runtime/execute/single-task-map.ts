@@ -33,6 +33,47 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   const task = { id: spec.id, name: spec.name, plugin: spec.plugin, element: 0 };
   const shared: Scope = { ...exec.scope, task };
 
+  // The element's arguments, validated, and the task's call; then what the element's result is.
+  const call = (value: unknown): unknown => {
+    const args = plan.inputs.map((input) => {
+      const from = input.from;
+      const v = from.kind === "element" ? value : from.kind === "outer" ? job.outer[from.output] : from.kind === "bound" ? node.bound[input.name] : undefined;
+      validateInput(spec, exec.validators, input.name, v);
+      return v;
+    });
+    return fn(...args);
+  };
+  const resultOf = (returned: unknown): unknown => {
+    const result = validateOutputs(spec, exec.validators, returned);
+    const keys = Object.keys(result);
+    return keys.length === 1 ? result[keys[0]] : result;
+  };
+  const exitOrFailure = (index: number, error: unknown): unknown => (error instanceof Error && error.name === "ExitPipeline" ? error : new TaskFailure(spec.name, [...job.elementPath, index], error));
+
+  if (!tracked && !exec.forkEm) {
+    // Untracked: one context for the whole batch (only `task.element` changes), and nothing allocated
+    // or awaited per element beyond the task's own work (a 1e6 map's workers stay small).
+    await runInScope(shared, async () => {
+      for (const { index, value } of items) {
+        task.element = index;
+        try {
+          let returned = call(value);
+          if (isThenable(returned)) returned = await returned;
+          onResult({ index, ok: true, value: isSkipped(returned) ? {} : resultOf(returned) });
+        } catch (error) {
+          onResult({ index, ok: false, error: exitOrFailure(index, error) });
+        }
+      }
+    });
+    return;
+  }
+
+  const finish = async (h: unknown, state: "success" | "failed" | "skipped", error?: unknown) => {
+    if (!tracked) return;
+    const f = observer.taskFinished(h, state, error);
+    if (isThenable(f)) await f;
+  };
+  // Tracked: the element row, the task row under it, both finished before the element's result is handed on.
   const runOne = async (index: number, value: unknown): Promise<void> => {
     task.element = index;
     let element: unknown;
@@ -43,34 +84,17 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
       const h = observer.taskStarted({ name: spec.name, plugin: spec.plugin, taskId: spec.id, parent: element, element: index, inputs, outputs });
       handle = isThenable(h) ? await h : h;
     }
-    const finish = async (h: unknown, state: "success" | "failed" | "skipped", error?: unknown) => {
-      if (!tracked) return;
-      const f = observer.taskFinished(h, state, error);
-      if (isThenable(f)) await f;
-    };
     try {
-      const args = plan.inputs.map((input) => {
-        const from = input.from;
-        const v = from.kind === "element" ? value : from.kind === "outer" ? job.outer[from.output] : from.kind === "bound" ? node.bound[input.name] : undefined;
-        validateInput(spec, exec.validators, input.name, v);
-        return v;
-      });
-      let returned = fn(...args);
+      let returned = call(value);
       if (isThenable(returned)) returned = await returned;
-      if (isSkipped(returned)) {
-        await finish(handle, "skipped");
-        await finish(element, "success");
-        onResult({ index, ok: true, value: {} });
-        return;
-      }
-      const result = validateOutputs(spec, exec.validators, returned);
-      const keys = Object.keys(result);
-      await finish(handle, "success");
+      const skipped = isSkipped(returned);
+      const result = skipped ? {} : resultOf(returned);
+      await finish(handle, skipped ? "skipped" : "success");
       await finish(element, "success");
-      onResult({ index, ok: true, value: keys.length === 1 ? result[keys[0]] : result });
+      onResult({ index, ok: true, value: result });
     } catch (error) {
-      const exit = error instanceof Error && error.name === "ExitPipeline";
-      const failure = exit ? error : new TaskFailure(spec.name, [...job.elementPath, index], error);
+      const failure = exitOrFailure(index, error);
+      const exit = failure === error;
       await finish(handle, exit ? "success" : "failed", exit ? undefined : error);
       await finish(element, "failed", failure);
       onResult({ index, ok: false, error: failure });
@@ -78,7 +102,6 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   };
 
   if (!exec.forkEm) {
-    // One context for the whole batch: only `task.element` changes between elements.
     await runInScope(shared, async () => {
       for (const { index, value } of items) await runOne(index, value);
     });

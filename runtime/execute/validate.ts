@@ -8,7 +8,7 @@ export interface Schema {
 
 /** One target's check: the zod schema, and the compiler's guard (a fast predicate) when the type has one. */
 export interface Check {
-  schema: Schema;
+  readonly schema: Schema;
   /** Accepts a subset of what `schema` accepts; when it says no, the schema decides (and words the error). */
   is?: (value: unknown) => boolean;
 }

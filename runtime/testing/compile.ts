@@ -208,10 +208,10 @@ export async function workerBundle(pipeline: CompiledPipeline): Promise<string> 
     const imports = pipeline.modules.map((m, i) => `import * as m${i} from ${JSON.stringify(join(pipeline.root, m))};`);
     const table = pipeline.modules.map((m, i) => `${JSON.stringify(m)}: m${i}`).join(", ");
     const config = pipeline.manifest.configModule ? `(await import(${JSON.stringify(join(pipeline.root, pipeline.manifest.configModule))})).default` : "undefined";
-    const entry = `import { main } from ${JSON.stringify(join(outflowRoot, "runtime/main.ts"))};
+    const entry = `import { start } from ${JSON.stringify(join(outflowRoot, "runtime/start.ts"))};
 import manifest from ${JSON.stringify(join(pipeline.dir, "manifest.json"))};
 ${imports.join("\n")}
-await main({
+await start({
   manifest: manifest as never,
   entry: null,
   bundleUrl: import.meta.url,

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ConfigError, loadConfig } from "../../runtime/config/load.js";
 import { maskSecrets } from "../../runtime/config/mask.js";
-import { defineConfig } from "../../runtime/config/schema.js";
+import { defineConfig } from "../../runtime/config/define.js";
 
 let dir: string;
 beforeEach(() => {
