@@ -62,6 +62,32 @@ export interface ElementBatch {
 const noEvents: RecordedEvent[] = [];
 
 /**
+ * True when a node of a map body, at any depth, may read `name` itself rather than its element: a task
+ * input or an inner map that takes the iterated array whole, as a pass-through value. Errs on "yes".
+ */
+export function bodyReadsWhole(plan: GraphPlan | undefined, name: string): boolean {
+  if (!plan) return false;
+  for (const node of plan.nodes) {
+    if (!node) continue;
+    if (node.iterate === name) return true;
+    if (node.inputs.some((i) => i.name === name && i.from.kind !== "element")) return true;
+    if (bodyReadsWhole(node.body, name)) return true;
+  }
+  return false;
+}
+
+/**
+ * The outer values a map's elements need where they run (a worker thread, a Slurm array task): all but
+ * the iterated array, which each element gets its own part of, unless a body reads it whole.
+ */
+export function outerForElements(job: MapJob): Record<string, unknown> {
+  const target = job.plan.iterate;
+  if (target === undefined || bodyReadsWhole(job.plan.body, target)) return job.outer;
+  const { [target]: _iterated, ...rest } = job.outer;
+  return rest;
+}
+
+/**
  * Runs batches of map elements in this process (a worker thread, an array task). The graph is recorded
  * once, with the run's args, the first time a batch needs it.
  */

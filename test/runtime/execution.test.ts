@@ -70,6 +70,19 @@ export const Cell = task(function Cell(cell: IterateOn<"cells", number>): { squa
 export const ShowNested = task(function ShowNested(squares: number[][]): void {
   logger.info("NESTED " + JSON.stringify(squares));
 });
+// An inner map at the start of an outer map's body, whose task reads the outer map's iterated array whole.
+export const Grid = task(function Grid(): { grid: number[][]; labels: string[] } {
+  return { grid: [[1, 2], [3]], labels: ["a", "b"] };
+});
+export const RowLength = task(function RowLength(row: IterateOn<"grid", number[]>): { length: number } {
+  return { length: row.length };
+});
+export const Label = task(function Label(label: IterateOn<"labels", string>, grid: number[][]): { text: string } {
+  return { text: label + grid.length };
+});
+export const ShowGrid = task(function ShowGrid(rows: { length: number; texts: string[] }[]): void {
+  logger.info("GRID " + JSON.stringify(rows));
+});
 // Threads batches of numbers travel as Float64Arrays: -0, NaN, ±Infinity and big integers must survive, and
 // a batch that is not all numbers travels as it is.
 const SPECIAL: Record<number, number | string> = { 3: -0, 17: NaN, 200: "half", 500: Infinity, 998: -Infinity, 999: 2 ** 53 + 2 };
@@ -131,6 +144,15 @@ export const nested = command({
     t.Rows().pipe(outer).pipe(t.ShowNested());
   },
 });
+export const nested_whole = command({
+  setup() {
+    const outer = map({ outputName: "rows" }, () => {
+      t.RowLength();
+      map({ outputName: "texts" }, () => { t.Label(); });
+    });
+    t.Grid().pipe(outer).pipe(t.ShowGrid());
+  },
+});
 export const specials = command({
   setup() {
     t.Specials().pipe(map({ outputName: "all_same" }, () => { t.Same(); })).pipe(t.CheckSpecials());
@@ -166,9 +188,25 @@ describe.each(["sequential", "threads"])("backend %s", (backend) => {
     expect(r.code).toBe(0);
   });
 
+  it("logs each map's element count and wall time at DEBUG, and nothing at the default level", () => {
+    const debug = runBundle(root, "ordered", ["--backend", backend, "--log-level", "DEBUG"]);
+    expect(debug.stderr).toMatch(/outflow\.map - - - DEBUG - map\(all\): 5 elements in \d+\.\d{3} s/);
+    const seconds = Number(/map\(all\): 5 elements in ([\d.]+) s/.exec(debug.stderr)![1]);
+    // Slow sleeps 15 ms per unit of its element (5 + 1 + 4 + 2 + 3 units): at least the longest element.
+    expect(seconds).toBeGreaterThanOrEqual(0.075);
+    expect(runBundle(root, "ordered", ["--backend", backend]).stderr).not.toContain("outflow.map");
+  });
+
   it("runs nested maps", () => {
     const r = runBundle(root, "nested", ["--backend", backend]);
     expect(r.output).toContain("NESTED [[1,4],[9],[16,25,36]]");
+    expect(r.code).toBe(0);
+  });
+
+  it("gives an inner map's body the outer map's iterated array when it reads it whole", () => {
+    const r = runBundle(root, "nested_whole", ["--backend", backend]);
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.output).toContain('GRID [{"length":2,"texts":["a2","b2"]},{"length":1,"texts":["a2","b2"]}]');
     expect(r.code).toBe(0);
   });
 

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { RunCancelled, type Execution, type MapJob } from "../../execute/run-graph.js";
-import type { GraphPlan } from "../../graph/plan.js";
+import { outerForElements } from "../elements.js";
 import type { Logger } from "../../logging/logger.js";
 import { replayEvents } from "../events.js";
 import { ACTIVE_STATES, SlurmError, cpusOf, type SlurmCluster } from "./cluster.js";
@@ -75,18 +75,6 @@ interface ElementFailure {
   message?: string;
 }
 
-/** True when some body task may read the iterated array itself as a pass-through value. */
-function bodyReads(plan: GraphPlan | undefined, name: string): boolean {
-  if (!plan) return false;
-  for (const node of plan.nodes) {
-    if (!node) continue;
-    if (node.iterate === name) return true;
-    if (node.inputs.some((i) => i.name === name && i.from.kind !== "element")) return true;
-    if (bodyReads(node.body, name)) return true;
-  }
-  return false;
-}
-
 function describeExit(f: ElementFailure): string {
   if (f.signal) return `killed by signal ${f.signal}${f.state ? ` (${f.state})` : ""}`;
   if (f.exit !== undefined && f.exit > 128 && f.exit < 160 && f.state === undefined) return `killed by signal ${f.exit - 128} (exit code ${f.exit})`;
@@ -108,7 +96,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
   const dir = new MapDir(join(ctx.runDir, dirName));
   const name = jobName(ctx.runId, job.path, job.elementPath) + (seen === 1 ? "" : `~${seen}`);
 
-  const outer = bodyReads(job.plan.body, job.plan.iterate!) ? job.outer : Object.fromEntries(Object.entries(job.outer).filter(([k]) => k !== job.plan.iterate));
+  const outer = outerForElements(job);
   const existing = existsSync(dir.mapFile) ? readJson<MapFile>(dir.mapFile) : undefined;
   let map: MapFile;
   if (existing) {

@@ -4,18 +4,8 @@ import type { TaskSpec } from "../../../contract/manifest.js";
 import { TaskFailure, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { WorkerPool, WorkerCrash } from "./pool.js";
 import { replayEvents } from "../events.js";
+import { outerForElements } from "../elements.js";
 import { deserializeError, packValues, packedTransfer, spareOf, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
-
-/** The pass-through values a map's workers need: all but the iterated array, unless the body reads it by name. */
-export function withoutIterated(job: MapJob): Record<string, unknown> {
-  const target = job.plan.iterate;
-  const body = job.plan.body;
-  if (target === undefined || !body) return job.outer;
-  const readsWhole = body.nodes.some((n) => n?.inputs.some((i) => i.from.kind === "outer" && i.from.output === target));
-  if (readsWhole) return job.outer;
-  const { [target]: _iterated, ...rest } = job.outer;
-  return rest;
-}
 
 export interface ThreadsBackend {
   /** The execution (and run) the workers' tasks belong to: the pool starts before the run is recorded. */
@@ -64,7 +54,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
 
     // Each batch carries its own elements; the iterated array itself is not re-sent with every batch
     // (100k elements in 98 batches would clone it 98 times) unless a body task reads it whole.
-    const outer = withoutIterated(job);
+    const outer = outerForElements(job);
 
     const runBatch = async ({ first, count }: { first: number; count: number }, lane: { spare?: Float64Array }): Promise<void> => {
       const values = packValues(job.items, first, count, lane.spare);
