@@ -5,7 +5,7 @@ import { TaskFailure, type Execution, type MapJob } from "../../execute/run-grap
 import { WorkerPool, WorkerCrash } from "./pool.js";
 import { replayEvents } from "../events.js";
 import { outerForElements } from "../elements.js";
-import { deserializeError, packValues, packedTransfer, spareOf, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { deserializeError, packValues, packedTransfer, spareOf, unpackNumber, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 export interface ThreadsBackend {
   /** The execution (and run) the workers' tasks belong to: the pool starts before the run is recorded. */
@@ -73,7 +73,9 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
         return;
       }
       if (reply.events.length) await replay(reply.events, job.parentHandle);
-      for (let i = 0; i < reply.values.length; i++) results[reply.first + i] = reply.values[i];
+      const back = reply.values;
+      if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);
+      else for (let i = 0; i < back.length; i++) results[reply.first + i] = back[i];
       lane.spare = spareOf(reply.values);
       for (const f of reply.failures) failure ??= new TaskFailure(f.error.task ?? name, f.error.elementPath ?? [...job.elementPath, f.index], deserializeError(f.error));
     };

@@ -52,6 +52,16 @@ export function packValues(values: ArrayLike<unknown>, first = 0, count = values
   return packed;
 }
 
+/**
+ * A number read back from a packed batch, as the value it was before packing made it a double: an int32
+ * (but not -0) becomes a small integer again. Arrays of results keep the elements kind they have on the
+ * sequential backend (a 1e6 map of integers stays an array of small integers, no copy into doubles), and
+ * task code in a worker gets small integers where it would have, not a boxed double per element.
+ */
+export function unpackNumber(v: number): number {
+  return v === (v | 0) && (v !== 0 || 1 / v > 0) ? v | 0 : v;
+}
+
 /** The transfer list of packed values. */
 export function packedTransfer(values: Values): ArrayBuffer[] {
   return values instanceof Float64Array ? [values.buffer as ArrayBuffer] : [];

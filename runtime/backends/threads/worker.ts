@@ -7,7 +7,7 @@ import { runInScope, type RunInfo, type Scope } from "../../context.js";
 import type { PipelineLoaders } from "../../pipeline.js";
 import type { WorkerDatabases } from "../../db/worker.js";
 import { ElementHost } from "../elements.js";
-import { packValues, packedTransfer, serializeError, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { packValues, packedTransfer, serializeError, unpackNumber, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import { transferables } from "./pool.js";
 
 interface Ready {
@@ -67,8 +67,9 @@ async function runTask(manifest: Manifest, state: Ready, request: Extract<Worker
 
 async function runElements(state: Ready, request: Extract<WorkerRequest, { kind: "elements" }>): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
   const input = request.values;
+  const packed = input instanceof Float64Array;
   const items = (function* () {
-    for (let k = 0; k < input.length; k++) yield { index: request.first + k, value: input[k] };
+    for (let k = 0; k < input.length; k++) yield { index: request.first + k, value: packed ? unpackNumber(input[k] as number) : input[k] };
   })();
   const { results, events } = await state.host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items });
   const out = new Array<unknown>(input.length);
