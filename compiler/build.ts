@@ -12,6 +12,7 @@ import { recordGraphs, type Recorded } from "./record.js";
 import { CONFIG_FILE, pluginDir, pluginModules, readPluginList } from "./pipeline-files.js";
 import { writeBundles, writeGenerated } from "./emit.js";
 import { dbModule } from "./emit-db.js";
+import { esbuildDiagnostics } from "./esbuild-errors.js";
 import { globalOptions } from "../runtime/cli/args.js";
 
 export interface BuildOptions {
@@ -74,7 +75,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   lap("signatures");
 
   let recorded: Recorded = { commands: [], taskIds: [] };
-  if (modules.length) recorded = await recordGraphs({ root: opts.root, outflowRoot: opts.outflowRoot, modules, cacheDir: cache });
+  if (modules.length) {
+    try {
+      recorded = await recordGraphs({ root: opts.root, outflowRoot: opts.outflowRoot, modules, cacheDir: cache });
+    } catch (error) {
+      // The modules do not bundle (a syntax error, a duplicate export, an unresolved import): say where.
+      const found = esbuildDiagnostics(error, opts.root);
+      if (!found) throw error;
+      return { ok: false, diagnostics: dedupe([...diagnostics, ...found]), timings };
+    }
+  }
   lap("record");
   if (recorded.importError) diagnostics.push({ code: "OF100", message: `Importing the pipeline modules failed: ${recorded.importError.message}`, site: recorded.importError.site });
 
@@ -124,7 +134,13 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = { root: opts.root, outflowRoot: opts.outflowRoot, manifest, validatorsCode: validators.code, dbCode: dbListing.code, modules };
   const entries = writeGenerated(emit);
   lap("generated");
-  await writeBundles(emit, entries);
+  try {
+    await writeBundles(emit, entries);
+  } catch (error) {
+    const found = esbuildDiagnostics(error, opts.root);
+    if (!found) throw error;
+    return { ok: false, diagnostics: found, manifest, timings };
+  }
   lap("bundle");
   return { ok: true, diagnostics: [], manifest, timings };
 }

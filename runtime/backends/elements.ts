@@ -117,7 +117,9 @@ export class ElementHost {
     // Untracked commands have no records to replay: collect nothing.
     const collector = this.input.collectEvents === false ? undefined : new EventCollector();
     const exec: Execution = { tasks: this.input.manifest.tasks, validators: this.input.validators, observer: collector ?? silentObserver, scope: this.scope, forkEm: this.input.forkEm };
-    const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items: [], parentHandle: null, elementPath: batch.elementPath };
+    // Only the elements of this batch, at their own indices.
+    const items: unknown[] = [];
+    const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items, parentHandle: null, elementPath: batch.elementPath };
     const results: ElementOutcome[] = [];
     const events: RecordedEvent[] = [];
     const done = (outcome: ElementOutcome) => {
@@ -133,14 +135,14 @@ export class ElementHost {
       return { results, events };
     }
     for (const item of batch.items) {
-      job.items[item.index] = item.value;
+      items[item.index] = item.value;
       let outcome: ElementOutcome;
       try {
         outcome = { index: item.index, ok: true, value: await runMapElement(exec, job, item.index) };
       } catch (error) {
         outcome = { index: item.index, ok: false, error: serializeError(error) };
       }
-      delete job.items[item.index];
+      delete items[item.index];
       done(outcome);
     }
     return { results, events };

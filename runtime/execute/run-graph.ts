@@ -71,7 +71,8 @@ export interface MapJob {
   path: number[];
   plan: NodePlan;
   outer: Record<string, unknown>;
-  items: unknown[];
+  /** The iterated values: a JS array, or a typed array as it came (never copied into a JS array). */
+  items: ArrayLike<unknown>;
   parentHandle: unknown;
   elementPath: number[];
 }
@@ -262,7 +263,7 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
   const handle = await exec.observer.taskStarted({ name, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [plan.iterate!], outputs: [info.options.outputName] });
   try {
     if (!isIterable(items)) throw new TaskValueError(`${name}: upstream target "${plan.iterate}" is not an array (got ${items === null ? "null" : typeof items})`);
-    const job: MapJob = { node, path: nodePath(node), plan, outer, items: Array.isArray(items) ? items : Array.from(items as Iterable<unknown>), parentHandle: handle, elementPath: frame.elementPath };
+    const job: MapJob = { node, path: nodePath(node), plan, outer, items: items as ArrayLike<unknown>, parentHandle: handle, elementPath: frame.elementPath };
     const started = performance.now();
     const elements = await (exec.runMap ? exec.runMap(job) : runMapSequential(exec, job));
     mapLog.debug(`${name}: ${job.items.length} element${job.items.length === 1 ? "" : "s"} in ${((performance.now() - started) / 1000).toFixed(3)} s`);

@@ -712,4 +712,18 @@ export const load = command({
     expect(diagnostics[0].site).toEqual({ file: "plugins/p/tasks.ts", ...where });
     expect(diagnostics[0].message).toContain("calibration file not configured");
   });
+
+  it("OF140 where a module does not compile: a syntax error and an import that does not resolve, each at its position", async () => {
+    const small = `import { command } from "outflow";\nimport { MakeNumber } from "./tasks.js";\n\nexport const one = command({ setup() { MakeNumber(); } });\n`;
+    const broken = small.replace("\nexport const one", '\nexport const other = (;\nexport const one');
+    const diagnostics = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": broken }));
+    expect(diagnostics).toEqual([{ code: "OF140", message: 'Unexpected ";"', site: { file: "plugins/p/commands.ts", ...locate(broken, ";\nexport const one") } }]);
+    const unresolved = small.replace("\nexport const one", '\nimport { Missing } from "./missing.js";\nexport const missing = Missing;\nexport const one');
+    const second = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": unresolved }));
+    expect(second).toEqual([{ code: "OF140", message: 'Could not resolve "./missing.js"', site: { file: "plugins/p/commands.ts", ...locate(unresolved, '"./missing.js"') } }]);
+    // Paths in esbuild's words are the pipeline's own, not relative to wherever the build was started.
+    const wrongName = small.replace("import { MakeNumber }", "import { MakeNumber, Nope }") + "export const nope = Nope;\n";
+    const third = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": wrongName }));
+    expect(third.map((d) => d.message)).toEqual(['No matching export in "plugins/p/tasks.ts" for import "Nope"']);
+  });
 });

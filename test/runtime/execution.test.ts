@@ -55,6 +55,12 @@ export const Thrower = task(function Thrower(): void {
 export const Vector = task(function Vector(): { vec: Float64Array } {
   return { vec: new Float64Array([1.5, 2.5]) };
 });
+export const Half = task(function Half(v: IterateOn<"vec", number>): { half: number } {
+  return { half: v / 2 };
+});
+export const ShowHalves = task(function ShowHalves(halves: number[]): void {
+  logger.info("HALVES " + Array.isArray(halves) + " " + JSON.stringify(halves));
+});
 export const Sum = task(function Sum(vec: Float64Array): void {
   logger.info("SUM " + (vec instanceof Float64Array) + " " + (vec[0] + vec[1]));
 });
@@ -136,6 +142,7 @@ export const forgetful = command({ setup() { t.Forgetful().pipe(t.Count()); } })
 export const loose = command({ setup() { t.Loose().pipe(t.Count()); } });
 export const throwing = command({ setup() { t.Thrower(); } });
 export const vectors = command({ setup() { t.Vector().pipe(t.Sum()); } });
+export const vector_map = command({ setup() { t.Vector().pipe(map({ outputName: "halves" }, () => { t.Half(); })).pipe(t.ShowHalves()); } });
 export const nested = command({
   setup() {
     const outer = map({ outputName: "squares" }, () => {
@@ -220,6 +227,12 @@ describe.each(["sequential", "threads"])("backend %s", (backend) => {
   it("passes every number (-0, NaN, ±Infinity, beyond 2^53) and mixed batches through a map intact", () => {
     const r = runBundle(root, "specials", ["--backend", backend, "--workers", "2"]);
     expect(r.output).toContain("SPECIALS 1000 []");
+    expect(r.code).toBe(0);
+  });
+
+  it("maps over a typed array: one element per number, results in a JS array", () => {
+    const r = runBundle(root, "vector_map", ["--backend", backend]);
+    expect(r.output).toContain("HALVES true [0.75,1.25]");
     expect(r.code).toBe(0);
   });
 

@@ -20,6 +20,15 @@ export const ComputeWithDb = task(async function ComputeWithDb(some_data: Iterat
 export const Show = task(function Show(map_computation_result: number[]): void {
   logger.info("RESULT " + JSON.stringify(map_computation_result));
 });
+export const Samples = task(function Samples(): { samples: Float64Array } {
+  return { samples: new Float64Array([0.5, 1.5, 2.5, -0]) };
+});
+export const Triple = task(function Triple(sample: IterateOn<"samples", number>): { tripled: number } {
+  return { tripled: Object.is(sample, -0) ? 99 : sample * 3 };
+});
+export const ShowTripled = task(function ShowTripled(tripled: number[]): void {
+  logger.info("RESULT " + JSON.stringify(tripled));
+});
 export const ShowSquares = task(function ShowSquares(squares: number[]): void {
   logger.info("RESULT " + JSON.stringify(squares));
 });
@@ -81,6 +90,13 @@ export const tutorial = command({
   db: false,
   setup() {
     t.GenData().pipe(map({ outputName: "map_computation_result", cpusPerTask: 1 }, () => { t.Compute(); })).pipe(t.Show());
+  },
+});
+
+export const typed_samples = command({
+  db: false,
+  setup() {
+    t.Samples().pipe(map({ outputName: "tripled", slurm: { elementsPerTask: 2 } }, () => { t.Triple(); })).pipe(t.ShowTripled());
   },
 });
 

@@ -108,6 +108,13 @@ suite("slurm backend on a real Slurm", () => {
     expect(readdirSync(join(dir, "map-1", "logs")).sort()).toEqual(["0.err", "0.out", "1.err", "1.out", "2.err", "2.out", "3.err", "3.out"]);
   });
 
+  it("maps over a typed array: each array task gets its slice, -0 intact, results in input order", () => {
+    const { run, dir } = runSlurm("typed_samples", []);
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual([1.5, 4.5, 7.5, 99]);
+    expect(mapFile(dir).arrays[0].spec).toBe("0-1");
+  });
+
   it("records a tracked run's elements in its database and warns once about SQLite", () => {
     const { run, dir } = runSlurm("tracked_tutorial", ["--multiplier", "2"]);
     expect(run.code, run.output).toBe(0);

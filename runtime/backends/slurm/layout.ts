@@ -76,7 +76,8 @@ export interface ElementContext {
 
 export interface TaskInput {
   first: number;
-  values: unknown[];
+  /** The task's elements: a slice of the iterated array, typed when the array is typed. */
+  values: ArrayLike<unknown>;
 }
 
 export interface TaskResults {
