@@ -86,6 +86,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
   }
   lap("record");
+  if (recorded.failure) diagnostics.push({ code: "OF100", message: `Recording the command graphs failed: ${recorded.failure}`, site: { file: "", line: 0, column: 0 } });
   if (recorded.importError) diagnostics.push({ code: "OF100", message: `Importing the pipeline modules failed: ${recorded.importError.message}`, site: recorded.importError.site });
 
   const tasks = Object.fromEntries([...extracted.tasks].map(([id, e]) => [id, e.spec]));
@@ -172,6 +173,7 @@ export function printDiagnostics(root: string, diagnostics: Diagnostic[], write:
     return sources.get(file);
   };
   for (const d of diagnostics) write(formatDiagnostic(d, source(d.site.file)) + "\n");
-  const files = new Set(diagnostics.map((d) => d.site.file)).size;
-  write(`Found ${diagnostics.length} error${diagnostics.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"}.\n`);
+  const files = new Set(diagnostics.map((d) => d.site.file).filter(Boolean)).size;
+  const where = files ? ` in ${files} file${files === 1 ? "" : "s"}` : "";
+  write(`Found ${diagnostics.length} error${diagnostics.length === 1 ? "" : "s"}${where}.\n`);
 }

@@ -20,16 +20,29 @@ function toSite(raw) {
 
 function errorSite(error) {
   if (error && error.site) return toSite(error.site);
-  const m = /\(?((?:file:\/\/)?[^\s()]+\.mjs):(\d+):(\d+)\)?/.exec(String(error?.stack ?? ""));
-  return m ? toSite({ file: m[1], line: Number(m[2]), column: Number(m[3]) }) : { file: "", line: 0, column: 0 };
+  // The first frame in the recording bundle (not in this file: process.exit's stand-in throws here).
+  const self = fileURLToPath(import.meta.url);
+  for (const m of String(error?.stack ?? "").matchAll(/\(?((?:file:\/\/)?[^\s()]+\.mjs):(\d+):(\d+)\)?/g)) {
+    const file = m[1].startsWith("file:") ? fileURLToPath(m[1]) : m[1];
+    if (resolve(file) !== self) return toSite({ file: m[1], line: Number(m[2]), column: Number(m[3]) });
+  }
+  return { file: "", line: 0, column: 0 };
 }
+
+// process.exit() in a module's top level or in setup() would end the recording silently: make it throw at
+// the call instead, so the diagnostic points there.
+let phase = "the pipeline modules were imported";
+const exit = process.exit.bind(process);
+process.exit = (code) => {
+  throw new Error(`process.exit(${code ?? ""}) was called while ${phase}`);
+};
 
 let mod;
 try {
   mod = await import(pathToFileURL(bundle).href);
 } catch (error) {
   process.stdout.write(JSON.stringify({ commands: [], taskIds: [], importError: { message: String(error?.message ?? error), site: errorSite(error) } }));
-  process.exit(0);
+  exit(0);
 }
 const rt = mod.__record;
 const tasks = rt.registerTasks(mod.__modules);
@@ -52,6 +65,7 @@ const commands = rt.flattenCommands(rt.findCommands(mod.__modules)).map((c) => {
     argsRead: [],
   };
   if (def.setup) {
+    phase = `setup() of command ${c.name} ran`;
     const recording = rt.record(() => def.setup({ args: rt.recordingArgs(args, read) }));
     out.graph = rt.toGraphSpec(recording.graph, toSite);
     if (recording.error) out.error = { message: String(recording.error?.message ?? recording.error), site: errorSite(recording.error) };

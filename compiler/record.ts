@@ -25,6 +25,8 @@ export interface Recorded {
   commands: RecordedCommand[];
   taskIds: string[];
   importError?: { message: string; site: Site };
+  /** The recording process itself ended (a timeout, a crash): why, with no position in the sources. */
+  failure?: string;
 }
 
 const SETUP_TIMEOUT_MS = 20_000;
@@ -57,8 +59,14 @@ export async function recordGraphs(opts: { root: string; outflowRoot: string; mo
     maxBuffer: 256 * 1024 * 1024,
   });
   if (r.error || r.status !== 0) {
-    const why = r.signal === "SIGTERM" ? `timed out after ${SETUP_TIMEOUT_MS / 1000}s (an endless loop in setup() or at module top level?)` : (r.stderr || String(r.error)).trim().split("\n").slice(0, 5).join("\n");
-    throw new Error(`recording the command graphs failed: ${why}`);
+    // The pipeline's own code ended the recording (an endless loop, a crash of the process): no position.
+    const stderr = (r.stderr ?? "").trim().split("\n").slice(0, 5).join("\n");
+    const why =
+      r.signal === "SIGTERM" ? `it timed out after ${SETUP_TIMEOUT_MS / 1000} s (an endless loop in setup() or at a module's top level?)`
+      : r.signal ? `its process was killed by ${r.signal}${stderr ? `: ${stderr}` : ""}`
+      : r.status !== null ? `its process exited with code ${r.status}${stderr ? `: ${stderr}` : ""}`
+      : String(r.error);
+    return { commands: [], taskIds: [], failure: why };
   }
   return JSON.parse(r.stdout) as Recorded;
 }

@@ -14,7 +14,9 @@ export interface Diagnostic {
 
 /** tsc-style: `path:line:col - error OF101: message`, then a code frame when the source is at hand. */
 export function formatDiagnostic(d: Diagnostic, source?: string): string {
-  const head = `${d.site.file}:${d.site.line}:${d.site.column} - ${d.severity ?? "error"} ${d.code}: ${d.message}`;
+  // A problem with no position in the sources (the recording process itself ended) has no location.
+  const where = d.site.file ? `${d.site.file}:${d.site.line}:${d.site.column} - ` : "";
+  const head = `${where}${d.severity ?? "error"} ${d.code}: ${d.message}`;
   if (!source || d.site.line < 1) return head;
   const lines = source.split("\n");
   const text = lines[d.site.line - 1];

@@ -7,7 +7,7 @@
  * Expected positions are located by their text in the fixture (`locate`), so the fixture can be edited freely.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Diagnostic } from "../../contract/diagnostic.js";
+import { formatDiagnostic, type Diagnostic } from "../../contract/diagnostic.js";
 import { checkPipeline, locate, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
 
 afterAll(removePipelines);
@@ -711,6 +711,23 @@ export const load = command({
     expect(diagnostics.map((d) => d.code)).toEqual(["OF100"]);
     expect(diagnostics[0].site).toEqual({ file: "plugins/p/tasks.ts", ...where });
     expect(diagnostics[0].message).toContain("calibration file not configured");
+  });
+
+  it("OF100 at a process.exit() in a module's top level or in setup(), which would otherwise end the recording silently", async () => {
+    const exiting = TASKS_THAT_THROW.replace('if (!calibration) throw new Error("calibration file not configured");', "if (!calibration) process.exit(3);");
+    const diagnostics = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": exiting, "plugins/p/commands.ts": LOAD_COMMAND }));
+    expect(diagnostics).toEqual([{ code: "OF100", message: "Importing the pipeline modules failed: process.exit(3) was called while the pipeline modules were imported", site: { file: "plugins/p/tasks.ts", ...locate(exiting, "exit(3)") } }]);
+    const fine = TASKS_THAT_THROW.replace('if (!calibration) throw new Error("calibration file not configured");', "");
+    const inSetup = LOAD_COMMAND.replace("    Load();", "    Load();\n    process.exit(0);");
+    const second = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": fine, "plugins/p/commands.ts": inSetup }));
+    expect(second).toEqual([{ code: "OF100", message: "setup() of command load threw: process.exit(0) was called while setup() of command load ran", site: { file: "plugins/p/commands.ts", ...locate(inSetup, "exit(0)") } }]);
+  });
+
+  it("OF100 without a position when the recording process itself dies, printed as one line", async () => {
+    const killing = TASKS_THAT_THROW.replace('if (!calibration) throw new Error("calibration file not configured");', 'if (!calibration) process.kill(process.pid, "SIGKILL");');
+    const diagnostics = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": killing, "plugins/p/commands.ts": LOAD_COMMAND }));
+    expect(diagnostics).toEqual([{ code: "OF100", message: "Recording the command graphs failed: its process was killed by SIGKILL", site: { file: "", line: 0, column: 0 } }]);
+    expect(formatDiagnostic(diagnostics[0])).toBe("error OF100: Recording the command graphs failed: its process was killed by SIGKILL");
   });
 
   it("OF140 where a module does not compile: a syntax error and an import that does not resolve, each at its position", async () => {
