@@ -37,11 +37,19 @@ export const Nap = task(async function Nap(): Promise<{ napped: number }> {
 
 export const Square = task(function Square(item: IterateOn<"items", number>): { square: number } {
   if (item === Number(context.args.failAt)) throw new Error(\`element \${item} refused\`);
+  if (item === Number(context.args.crashAt)) process.exit(7);
   return { square: item * item };
 });
 
 export const Total = task(function Total(squares: number[]): void {
   logger.info(\`total \${squares.reduce((a, b) => a + b, 0)}\`);
+});
+
+// Element 1 finishes at once, the others sleep: a run to interrupt in the middle of a map.
+export const SlowSquare = task(async function SlowSquare(item: IterateOn<"items", number>): Promise<{ square: number }> {
+  logger.info(\`element \${item} started\`);
+  if (item !== 1) await new Promise((resolve) => setTimeout(resolve, 30_000));
+  return { square: item * item };
 });
 
 export const Hello = task(function Hello(): void {
@@ -50,7 +58,7 @@ export const Hello = task(function Hello(): void {
 `;
 
 export const EXTRAS_COMMANDS = `import { command, map } from "outflow";
-import { Items, Boom, After, Nap, Square, Total, Hello } from "./tasks.js";
+import { Items, Boom, After, Nap, Square, SlowSquare, Total, Hello } from "./tasks.js";
 
 export const explode = command({
   description: "Fails in its second task",
@@ -69,9 +77,16 @@ export const nap = command({
 
 export const squares = command({
   description: "Maps Square over [1, 2, 3]",
-  args: { failAt: { type: "integer", default: 0 } },
+  args: { failAt: { type: "integer", default: 0 }, crashAt: { type: "integer", default: 0 } },
   setup() {
     Items().pipe(map({ outputName: "squares" }, () => { Square(); })).pipe(Total());
+  },
+});
+
+export const slow_squares = command({
+  description: "Maps SlowSquare over [1, 2, 3]",
+  setup() {
+    Items().pipe(map({ outputName: "squares" }, () => { SlowSquare(); })).pipe(Total());
   },
 });
 

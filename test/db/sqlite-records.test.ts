@@ -135,6 +135,53 @@ describe("run and task records on SQLite", () => {
     expect(nap).toEqual({ state: "failed", exception_message: "run cancelled (SIGINT)" });
   });
 
+  it.each(["sequential", "threads"])("records a map interrupted by SIGINT on %s: finished elements success, the rest and the map failed, the run cancelled", async (backend) => {
+    const child = startBundle(root, "slow_squares", ["--backend", backend, "--workers", "3"]);
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    // Sequential reaches element 2 only after element 1 is done; threads starts all three at once.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`element 2 never started: ${stderr}`)), 20_000);
+      child.stderr!.on("data", () => {
+        if (stderr.includes("element 2 started")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    // Element 1's records reach the database within a flush (tens of ms).
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(code, stderr).toBe(130);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const run = lastRun("slow_squares");
+    expect(run.state).toBe("cancelled");
+    const rows = query("select kind, name, state, element_index, exception_message from task where run_uuid = ? order by id", run.uuid);
+    expect(rows.find((r) => r.kind === "map")).toMatchObject({ name: "map(squares)", state: "failed" });
+    const element = (i: number) => rows.find((r) => r.kind === "element" && r.element_index === i);
+    expect(element(0)?.state).toBe("success");
+    expect(element(1)).toMatchObject({ name: "squares[1]", state: "failed", exception_message: "run cancelled (SIGINT)" });
+    expect(rows.filter((r) => r.state === "running")).toEqual([]);
+    expect(rows.find((r) => r.name === "Total")?.state).toBe("pending");
+  });
+
+  it("records the element whose worker died (threads): failed with the exit, the one before success, the run failed", () => {
+    // One worker: element 0 succeeds, element 1 kills the worker, and the map stops there (as sequential does).
+    const r = runBundle(root, "squares", ["--backend", "threads", "--workers", "1", "--crashAt", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/worker thread exited with code 7/);
+    const run = lastRun("squares");
+    expect(run.state).toBe("failed");
+    const rows = query("select kind, name, state, element_index, exception_message from task where run_uuid = ? and kind = 'element' order by element_index", run.uuid);
+    expect(rows.map((e) => [e.name, e.state])).toEqual([
+      ["squares[0]", "success"],
+      ["squares[1]", "failed"],
+    ]);
+    expect(rows[1].exception_message).toMatch(/worker thread exited with code 7/);
+  });
+
   it("records eight concurrent runs on one SQLite file, none of them locked out", async () => {
     const before = (query("select count(*) as n from run")[0].n as number) ?? 0;
     const children = Array.from({ length: 8 }, (_, i) => {

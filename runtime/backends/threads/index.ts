@@ -56,22 +56,41 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // (100k elements in 98 batches would clone it 98 times) unless a body task reads it whole.
     const outer = outerForElements(job);
 
+    // A batch's element records come back with its reply. The elements of a batch that never replies get
+    // their rows here, as on the sequential backend: a worker that died fails its element, and when the
+    // run is cancelled the elements in flight are recorded running, then failed with the cancellation.
+    const { observer } = current();
+    const outputName = job.node.map!.options.outputName;
+    const elementStarted = (index: number, at: Date) => observer.taskStarted({ name: `${outputName}[${index}]`, plugin: "", parent: job.parentHandle, element: index, inputs: [], outputs: [], at });
+    const inFlight = new Set<{ first: number; count: number; at: Date }>();
+    const onAbort = () => {
+      for (const b of inFlight) for (let i = b.first; i < b.first + b.count; i++) void elementStarted(i, b.at);
+      inFlight.clear();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+
     const runBatch = async ({ first, count }: { first: number; count: number }, lane: { spare?: Float64Array }): Promise<void> => {
       const values = packValues(job.items, first, count, lane.spare);
       lane.spare = undefined;
       const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
+      const batch = { first, count, at: new Date() };
+      inFlight.add(batch);
       try {
         reply = await pool.run(request, packedTransfer(values));
       } catch (error) {
+        inFlight.delete(batch);
         if (error instanceof WorkerCrash && count > 1) {
           // Find the element that kills its worker: rerun the batch one element at a time.
           for (let i = first; i < first + count; i++) pending.push({ first: i, count: 1 });
           return;
         }
+        const element = await elementStarted(first, batch.at);
+        await observer.taskFinished(element, "failed", error);
         failure ??= new TaskFailure(name, [...job.elementPath, first], error);
         return;
       }
+      inFlight.delete(batch);
       if (reply.events.length) await replay(reply.events, job.parentHandle);
       const back = reply.values;
       if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);
@@ -85,7 +104,11 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       const state: { spare?: Float64Array } = {};
       while (pending.length && !failure && !signal?.aborted) await runBatch(pending.shift()!, state);
     };
-    await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, lane));
+    try {
+      await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, lane));
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
     if (failure) throw failure;
     return results;
   }
