@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import type { CommandSpec, Manifest } from "../contract/manifest.js";
 import { UsageError, globalOptions } from "./cli/args.js";
 import { loadConfig } from "./config/load.js";
@@ -11,7 +11,9 @@ import type { Graph } from "./graph/model.js";
 import { runGraph, terminalOutputs, silentObserver, RunCancelled, type Execution, type RunObserver } from "./execute/run-graph.js";
 import type { Validators } from "./execute/validate.js";
 import { startThreadsBackend, type ThreadsBackend } from "./backends/threads/index.js";
-import { recordAndCheck } from "./graph/record-and-check.js";
+import { recordAndCheck, sourceSite } from "./graph/record-and-check.js";
+import { interactiveInsideMap } from "./graph/interactive-in-map.js";
+import { GraphError } from "./graph/recorder.js";
 import type { Tracking } from "./db/tracking.js";
 
 /** How a bundle (or the testing helpers) hands the runtime the user's code, lazily. */
@@ -81,6 +83,11 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
   const controller = new AbortController();
   // slurm backend: fail before anything runs (or is recorded) when Slurm is missing.
   for (const flag of ["emit-only", "resubmit-failed"]) if (globals[flag] && backend !== "slurm") throw new UsageError(`--${flag} only applies to --backend slurm (the backend is ${backend})`);
+  const cornered = backend === "sequential" ? undefined : interactiveInsideMap(graph);
+  if (cornered) {
+    const where = sourceSite(cornered.node.site);
+    throw new GraphError(`${relative(run.root, resolve(run.root, where.file))}:${where.line}:${where.column} - interactive() inside map(${cornered.map.map!.options.outputName}) cannot run on --backend ${backend}: the map's elements run in ${backend === "slurm" ? "Slurm array tasks" : "worker threads"}, which have no terminal; run this command with --backend sequential`, cornered.node.site);
+  }
   if (backend === "slurm") (await import("./backends/slurm/index.js")).slurmPreflight(globals, run.bundleFile);
   // Ctrl-C is handled from here on: a signal while the databases open (migrations of a fresh file, the
   // run row being written) lets that finish, then records the run cancelled; it never leaves it `running`.

@@ -14,6 +14,12 @@ export async function runInteractive(inputs: Record<string, unknown>, exec: Exec
   const repl = await import("node:repl");
   process.stdout.write(BANNER);
   const values = { ...inputs };
+  // A piped stdin that an earlier pause read to its end (or a closed one) has nothing more to give: a REPL
+  // on it would wait forever. The values pass on unchanged.
+  if (process.stdin.readableEnded || process.stdin.destroyed) {
+    process.stdout.write("stdin is closed: the values pass on unchanged\nnow exiting the interactive task...\n");
+    return values;
+  }
   return runInScope({ ...exec.scope }, () => {
     const server = repl.start({ prompt: "outflow> ", input: process.stdin, output: process.stdout, terminal: Boolean(process.stdin.isTTY), useGlobal: false, ignoreUndefined: true });
     server.context.inputs = values;

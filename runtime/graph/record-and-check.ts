@@ -18,7 +18,7 @@ import type { Graph } from "./model.js";
 import type { RawSite } from "./site.js";
 
 /** Maps a bundle position back to the user's source, relative to the pipeline root. */
-function sourceSite(site: RawSite): Site {
+export function sourceSite(site: RawSite): Site {
   return originalPosition(site.file, site.line, site.column) ?? site;
 }
 

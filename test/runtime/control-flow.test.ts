@@ -5,7 +5,7 @@ import { buildPipeline, checkPipeline, makePipeline, removePipelines } from "../
 import { runBundle } from "../helpers/run-bundle.js";
 
 const tasks = `
-import { task, context, logger, exitPipeline, Skipped, type SkippedValue } from "outflow";
+import { task, context, logger, exitPipeline, Skipped, type SkippedValue, type IterateOn } from "outflow";
 
 let ticks = 0;
 export const Seed = task(function Seed(): { value: number } {
@@ -36,10 +36,19 @@ export const Last = task(function Last(label: string): void {
 export const Show = task(function Show(value: number): void {
   logger.info("VALUE " + value);
 });
+export const Many = task(function Many(): { items: number[] } {
+  return { items: [1, 2] };
+});
+export const Each = task(function Each(item: IterateOn<"items", number>): { value: number } {
+  return { value: item * 10 };
+});
+export const ShowAll = task(function ShowAll(values: number[]): void {
+  logger.info("VALUES " + JSON.stringify(values));
+});
 `;
 
 const commands = `
-import { command, loop, ifThenElse, merge, interactive } from "outflow";
+import { command, loop, ifThenElse, merge, interactive, map } from "outflow";
 import * as t from "./tasks.js";
 
 export const looping = command({
@@ -68,6 +77,11 @@ export const manual = command({
     seed.pipe(t.Maybe()).pipe(join);
     seed.pipe(t.Small()).pipe(join);
     join.pipe(t.Last());
+  },
+});
+export const pausing_each = command({
+  setup() {
+    t.Many().pipe(map({ outputName: "values" }, () => { t.Each().pipe(interactive()); })).pipe(t.ShowAll());
   },
 });
 export const pausing = command({
@@ -144,6 +158,24 @@ describe("interactive()", () => {
     expect(r.stdout).toContain("You are inside an outflow interactive task");
     expect(r.stderr + r.stdout).toContain("VALUE 100");
     expect(r.status).toBe(0);
+  });
+});
+
+describe("interactive() inside a map", () => {
+  it("pauses once per element on the sequential backend", () => {
+    const r = spawnSync(process.execPath, [join(root, "dist/pausing_each.js")], { input: "", encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
+    expect(r.stdout.split("You are inside an outflow interactive task").length - 1).toBe(2);
+    expect(r.stderr).toContain("VALUES [10,20]");
+    expect(r.status).toBe(0);
+  });
+
+  it.each(["threads", "slurm"])("is refused before anything runs on --backend %s, at the interactive() call", (backend) => {
+    const r = runBundle(root, "pausing_each", ["--backend", backend]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toContain("interactive task");
+    expect(r.stderr.trim().split("\n").filter((l) => !l.includes(" - outflow.db - "))).toEqual([
+      expect.stringMatching(new RegExp(`^error: plugins/p/commands\\.ts:\\d+:\\d+ - interactive\\(\\) inside map\\(values\\) cannot run on --backend ${backend}: the map's elements run in ${backend === "slurm" ? "Slurm array tasks" : "worker threads"}, which have no terminal; run this command with --backend sequential$`)),
+    ]);
   });
 });
 
