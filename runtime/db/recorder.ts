@@ -76,7 +76,18 @@ export class RunRecorder implements RunObserver {
     else this.planned.set(label, { rows: [handle], next: 0 });
   }
 
+  /**
+   * The run was cancelled: what is buffered gets written, the rows still running are then failed with the
+   * cancellation, and events of tasks still unwinding are not written (a task that finishes during the
+   * grace period does not turn its cancelled row into `success`).
+   */
+  stop(): void {
+    this.stopped = true;
+  }
+  private stopped = false;
+
   taskStarted(e: StartEvent): RowHandle | Promise<RowHandle> {
+    if (this.stopped) return new RowHandle();
     const at = e.at ?? new Date();
     const kind = kindOf(e);
     const parent = e.parent instanceof RowHandle ? e.parent : null;
@@ -98,7 +109,7 @@ export class RunRecorder implements RunObserver {
   }
 
   taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown, at?: Date): void | Promise<void> {
-    if (!(handle instanceof RowHandle)) return;
+    if (this.stopped || !(handle instanceof RowHandle)) return;
     const { message, stack } = state === "failed" ? describeFailure(error) : { message: null, stack: null };
     this.buffer.finish(handle, state as TaskState, at ?? new Date(), message, stack);
   }

@@ -104,6 +104,7 @@ function tracking(session: DatabaseSession, store: RecordStore, recorder: RunRec
     async cancel(signal) {
       if (ended) return;
       ended = true;
+      recorder.stop();
       await recorder.flush().catch(() => {});
       const now = new Date();
       await store.failRunning(recorder.runId, now, `run cancelled (${signal})`);

@@ -8,6 +8,7 @@ import { runControlNode, isExitPipeline } from "./control-nodes.js";
 import { runSingleTaskElements, singleTaskBody } from "./single-task-map.js";
 import { mayRunConcurrently } from "../graph/concurrency.js";
 import { getLogger } from "../logging/logger.js";
+import { EventLoopTurns } from "./event-loop-turn.js";
 
 /** Receives task lifecycle events (the database run records implement it). */
 export interface TaskStartEvent {
@@ -121,7 +122,14 @@ export async function runGraph(exec: Execution, graph: Graph, plan: GraphPlan, f
     }
   };
   if (!exec.parallel) {
-    for (const id of plan.order) await runNode(id);
+    const turns = new EventLoopTurns();
+    for (const id of plan.order) {
+      if (--turns.countdown === 0) {
+        const turn = turns.check();
+        if (turn) await turn;
+      }
+      await runNode(id);
+    }
     return results;
   }
   // DAG scheduling: a node starts when its parents are done; after a failure nothing new starts.
@@ -287,10 +295,15 @@ function isIterable(value: unknown): boolean {
   return Array.isArray(value) || ArrayBuffer.isView(value);
 }
 
+/** The record event of a map element: `<outputName>[<index>]`, under the map's row. */
+export function elementStartEvent(job: MapJob, index: number, at?: Date): TaskStartEvent {
+  return { name: `${job.node.map!.options.outputName}[${index}]`, plugin: "", parent: job.parentHandle, element: index, inputs: [], outputs: [], at };
+}
+
 /** Runs one element of a map body in this thread (the sequential backend, and each worker of the pool). */
 export async function runMapElement(exec: Execution, job: MapJob, index: number): Promise<unknown> {
   const body = job.node.map!.body;
-  const handle = await exec.observer.taskStarted({ name: `${job.node.map!.options.outputName}[${index}]`, plugin: "", parent: job.parentHandle, element: index, inputs: [], outputs: [] });
+  const handle = await exec.observer.taskStarted(elementStartEvent(job, index));
   try {
     const outputs = await runGraph(exec, body, job.plan.body!, {
       outer: job.outer,
@@ -312,13 +325,23 @@ export async function runMapSequential(exec: Execution, job: MapJob): Promise<un
   if (fast) {
     const values = new Array<unknown>(job.items.length);
     let failure: unknown;
+    // Stops at the first failure, and when the run is cancelled (the element in flight finishes first).
+    // A flag set by the abort, not `signal.aborted` per element: that getter costs as much as a trivial element.
+    let cancelled = false;
+    const stop = () => (cancelled = true);
+    exec.signal?.addEventListener("abort", stop, { once: true });
     const items = (function* () {
-      for (let i = 0; i < job.items.length && failure === undefined; i++) yield { index: i, value: job.items[i] };
+      for (let i = 0; i < job.items.length && failure === undefined && !cancelled; i++) yield { index: i, value: job.items[i] };
     })();
-    await runSingleTaskElements(exec, job, fast, items, (r) => {
-      if (r.ok) values[r.index] = r.value;
-      else failure ??= r.error;
-    });
+    try {
+      await runSingleTaskElements(exec, job, fast, items, (r) => {
+        if (r.ok) values[r.index] = r.value;
+        else failure ??= r.error;
+      });
+    } finally {
+      exec.signal?.removeEventListener("abort", stop);
+    }
+    if (cancelled || exec.signal?.aborted) throw new RunCancelled();
     if (failure !== undefined) throw failure;
     return values;
   }

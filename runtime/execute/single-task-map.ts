@@ -3,7 +3,8 @@ import type { NodePlan } from "../graph/plan.js";
 import { runInScope, type Scope } from "../context.js";
 import { isSkipped } from "../api/control.js";
 import { validateInput, validateOutputs } from "./validate.js";
-import { TaskFailure, isThenable, lazyEm, silentObserver, type Execution, type MapJob } from "./run-graph.js";
+import { EventLoopTurns } from "./event-loop-turn.js";
+import { TaskFailure, elementStartEvent, isThenable, lazyEm, silentObserver, type Execution, type MapJob } from "./run-graph.js";
 
 /**
  * The fast path for the most common map: a body of ONE task. It skips the per-element graph machinery
@@ -29,9 +30,9 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   const observer = exec.observer;
   const inputs = spec.inputs.map((i) => i.name);
   const outputs = spec.outputs.map((o) => o.name);
-  const outputName = job.node.map!.options.outputName;
   const task = { id: spec.id, name: spec.name, plugin: spec.plugin, element: 0 };
   const shared: Scope = { ...exec.scope, task };
+  const turns = new EventLoopTurns();
 
   // The element's arguments, validated, and the task's call; then what the element's result is.
   const call = (value: unknown): unknown => {
@@ -55,6 +56,10 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
     // or awaited per element beyond the task's own work (a 1e6 map's workers stay small).
     await runInScope(shared, async () => {
       for (const { index, value } of items) {
+        if (--turns.countdown === 0) {
+          const turn = turns.check();
+          if (turn) await turn;
+        }
         task.element = index;
         try {
           let returned = call(value);
@@ -75,11 +80,15 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   };
   // Tracked: the element row, the task row under it, both finished before the element's result is handed on.
   const runOne = async (index: number, value: unknown): Promise<void> => {
+    if (--turns.countdown === 0) {
+      const turn = turns.check();
+      if (turn) await turn;
+    }
     task.element = index;
     let element: unknown;
     let handle: unknown;
     if (tracked) {
-      const e = observer.taskStarted({ name: `${outputName}[${index}]`, plugin: "", parent: job.parentHandle, element: index, inputs: [], outputs: [] });
+      const e = observer.taskStarted(elementStartEvent(job, index));
       element = isThenable(e) ? await e : e;
       const h = observer.taskStarted({ name: spec.name, plugin: spec.plugin, taskId: spec.id, parent: element, element: index, inputs, outputs });
       handle = isThenable(h) ? await h : h;

@@ -7,7 +7,8 @@
  * Expected positions are located by their text in the fixture (`locate`), so the fixture can be edited freely.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatDiagnostic, type Diagnostic } from "../../contract/diagnostic.js";
+import type { Diagnostic } from "../../contract/diagnostic.js";
+import { printDiagnostics } from "../../compiler/build.js";
 import { checkPipeline, locate, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
 
 afterAll(removePipelines);
@@ -725,9 +726,12 @@ export const load = command({
 
   it("OF100 without a position when the recording process itself dies, printed as one line", async () => {
     const killing = TASKS_THAT_THROW.replace('if (!calibration) throw new Error("calibration file not configured");', 'if (!calibration) process.kill(process.pid, "SIGKILL");');
-    const diagnostics = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": killing, "plugins/p/commands.ts": LOAD_COMMAND }));
+    const root = makePipeline({ "plugins/p/tasks.ts": killing, "plugins/p/commands.ts": LOAD_COMMAND });
+    const diagnostics = await checkPipeline(root);
     expect(diagnostics).toEqual([{ code: "OF100", message: "Recording the command graphs failed: its process was killed by SIGKILL", site: { file: "", line: 0, column: 0 } }]);
-    expect(formatDiagnostic(diagnostics[0])).toBe("error OF100: Recording the command graphs failed: its process was killed by SIGKILL");
+    let printed = "";
+    printDiagnostics(root, diagnostics, (t) => (printed += t));
+    expect(printed).toBe("error OF100: Recording the command graphs failed: its process was killed by SIGKILL\nFound 1 error.\n");
   });
 
   it("OF140 where a module does not compile: a syntax error and an import that does not resolve, each at its position", async () => {

@@ -52,13 +52,27 @@ export const SlowSquare = task(async function SlowSquare(item: IterateOn<"items"
   return { square: item * item };
 });
 
+export const Numbers = task(function Numbers(): { numbers: number[] } {
+  return { numbers: Array.from({ length: Number(context.args.count) }, (_, i) => i) };
+});
+// 2 ms of work per element; element 200 says when it starts.
+export const Busy = task(function Busy(n: IterateOn<"numbers", number>): { busy: number } {
+  if (n === 200) logger.info("element 200 started");
+  const end = Date.now() + 2;
+  while (Date.now() < end);
+  return { busy: n };
+});
+export const Done = task(function Done(busy: number[]): void {
+  logger.info(\`done \${busy.length}\`);
+});
+
 export const Hello = task(function Hello(): void {
   logger.info("hello without a database");
 });
 `;
 
 export const EXTRAS_COMMANDS = `import { command, map } from "outflow";
-import { Items, Boom, After, Nap, Square, SlowSquare, Total, Hello } from "./tasks.js";
+import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Done, Hello } from "./tasks.js";
 
 export const explode = command({
   description: "Fails in its second task",
@@ -87,6 +101,14 @@ export const slow_squares = command({
   description: "Maps SlowSquare over [1, 2, 3]",
   setup() {
     Items().pipe(map({ outputName: "squares" }, () => { SlowSquare(); })).pipe(Total());
+  },
+});
+
+export const busy = command({
+  description: "Maps Busy (2 ms) over count numbers",
+  args: { count: { type: "integer", default: 3000 } },
+  setup() {
+    Numbers().pipe(map({ outputName: "busy" }, () => { Busy(); })).pipe(Done());
   },
 });
 

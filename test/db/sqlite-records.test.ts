@@ -167,6 +167,36 @@ describe("run and task records on SQLite", () => {
     expect(rows.find((r) => r.name === "Total")?.state).toBe("pending");
   });
 
+  it.each(["sequential", "threads"])("records each element of a cancelled fine-grained map once on %s: none turns success after the cancellation", async (backend) => {
+    // A long grace period: elements (and a threads batch's reply) finish after the cancellation was recorded.
+    const child = startBundle(root, "busy", ["--backend", backend], { OUTFLOW_CANCEL_GRACE_MS: "2500" });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`element 200 never started: ${stderr}`)), 20_000);
+      child.stderr!.on("data", () => {
+        if (stderr.includes("element 200 started")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toContain("done ");
+    const run = lastRun("busy");
+    expect(run.state).toBe("cancelled");
+    const twice = query("select element_index, count(*) as n from task where run_uuid = ? and kind = 'element' group by element_index having count(*) > 1", run.uuid);
+    expect(twice).toEqual([]);
+    const states = query("select state, exception_message, count(*) as n from task where run_uuid = ? and kind = 'element' group by state, exception_message order by state", run.uuid);
+    expect(states.map((r) => r.state).filter((st) => st !== "success" && st !== "failed")).toEqual([]);
+    expect(states.find((r) => r.state === "success" && r.exception_message !== null)).toBeUndefined();
+    const elements = states.reduce((n, r) => n + (r.n as number), 0);
+    expect(elements).toBeGreaterThan(200);
+    expect(elements).toBeLessThan(3000);
+  });
+
   it("records the element whose worker died (threads): failed with the exit, the one before success, the run failed", () => {
     // One worker: element 0 succeeds, element 1 kills the worker, and the map stops there (as sequential does).
     const r = runBundle(root, "squares", ["--backend", "threads", "--workers", "1", "--crashAt", "2"]);

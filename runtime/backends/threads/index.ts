@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { TaskSpec } from "../../../contract/manifest.js";
-import { TaskFailure, type Execution, type MapJob } from "../../execute/run-graph.js";
+import { RunCancelled, TaskFailure, elementStartEvent, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { WorkerPool, WorkerCrash } from "./pool.js";
 import { replayEvents } from "../events.js";
 import { outerForElements } from "../elements.js";
@@ -36,6 +36,14 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
   const pool = new WorkerPool(size, () => new Worker(opts.bundleFile, { workerData: opts.init }));
 
   const replay = (events: RecordedEvent[], parent: unknown) => replayEvents(current().observer, events, parent);
+  // Batches in a worker now (of every map of the run), with when they left and how to record their elements.
+  interface InFlight {
+    first: number;
+    count: number;
+    at: Date;
+    started: (index: number, at: Date) => unknown;
+  }
+  const inFlight = new Set<InFlight>();
 
   async function runMap(job: MapJob): Promise<unknown[]> {
     const results = new Array<unknown>(job.items.length);
@@ -60,26 +68,20 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // their rows here, as on the sequential backend: a worker that died fails its element, and when the
     // run is cancelled the elements in flight are recorded running, then failed with the cancellation.
     const { observer } = current();
-    const outputName = job.node.map!.options.outputName;
-    const elementStarted = (index: number, at: Date) => observer.taskStarted({ name: `${outputName}[${index}]`, plugin: "", parent: job.parentHandle, element: index, inputs: [], outputs: [], at });
-    const inFlight = new Set<{ first: number; count: number; at: Date }>();
-    const onAbort = () => {
-      for (const b of inFlight) for (let i = b.first; i < b.first + b.count; i++) void elementStarted(i, b.at);
-      inFlight.clear();
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const elementStarted = (index: number, at: Date) => observer.taskStarted(elementStartEvent(job, index, at));
 
     const runBatch = async ({ first, count }: { first: number; count: number }, lane: { spare?: Float64Array }): Promise<void> => {
       const values = packValues(job.items, first, count, lane.spare);
       lane.spare = undefined;
       const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
-      const batch = { first, count, at: new Date() };
+      const batch: InFlight = { first, count, at: new Date(), started: elementStarted };
       inFlight.add(batch);
       try {
         reply = await pool.run(request, packedTransfer(values));
       } catch (error) {
-        inFlight.delete(batch);
+        // Already recorded (and the run cancelled) if the abort claimed the batch.
+        if (!inFlight.delete(batch)) return;
         if (error instanceof WorkerCrash && count > 1) {
           // Find the element that kills its worker: rerun the batch one element at a time.
           for (let i = first; i < first + count; i++) pending.push({ first: i, count: 1 });
@@ -90,7 +92,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
         failure ??= new TaskFailure(name, [...job.elementPath, first], error);
         return;
       }
-      inFlight.delete(batch);
+      // A reply that arrives after the run was cancelled: its elements are recorded cancelled already.
+      if (!inFlight.delete(batch)) return;
       if (reply.events.length) await replay(reply.events, job.parentHandle);
       const back = reply.values;
       if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);
@@ -104,11 +107,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       const state: { spare?: Float64Array } = {};
       while (pending.length && !failure && !signal?.aborted) await runBatch(pending.shift()!, state);
     };
-    try {
-      await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, lane));
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
+    await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, lane));
+    if (signal?.aborted) throw new RunCancelled();
     if (failure) throw failure;
     return results;
   }
@@ -120,9 +120,19 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     return reply.value;
   }
 
+  // One listener for the run (not one per map: a wide graph would pass EventTarget's listener limit).
+  const onAbort = () => {
+    for (const b of inFlight) for (let i = b.first; i < b.first + b.count; i++) void b.started(i, b.at);
+    inFlight.clear();
+  };
   const attach = (e: Execution) => {
     exec = e;
+    e.signal?.addEventListener("abort", onAbort, { once: true });
     pool.greet({ kind: "run", run: e.scope.run } satisfies RunMessage);
   };
-  return { attach, runMap, invokeTask, close: () => pool.close(), size };
+  const close = () => {
+    exec?.signal?.removeEventListener("abort", onAbort);
+    return pool.close();
+  };
+  return { attach, runMap, invokeTask, close, size };
 }
