@@ -160,7 +160,7 @@ function startThreads(run: PipelineRun, globals: Record<string, unknown>, args: 
   return startThreadsBackend({
     bundleFile: run.bundleFile,
     workers: (globals.workers as number | undefined) ?? config.threads?.workers,
-    init: { role: "outflow-worker", command: run.command.path, args, config, root: run.root, db: run.command.db },
+    init: { role: "outflow-worker", command: run.command.path, args, config, root: run.root, db: run.command.db, logLevel: globals["log-level"] as string | undefined },
   });
 }
 

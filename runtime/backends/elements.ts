@@ -63,15 +63,19 @@ const noEvents: RecordedEvent[] = [];
 
 /**
  * True when a node of a map body, at any depth, may read `name` itself rather than its element: a task
- * input or an inner map that takes the iterated array whole, as a pass-through value. Errs on "yes".
+ * input or an inner map that takes the iterated array whole, as a pass-through value, or a control node
+ * (if, interactive, loop) at the start of a body, which sees every outer value. Errs on "yes".
  */
-export function bodyReadsWhole(plan: GraphPlan | undefined, name: string): boolean {
-  if (!plan) return false;
+export function bodyReadsWhole(graph: Graph | undefined, plan: GraphPlan | undefined, name: string): boolean {
+  if (!graph || !plan) return false;
   for (const node of plan.nodes) {
     if (!node) continue;
+    const kind = graph.nodes[node.node]?.kind;
+    if (node.parents.length === 0 && kind !== "task" && kind !== "map") return true;
     if (node.iterate === name) return true;
     if (node.inputs.some((i) => i.name === name && i.from.kind !== "element")) return true;
-    if (bodyReadsWhole(node.body, name)) return true;
+    const inner = graph.nodes[node.node];
+    if (bodyReadsWhole(inner?.map?.body ?? inner?.loop?.body, node.body, name)) return true;
   }
   return false;
 }
@@ -82,7 +86,7 @@ export function bodyReadsWhole(plan: GraphPlan | undefined, name: string): boole
  */
 export function outerForElements(job: MapJob): Record<string, unknown> {
   const target = job.plan.iterate;
-  if (target === undefined || bodyReadsWhole(job.plan.body, target)) return job.outer;
+  if (target === undefined || bodyReadsWhole(job.node.map!.body, job.plan.body, target)) return job.outer;
   const { [target]: _iterated, ...rest } = job.outer;
   return rest;
 }

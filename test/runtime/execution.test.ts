@@ -55,6 +55,12 @@ export const Thrower = task(function Thrower(): void {
 export const Vector = task(function Vector(): { vec: Float64Array } {
   return { vec: new Float64Array([1.5, 2.5]) };
 });
+export const Pick = task(function Pick(value: IterateOn<"values", number>): { picked: number } {
+  return { picked: value };
+});
+export const ShowPicks = task(function ShowPicks(picks: unknown[]): void {
+  logger.info("PICKS " + JSON.stringify(picks));
+});
 export const Half = task(function Half(v: IterateOn<"vec", number>): { half: number } {
   return { half: v / 2 };
 });
@@ -114,7 +120,7 @@ export const Extra = task(function Extra(missing_input: string): void {
 `;
 
 const commands = `
-import { command, map } from "outflow";
+import { command, map, ifThenElse } from "outflow";
 import * as t from "./tasks.js";
 
 export const ordered = command({
@@ -142,6 +148,17 @@ export const forgetful = command({ setup() { t.Forgetful().pipe(t.Count()); } })
 export const loose = command({ setup() { t.Loose().pipe(t.Count()); } });
 export const throwing = command({ setup() { t.Thrower(); } });
 export const vectors = command({ setup() { t.Vector().pipe(t.Sum()); } });
+export const if_in_map = command({
+  setup() {
+    const body = map({ outputName: "picks" }, () => {
+      t.Pick();
+      // A control node at the start of a body sees every outer value, the iterated array among them.
+      const [check] = ifThenElse((inputs) => Array.isArray(inputs.values));
+      void check;
+    });
+    t.Numbers().pipe(body).pipe(t.ShowPicks());
+  },
+});
 export const vector_map = command({ setup() { t.Vector().pipe(map({ outputName: "halves" }, () => { t.Half(); })).pipe(t.ShowHalves()); } });
 export const nested = command({
   setup() {
@@ -202,6 +219,10 @@ describe.each(["sequential", "threads"])("backend %s", (backend) => {
     // Slow sleeps 15 ms per unit of its element (5 + 1 + 4 + 2 + 3 units): at least the longest element.
     expect(seconds).toBeGreaterThanOrEqual(0.075);
     expect(runBundle(root, "ordered", ["--backend", backend]).stderr).not.toContain("outflow.map");
+    // Inner maps run where the elements run (a worker thread): --log-level reaches them too.
+    const nested = runBundle(root, "nested", ["--backend", backend, "--log-level", "DEBUG"]);
+    expect(nested.stderr.match(/outflow\.map - - - DEBUG - map\(square_row\): \d elements? in/g)).toHaveLength(3);
+    expect(nested.stderr.match(/outflow\.map - - - DEBUG - map\(squares\): 3 elements in/g)).toHaveLength(1);
   });
 
   it("runs nested maps", () => {
@@ -239,6 +260,18 @@ describe.each(["sequential", "threads"])("backend %s", (backend) => {
   it("passes typed arrays through intact", () => {
     const r = runBundle(root, "vectors", ["--backend", backend]);
     expect(r.output).toContain("SUM true 4");
+  });
+});
+
+describe("both local backends", () => {
+  it("give a control node at the start of a map body the same outer values (the iterated array too)", () => {
+    const sequential = runBundle(root, "if_in_map", ["--backend", "sequential"]);
+    const threads = runBundle(root, "if_in_map", ["--backend", "threads"]);
+    expect(sequential.code, sequential.stderr).toBe(0);
+    expect(threads.code, threads.stderr).toBe(0);
+    const picks = (r: { output: string }) => /PICKS (.*)/.exec(r.output)?.[1];
+    expect(picks(sequential)).toContain('"picked":5');
+    expect(picks(threads)).toBe(picks(sequential));
   });
 });
 

@@ -24,6 +24,7 @@ export const Samples = task(function Samples(): { samples: Float64Array } {
   return { samples: new Float64Array([0.5, 1.5, 2.5, -0]) };
 });
 export const Triple = task(function Triple(sample: IterateOn<"samples", number>): { tripled: number } {
+  logger.debug("tripling " + sample);
   return { tripled: Object.is(sample, -0) ? 99 : sample * 3 };
 });
 export const ShowTripled = task(function ShowTripled(tripled: number[]): void {

@@ -109,10 +109,12 @@ suite("slurm backend on a real Slurm", () => {
   });
 
   it("maps over a typed array: each array task gets its slice, -0 intact, results in input order", () => {
-    const { run, dir } = runSlurm("typed_samples", []);
+    const { run, dir } = runSlurm("typed_samples", ["--log-level", "DEBUG"]);
     expect(run.code, run.output).toBe(0);
     expect(result(run)).toEqual([1.5, 4.5, 7.5, 99]);
     expect(mapFile(dir).arrays[0].spec).toBe("0-1");
+    // --log-level reaches the array tasks: the task's own debug line is in its log.
+    expect(readFileSync(join(dir, "map-1", "logs", "0.err"), "utf8")).toContain("tripling 0.5");
   });
 
   it("records a tracked run's elements in its database and warns once about SQLite", () => {

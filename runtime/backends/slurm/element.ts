@@ -40,7 +40,7 @@ export async function runArrayTask(input: PipelineLoaders & { manifest: Manifest
   const task = Number(taskArg);
   const ctx = readValue<ElementContext>(dir.context);
   if (ctx.version !== LAYOUT_VERSION) throw new Error(`${dir.context} was written by another outflow version (layout ${ctx.version}, expected ${LAYOUT_VERSION})`);
-  configureLogging({ level: ctx.config.logging.level, plugins: ctx.config.logging.plugins, root: ctx.root } as never);
+  configureLogging({ level: ctx.logLevel ?? ctx.config.logging.level, plugins: ctx.config.logging.plugins, root: ctx.root } as never);
   const taskInput = readValue<TaskInput>(dir.input(task));
   // A tracked command's tasks may use context.em: open the databases here, as the driver does.
   let session: DatabaseSession | undefined;

@@ -79,6 +79,7 @@ export function startSlurmBackend(input: SlurmStartInput): SlurmBackend {
     node: process.execPath,
     bundle: input.bundle!,
     tracked: input.command.db,
+    logLevel: input.globals["log-level"] as string | undefined,
     resubmit: Boolean(resubmitTarget),
     emitOnly,
     submission: (job) => mapSubmission(config.slurm, input.commandSlurm, job.node.map!.options),

@@ -72,6 +72,8 @@ export interface ElementContext {
   perTask: number;
   /** The command records runs: elements open the databases for `context.em`. */
   tracked: boolean;
+  /** --log-level of the run (else the config's level). */
+  logLevel?: string;
 }
 
 export interface TaskInput {

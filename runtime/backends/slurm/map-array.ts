@@ -35,6 +35,8 @@ export interface MapRunContext {
   bundle: string;
   /** The command is tracked (elements open the databases for `context.em`). */
   tracked: boolean;
+  /** --log-level of the run, which array tasks log at too (else the config's level). */
+  logLevel?: string;
   /** Reuse existing map directories, submitting only what has no result (--resubmit-failed). */
   resubmit: boolean;
   /** Write the scripts and stop before submitting (--emit-only). */
@@ -124,7 +126,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
   }
   // Args and config may change on a resubmission (the elements may not): always the current ones. Mode 600:
   // the config may hold credentials.
-  const context: ElementContext = { version: LAYOUT_VERSION, root: ctx.root, cwd: ctx.cwd, command: ctx.command, args: ctx.exec.scope.args, config: ctx.exec.scope.config, run: ctx.exec.scope.run, path: job.path, elementPath: job.elementPath, outer, count, perTask: map.perTask, tracked: ctx.tracked };
+  const context: ElementContext = { version: LAYOUT_VERSION, root: ctx.root, cwd: ctx.cwd, command: ctx.command, args: ctx.exec.scope.args, config: ctx.exec.scope.config, run: ctx.exec.scope.run, path: job.path, elementPath: job.elementPath, outer, count, perTask: map.perTask, tracked: ctx.tracked, logLevel: ctx.logLevel };
   writeValue(dir.context, context, 0o600);
 
   // Which array tasks still need to run: no status file saying exit 0 with a results file beside it.

@@ -16,6 +16,8 @@ export interface WorkerInit {
   root: string;
   /** The command is tracked: workers open their own database sessions for `context.em`. */
   db: boolean;
+  /** --log-level of the run, which workers log at too (else the config's level). */
+  logLevel?: string;
 }
 
 export type RunMessage = { kind: "run"; run: { id: string | null; command: string[]; backend: string; root: string } };

@@ -27,7 +27,7 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
   let gotRun!: (run: RunInfo) => void;
   const run = new Promise<RunInfo>((resolve) => (gotRun = resolve));
   const ready: Promise<Ready> = (async () => {
-    configureLogging({ level: config.logging.level, plugins: config.logging.plugins, root: init.root });
+    configureLogging({ level: init.logLevel ?? config.logging.level, plugins: config.logging.plugins, root: init.root });
     const [modules, validators, dbModule] = await Promise.all([input.loadModules(), input.loadValidators(), init.db ? import("../../db/worker.js") : undefined]);
     const refs = registerTasks(modules);
     const info = await run;
