@@ -9,7 +9,7 @@ import { validatorsModule } from "./zod-source.js";
 import { argSite } from "./arg-site.js";
 import { checkGraphTypes } from "./check-types.js";
 import { recordGraphs, type Recorded } from "./record.js";
-import { CONFIG_FILE, pluginDir, pluginModules, readPluginList } from "./pipeline-files.js";
+import { CONFIG_FILE, PluginListError, pluginDir, pluginModules, readPluginList } from "./pipeline-files.js";
 import { writeBundles, writeGenerated } from "./emit.js";
 import { dbModule } from "./emit-db.js";
 import { esbuildDiagnostics } from "./esbuild-errors.js";
@@ -52,7 +52,19 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const diagnostics: Diagnostic[] = [];
   const cache = cacheDir(opts.root);
 
-  const listed = await readPluginList(opts.root, opts.outflowRoot, cache);
+  let listed: string[] | null;
+  try {
+    listed = await readPluginList(opts.root, opts.outflowRoot, cache);
+  } catch (error) {
+    // outflow.config.ts does not compile, throws when imported, or lists its plugins wrongly: say so.
+    const message = error instanceof Error ? error.message : String(error);
+    const found = esbuildDiagnostics(error, opts.root) ?? [
+      error instanceof PluginListError
+        ? { code: "OF130", message, site: { file: CONFIG_FILE, line: 1, column: 1 } }
+        : { code: "OF100", message: `Importing ${CONFIG_FILE} failed: ${message}`, site: { file: CONFIG_FILE, line: 1, column: 1 } },
+    ];
+    return { ok: false, diagnostics: found, timings };
+  }
   const plugins: PluginSpec[] = [];
   for (const name of listed ?? []) {
     if (!existsSync(pluginDir(opts.root, name))) {
@@ -169,7 +181,8 @@ function dedupe(list: Diagnostic[]): Diagnostic[] {
 export function printDiagnostics(root: string, diagnostics: Diagnostic[], write: (s: string) => void): void {
   const sources = new Map<string, string | undefined>();
   const source = (file: string) => {
-    if (!sources.has(file)) sources.set(file, existsSync(join(root, file)) ? readFileSync(join(root, file), "utf8") : undefined);
+    // A diagnostic without a position (file "") has no source to show.
+    if (!sources.has(file)) sources.set(file, file && existsSync(join(root, file)) ? readFileSync(join(root, file), "utf8") : undefined);
     return sources.get(file);
   };
   for (const d of diagnostics) write(formatDiagnostic(d, source(d.site.file)) + "\n");

@@ -18,6 +18,17 @@ Run a command:  node dist/<command>.js --help
 
 /** The `outflow` CLI (build time). Returns the exit code. */
 export async function run(argv: string[], outflowRoot: string): Promise<number> {
+  try {
+    return await dispatch(argv, outflowRoot);
+  } catch (error) {
+    // Anything not already reported as a diagnostic: one line (OUTFLOW_DEBUG=1 adds the stack).
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env.OUTFLOW_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}
+
+async function dispatch(argv: string[], outflowRoot: string): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === "help" || cmd === "--help" || cmd === "-h") {
     process.stdout.write(HELP);

@@ -4,7 +4,8 @@ import type { Diagnostic } from "../contract/diagnostic.js";
 
 interface EsbuildMessage {
   text: string;
-  location?: { file: string; line: number; column: number } | null;
+  /** `column` counts bytes of `lineText` (UTF-8); ours count characters, as tsc's do. */
+  location?: { file: string; line: number; column: number; lineText?: string } | null;
 }
 
 /**
@@ -20,6 +21,8 @@ export function esbuildDiagnostics(error: unknown, root: string): Diagnostic[] |
   return errors.map((e) => {
     const at = e.location;
     const message = e.text.replace(/"([^"]+\.[cm]?[jt]sx?)"/g, (quoted, path: string) => (existsSync(resolve(process.cwd(), path)) ? `"${ours(path)}"` : quoted));
-    return { code: "OF140", message, site: { file: at ? ours(at.file) : "outflow.config.ts", line: at?.line ?? 0, column: (at?.column ?? 0) + 1 } };
+    if (!at) return { code: "OF140", message, site: { file: "", line: 0, column: 0 } };
+    const column = at.lineText === undefined ? at.column : Buffer.from(at.lineText).subarray(0, at.column).toString().length;
+    return { code: "OF140", message, site: { file: ours(at.file), line: at.line, column: column + 1 } };
   });
 }

@@ -23,6 +23,9 @@ export function findPipelineRoot(start: string): string {
   return start;
 }
 
+/** `plugins` in outflow.config.ts is not a list of names. */
+export class PluginListError extends Error {}
+
 /** Reads `plugins` from outflow.config.ts by evaluating it (bundled, so it may import anything). */
 export async function readPluginList(root: string, outflowRoot: string, cacheDir: string): Promise<string[] | null> {
   const file = join(root, CONFIG_FILE);
@@ -37,7 +40,7 @@ export async function readPluginList(root: string, outflowRoot: string, cacheDir
   }
   const plugins = mod.default?.plugins;
   if (plugins === undefined) return [];
-  if (!Array.isArray(plugins) || plugins.some((p) => typeof p !== "string")) throw new Error(`${CONFIG_FILE}: plugins must be a list of plugin folder names`);
+  if (!Array.isArray(plugins) || plugins.some((p) => typeof p !== "string")) throw new PluginListError("plugins must be a list of plugin folder names");
   return plugins as string[];
 }
 

@@ -61,8 +61,10 @@ export async function recordGraphs(opts: { root: string; outflowRoot: string; mo
   if (r.error || r.status !== 0) {
     // The pipeline's own code ended the recording (an endless loop, a crash of the process): no position.
     const stderr = (r.stderr ?? "").trim().split("\n").slice(0, 5).join("\n");
+    const overflow = (r.error as NodeJS.ErrnoException | undefined)?.code === "ENOBUFS";
     const why =
-      r.signal === "SIGTERM" ? `it timed out after ${SETUP_TIMEOUT_MS / 1000} s (an endless loop in setup() or at a module's top level?)`
+      overflow ? "it printed more than 256 MiB (a module or setup() writing to stdout?)"
+      : r.signal === "SIGTERM" && r.error ? `it timed out after ${SETUP_TIMEOUT_MS / 1000} s (an endless loop in setup() or at a module's top level?)`
       : r.signal ? `its process was killed by ${r.signal}${stderr ? `: ${stderr}` : ""}`
       : r.status !== null ? `its process exited with code ${r.status}${stderr ? `: ${stderr}` : ""}`
       : String(r.error);

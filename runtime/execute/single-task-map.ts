@@ -52,8 +52,8 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   const exitOrFailure = (index: number, error: unknown): unknown => (error instanceof Error && error.name === "ExitPipeline" ? error : new TaskFailure(spec.name, [...job.elementPath, index], error));
 
   if (!tracked && !exec.forkEm) {
-    // Untracked: one context for the whole batch (only `task.element` changes), and nothing allocated
-    // or awaited per element beyond the task's own work (a 1e6 map's workers stay small).
+    // Untracked: one context for the whole batch (only `task.element` changes), no closure or promise per
+    // element and nothing awaited unless the task returns a promise (a 1e6 map's workers stay small).
     await runInScope(shared, async () => {
       for (const { index, value } of items) {
         if (--turns.countdown === 0) {

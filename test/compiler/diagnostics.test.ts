@@ -742,9 +742,25 @@ export const load = command({
     const unresolved = small.replace("\nexport const one", '\nimport { Missing } from "./missing.js";\nexport const missing = Missing;\nexport const one');
     const second = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": unresolved }));
     expect(second).toEqual([{ code: "OF140", message: 'Could not resolve "./missing.js"', site: { file: "plugins/p/commands.ts", ...locate(unresolved, '"./missing.js"') } }]);
+    // Columns count characters, not UTF-8 bytes.
+    const accented = small.replace("\nexport const one", '\nconst label = "ééééé"; export const other = (;\nexport const one');
+    const fourth = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": accented }));
+    expect(fourth.map((d) => d.site)).toEqual([{ file: "plugins/p/commands.ts", ...locate(accented, ";\nexport const one") }]);
     // Paths in esbuild's words are the pipeline's own, not relative to wherever the build was started.
     const wrongName = small.replace("import { MakeNumber }", "import { MakeNumber, Nope }") + "export const nope = Nope;\n";
     const third = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": wrongName }));
     expect(third.map((d) => d.message)).toEqual(['No matching export in "plugins/p/tasks.ts" for import "Nope"']);
+  });
+
+  it("reports outflow.config.ts that does not compile (OF140 at the position), throws (OF100) or lists plugins wrongly (OF130)", async () => {
+    const small = `import { command } from "outflow";\nimport { MakeNumber } from "./tasks.js";\n\nexport const one = command({ setup() { MakeNumber(); } });\n`;
+    const files = { "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": small };
+    const good = `import { defineConfig } from "outflow";\n\nexport default defineConfig({ plugins: ["p"] });\n`;
+    const broken = good + "export const other = (;\n";
+    expect(await checkPipeline(makePipeline({ ...files, "outflow.config.ts": broken }))).toEqual([{ code: "OF140", message: 'Unexpected ";"', site: { file: "outflow.config.ts", ...locate(broken, ";\n", "= (") } }]);
+    const throwing = good + 'throw new Error("no config today");\n';
+    expect(await checkPipeline(makePipeline({ ...files, "outflow.config.ts": throwing }))).toEqual([{ code: "OF100", message: "Importing outflow.config.ts failed: no config today", site: { file: "outflow.config.ts", line: 1, column: 1 } }]);
+    const numbers = good.replace('plugins: ["p"]', "plugins: [1, 2]");
+    expect(await checkPipeline(makePipeline({ ...files, "outflow.config.ts": numbers }))).toEqual([{ code: "OF130", message: "plugins must be a list of plugin folder names", site: { file: "outflow.config.ts", line: 1, column: 1 } }]);
   });
 });

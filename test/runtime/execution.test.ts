@@ -61,6 +61,28 @@ export const Pick = task(function Pick(value: IterateOn<"values", number>): { pi
 export const ShowPicks = task(function ShowPicks(picks: unknown[]): void {
   logger.info("PICKS " + JSON.stringify(picks));
 });
+// Enough elements for the threads backend to pack batches into Float64Arrays.
+export const LongVec = task(function LongVec(): { lv: Float64Array } {
+  const lv = new Float64Array(40).map((_, i) => i * 1.5);
+  lv[3] = -0;
+  lv[5] = NaN;
+  return { lv };
+});
+export const HalfLong = task(function HalfLong(v: IterateOn<"lv", number>): { h: number } {
+  return { h: v / 2 };
+});
+export const ShowLong = task(function ShowLong(hs: number[]): void {
+  logger.info("LONG " + [Array.isArray(hs), hs.length, Object.is(hs[3], -0), Number.isNaN(hs[5]), hs[39]].join(" "));
+});
+export const Ints = task(function Ints(): { ints: Int32Array } {
+  return { ints: Int32Array.from({ length: 24 }, (_, i) => (i === 0 ? -2147483648 : i === 1 ? 2147483647 : i - 10)) };
+});
+export const Negate = task(function Negate(v: IterateOn<"ints", number>): { neg: number } {
+  return { neg: -v };
+});
+export const ShowInts = task(function ShowInts(negs: number[]): void {
+  logger.info("INTS " + JSON.stringify(negs.map((n) => (Object.is(n, -0) ? "-0" : n))));
+});
 export const Half = task(function Half(v: IterateOn<"vec", number>): { half: number } {
   return { half: v / 2 };
 });
@@ -159,6 +181,8 @@ export const if_in_map = command({
     t.Numbers().pipe(body).pipe(t.ShowPicks());
   },
 });
+export const long_vector_map = command({ setup() { t.LongVec().pipe(map({ outputName: "hs" }, () => { t.HalfLong(); })).pipe(t.ShowLong()); } });
+export const int_map = command({ setup() { t.Ints().pipe(map({ outputName: "negs" }, () => { t.Negate(); })).pipe(t.ShowInts()); } });
 export const vector_map = command({ setup() { t.Vector().pipe(map({ outputName: "halves" }, () => { t.Half(); })).pipe(t.ShowHalves()); } });
 export const nested = command({
   setup() {
@@ -255,6 +279,13 @@ describe.each(["sequential", "threads"])("backend %s", (backend) => {
     const r = runBundle(root, "vector_map", ["--backend", backend]);
     expect(r.output).toContain("HALVES true [0.75,1.25]");
     expect(r.code).toBe(0);
+    // 40 elements: packed batches on threads; -0 and NaN survive, the results are a JS array.
+    const long = runBundle(root, "long_vector_map", ["--backend", backend, "--workers", "2"]);
+    expect(long.output).toContain("LONG true 40 true true 29.25");
+    // An Int32Array at its limits: -(-2^31) leaves int32 and must come back as 2147483648, 0 as -0.
+    const ints = runBundle(root, "int_map", ["--backend", backend, "--workers", "2"]);
+    const expected = [2147483648, -2147483647, ...Array.from({ length: 22 }, (_, k) => (k + 2 - 10 === 0 ? "-0" : -(k + 2 - 10)))];
+    expect(ints.output).toContain("INTS " + JSON.stringify(expected));
   });
 
   it("passes typed arrays through intact", () => {
