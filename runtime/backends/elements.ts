@@ -13,7 +13,7 @@ import { runMapElement, silentObserver, type Execution, type MapJob } from "../e
 import type { Validators } from "../execute/validate.js";
 import type { Graph, GraphNode } from "../graph/model.js";
 import type { GraphPlan, NodePlan } from "../graph/plan.js";
-import { runSingleTaskElements, singleTaskBody } from "../execute/single-task-map.js";
+import { elementPairs, runSingleTaskElements, singleTaskBody, type ElementItems } from "../execute/single-task-map.js";
 import { EventCollector, serializeError, type ElementOutcome, type RecordedEvent } from "./events.js";
 
 /** The map node at `path` (node ids from the command graph down through enclosing map and loop bodies). */
@@ -56,7 +56,7 @@ export interface ElementBatch {
   path: number[];
   elementPath: number[];
   outer: Record<string, unknown>;
-  items: Iterable<{ index: number; value: unknown }>;
+  items: ElementItems;
 }
 
 const noEvents: RecordedEvent[] = [];
@@ -138,7 +138,7 @@ export class ElementHost {
       await runSingleTaskElements(exec, job, fast, batch.items, (r) => done(r.ok ? r : { index: r.index, ok: false, error: serializeError(r.error) }));
       return { results, events };
     }
-    for (const item of batch.items) {
+    for (const item of elementPairs(batch.items)) {
       items[item.index] = item.value;
       let outcome: ElementOutcome;
       try {

@@ -2,7 +2,7 @@ import type { GraphNode } from "../graph/model.js";
 import type { NodePlan } from "../graph/plan.js";
 import { runInScope, type Scope } from "../context.js";
 import { isSkipped } from "../api/control.js";
-import { validateInput, validateOutputs } from "./validate.js";
+import { validateInput, validateOutputs, validateSingleOutput } from "./validate.js";
 import { EventLoopTurns } from "./event-loop-turn.js";
 import { TaskFailure, elementStartEvent, isThenable, lazyEm, silentObserver, type Execution, type MapJob } from "./run-graph.js";
 
@@ -20,8 +20,30 @@ export function singleTaskBody(job: MapJob): { node: GraphNode; plan: NodePlan }
 
 export type ElementResult = { index: number; ok: true; value: unknown } | { index: number; ok: false; error: unknown };
 
+/**
+ * Elements to run: `{ index, value }` pairs, or a contiguous range of values (a threads batch) read in
+ * place, each through `map` when given (numbers unpacked from a Float64Array).
+ */
+export type ElementItems = Iterable<{ index: number; value: unknown }> | ElementRange;
+export interface ElementRange {
+  first: number;
+  values: ArrayLike<unknown>;
+  map?: (value: unknown) => unknown;
+}
+
+export function isElementRange(items: ElementItems): items is ElementRange {
+  return typeof (items as ElementRange).first === "number";
+}
+
+/** The pairs of any ElementItems (for the paths that are not worth a loop of their own). */
+export function* elementPairs(items: ElementItems): Iterable<{ index: number; value: unknown }> {
+  if (!isElementRange(items)) return yield* items;
+  const { first, values, map } = items;
+  for (let k = 0; k < values.length; k++) yield { index: first + k, value: map ? map(values[k]) : values[k] };
+}
+
 /** Runs the given elements of a single-task map body in order; a failing element does not stop the others. */
-export async function runSingleTaskElements(exec: Execution, job: MapJob, target: { node: GraphNode; plan: NodePlan }, items: Iterable<{ index: number; value: unknown }>, onResult: (r: ElementResult) => void): Promise<void> {
+export async function runSingleTaskElements(exec: Execution, job: MapJob, target: { node: GraphNode; plan: NodePlan }, items: ElementItems, onResult: (r: ElementResult) => void): Promise<void> {
   const { node, plan } = target;
   const ref = node.task!;
   const spec = exec.tasks[ref.id!];
@@ -34,8 +56,14 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   const shared: Scope = { ...exec.scope, task };
   const turns = new EventLoopTurns();
 
-  // The element's arguments, validated, and the task's call; then what the element's result is.
-  const call = (value: unknown): unknown => {
+  // The element's arguments, validated, and the task's call; then what the element's result is. The usual
+  // element task (its one input is the element, one output) gets no arguments array and no result object.
+  const only = plan.inputs.length === 1 && plan.inputs[0].from.kind === "element" ? plan.inputs[0].name : undefined;
+  const callOne = (value: unknown): unknown => {
+    validateInput(spec, exec.validators, only!, value);
+    return fn(value);
+  };
+  const callAny = (value: unknown): unknown => {
     const args = plan.inputs.map((input) => {
       const from = input.from;
       const v = from.kind === "element" ? value : from.kind === "outer" ? job.outer[from.output] : from.kind === "bound" ? node.bound[input.name] : undefined;
@@ -44,30 +72,65 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
     });
     return fn(...args);
   };
-  const resultOf = (returned: unknown): unknown => {
-    const result = validateOutputs(spec, exec.validators, returned);
-    const keys = Object.keys(result);
-    return keys.length === 1 ? result[keys[0]] : result;
-  };
+  const call = only === undefined ? callAny : callOne;
+  const resultOf =
+    spec.outputs.length === 1
+      ? (returned: unknown): unknown => validateSingleOutput(spec, exec.validators, returned)
+      : (returned: unknown): unknown => {
+          const result = validateOutputs(spec, exec.validators, returned);
+          const keys = Object.keys(result);
+          return keys.length === 1 ? result[keys[0]] : result;
+        };
   const exitOrFailure = (index: number, error: unknown): unknown => (error instanceof Error && error.name === "ExitPipeline" ? error : new TaskFailure(spec.name, [...job.elementPath, index], error));
 
   if (!tracked && !exec.forkEm) {
     // Untracked: one context for the whole batch (only `task.element` changes), no closure or promise per
     // element and nothing awaited unless the task returns a promise (a 1e6 map's workers stay small).
+    const settle = (index: number, returned: unknown): void => {
+      try {
+        onResult({ index, ok: true, value: isSkipped(returned) ? {} : resultOf(returned) });
+      } catch (error) {
+        onResult({ index, ok: false, error: exitOrFailure(index, error) });
+      }
+    };
+    const fail = (index: number, error: unknown): void => onResult({ index, ok: false, error: exitOrFailure(index, error) });
+    // One element; a promise only when the task returned one.
+    const one = (index: number, value: unknown): Promise<void> | undefined => {
+      task.element = index;
+      let returned: unknown;
+      try {
+        returned = call(value);
+      } catch (error) {
+        fail(index, error);
+        return undefined;
+      }
+      if (!isThenable(returned)) {
+        settle(index, returned);
+        return undefined;
+      }
+      return Promise.resolve(returned).then((r) => settle(index, r), (error: unknown) => fail(index, error));
+    };
     await runInScope(shared, async () => {
+      if (isElementRange(items)) {
+        // A range (a threads batch): read in place, no pair object per element.
+        const { first, values, map } = items;
+        for (let k = 0; k < values.length; k++) {
+          if (--turns.countdown === 0) {
+            const turn = turns.check();
+            if (turn) await turn;
+          }
+          const pending = one(first + k, map ? map(values[k]) : values[k]);
+          if (pending) await pending;
+        }
+        return;
+      }
       for (const { index, value } of items) {
         if (--turns.countdown === 0) {
           const turn = turns.check();
           if (turn) await turn;
         }
-        task.element = index;
-        try {
-          let returned = call(value);
-          if (isThenable(returned)) returned = await returned;
-          onResult({ index, ok: true, value: isSkipped(returned) ? {} : resultOf(returned) });
-        } catch (error) {
-          onResult({ index, ok: false, error: exitOrFailure(index, error) });
-        }
+        const pending = one(index, value);
+        if (pending) await pending;
       }
     });
     return;
@@ -112,12 +175,12 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
 
   if (!exec.forkEm) {
     await runInScope(shared, async () => {
-      for (const { index, value } of items) await runOne(index, value);
+      for (const { index, value } of elementPairs(items)) await runOne(index, value);
     });
     return;
   }
   // A tracked run's tasks get a fresh database session each (`context.em`, forked on first use).
-  for (const { index, value } of items) {
+  for (const { index, value } of elementPairs(items)) {
     const scope: Scope = { ...exec.scope, task: { ...task, element: index } };
     lazyEm(scope, exec.forkEm);
     await runInScope(scope, () => runOne(index, value));

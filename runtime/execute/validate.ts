@@ -76,3 +76,19 @@ export function validateOutputs(spec: TaskSpec, validators: Validators, value: u
   }
   return result;
 }
+
+/**
+ * validateOutputs for a task with exactly one output, returning that output's value: what a map element
+ * keeps. The common case (an object with the output, its guard says yes) builds nothing; anything else
+ * goes through validateOutputs, which decides and words the error.
+ */
+export function validateSingleOutput(spec: TaskSpec, validators: Validators, value: unknown): unknown {
+  const output = spec.outputs[0];
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const v = (value as Record<string, unknown>)[output.name];
+    const check = validators[spec.id]?.outputs[output.name];
+    if (v !== undefined && (!check || check.is?.(v))) return v;
+  }
+  return validateOutputs(spec, validators, value)[output.name];
+}
+

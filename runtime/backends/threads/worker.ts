@@ -67,10 +67,7 @@ async function runTask(manifest: Manifest, state: Ready, request: Extract<Worker
 
 async function runElements(state: Ready, request: Extract<WorkerRequest, { kind: "elements" }>): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
   const input = request.values;
-  const packed = input instanceof Float64Array;
-  const items = (function* () {
-    for (let k = 0; k < input.length; k++) yield { index: request.first + k, value: packed ? unpackNumber(input[k] as number) : input[k] };
-  })();
+  const items = { first: request.first, values: input, map: input instanceof Float64Array ? (unpackNumber as (v: unknown) => unknown) : undefined };
   const { results, events } = await state.host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items });
   const out = new Array<unknown>(input.length);
   const failures: Extract<WorkerReply, { kind: "elements" }>["failures"] = [];
