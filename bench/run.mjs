@@ -94,6 +94,15 @@ if (!only || only === "maps") {
   add("maps", "threads map time (minus 1-element run)", thr - empty, "ms");
   add("maps", "raw worker dispatch floor, 100k", floor, "ms");
   add("maps", "ratio threads map / floor", (thr - empty) / floor, "x", "<= 1.5");
+  // Like for like: the cost of the 99,999 more elements alone, on both sides. outflow's from its map's
+  // DEBUG line (100k run minus 1-element run), the floor's from its own timer (the same difference).
+  const mapMs = (items) => median([1, 2, 3, 4, 5, 6, 7].map(() => 1000 * Number(/map\(results\): \d+ elements? in ([\d.]+) s/.exec(time(node, [join(chainRoot, "dist/fine_map.js"), "--backend", "threads", "--log-level", "DEBUG"], env(items)).stderr)?.[1])));
+  const floorMs = (n) => median([1, 2, 3, 4, 5, 6, 7].map(() => JSON.parse(time(node, [join(repo, "bench/floor.mjs"), String(n)]).stdout).ms));
+  const ownExtra = mapMs(100000) - mapMs(1);
+  const floorExtra = floorMs(100000) - floorMs(1);
+  add("maps", "100k vs 1 element, threads map's own time (DEBUG line)", ownExtra, "ms");
+  add("maps", "100k vs 1 element, raw floor's own timer", floorExtra, "ms");
+  add("maps", "ratio of the two (per-element cost, like for like)", ownExtra / floorExtra, "x");
   // Tracked maps: every element is a task record (element + its task), written in batches.
   const tracked = (items, backend) => bench(node, [join(chainRoot, "dist/fine_map_tracked.js"), "--backend", backend], 3, env(items));
   for (const backend of ["sequential", "threads"]) {
