@@ -61,6 +61,9 @@ export interface ElementBatch {
 
 const noEvents: RecordedEvent[] = [];
 
+/** Receives each element's result (`ok`) or serialized error instead of a list of outcomes. */
+export type ElementSink = (index: number, ok: boolean, valueOrError: unknown) => void;
+
 /**
  * True when a node of a map body, at any depth, may read `name` itself rather than its element: a task
  * input or an inner map that takes the iterated array whole, as a pass-through value, or a control node
@@ -116,7 +119,7 @@ export class ElementHost {
    * Runs the batch's elements one after the other; a failing element does not stop the others. Returns each
    * element's outcome and the task record events (element records have `parent: null`).
    */
-  async run(batch: ElementBatch, onElement?: (outcome: ElementOutcome, events: RecordedEvent[]) => void): Promise<{ results: ElementOutcome[]; events: RecordedEvent[] }> {
+  async run(batch: ElementBatch, onElement?: (outcome: ElementOutcome, events: RecordedEvent[]) => void, sink?: ElementSink): Promise<{ results: ElementOutcome[]; events: RecordedEvent[] }> {
     const target = findMap(this.graph().graph, this.graph().plan, batch.path);
     // Untracked commands have no records to replay: collect nothing.
     const collector = this.input.collectEvents === false ? undefined : new EventCollector();
@@ -127,7 +130,8 @@ export class ElementHost {
     const results: ElementOutcome[] = [];
     const events: RecordedEvent[] = [];
     const done = (outcome: ElementOutcome) => {
-      results.push(outcome);
+      if (sink) sink(outcome.index, outcome.ok, outcome.ok ? outcome.value : outcome.error);
+      else results.push(outcome);
       // This element's task record events (ids stay unique across the batch).
       const mine = collector ? collector.take() : noEvents;
       for (const e of mine) events.push(e);
@@ -135,7 +139,9 @@ export class ElementHost {
     };
     const fast = singleTaskBody(job);
     if (fast) {
-      await runSingleTaskElements(exec, job, fast, batch.items, (r) => done(r.ok ? r : { index: r.index, ok: false, error: serializeError(r.error) }));
+      // Untracked, results to a sink: no outcome object per element (the fine-map path of a worker).
+      const direct = sink && !collector && !onElement;
+      await runSingleTaskElements(exec, job, fast, batch.items, direct ? (index, ok, v) => sink(index, ok, ok ? v : serializeError(v)) : (index, ok, v) => done(ok ? { index, ok: true, value: v } : { index, ok: false, error: serializeError(v) }));
       return { results, events };
     }
     for (const item of elementPairs(batch.items)) {

@@ -334,9 +334,9 @@ export async function runMapSequential(exec: Execution, job: MapJob): Promise<un
       for (let i = 0; i < job.items.length && failure === undefined && !cancelled; i++) yield { index: i, value: job.items[i] };
     })();
     try {
-      await runSingleTaskElements(exec, job, fast, items, (r) => {
-        if (r.ok) values[r.index] = r.value;
-        else failure ??= r.error;
+      await runSingleTaskElements(exec, job, fast, items, (index, ok, v) => {
+        if (ok) values[index] = v;
+        else failure ??= v;
       });
     } finally {
       exec.signal?.removeEventListener("abort", stop);

@@ -18,7 +18,8 @@ export function singleTaskBody(job: MapJob): { node: GraphNode; plan: NodePlan }
   return { node: body.nodes[0], plan: job.plan.body!.nodes[0] };
 }
 
-export type ElementResult = { index: number; ok: true; value: unknown } | { index: number; ok: false; error: unknown };
+/** Where an element's result goes: its value, or (`ok` false) the error it failed with. No object per element. */
+export type ElementResultSink = (index: number, ok: boolean, valueOrError: unknown) => void;
 
 /**
  * Elements to run: `{ index, value }` pairs, or a contiguous range of values (a threads batch) read in
@@ -43,7 +44,7 @@ export function* elementPairs(items: ElementItems): Iterable<{ index: number; va
 }
 
 /** Runs the given elements of a single-task map body in order; a failing element does not stop the others. */
-export async function runSingleTaskElements(exec: Execution, job: MapJob, target: { node: GraphNode; plan: NodePlan }, items: ElementItems, onResult: (r: ElementResult) => void): Promise<void> {
+export async function runSingleTaskElements(exec: Execution, job: MapJob, target: { node: GraphNode; plan: NodePlan }, items: ElementItems, onResult: ElementResultSink): Promise<void> {
   const { node, plan } = target;
   const ref = node.task!;
   const spec = exec.tasks[ref.id!];
@@ -88,12 +89,12 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
     // element and nothing awaited unless the task returns a promise (a 1e6 map's workers stay small).
     const settle = (index: number, returned: unknown): void => {
       try {
-        onResult({ index, ok: true, value: isSkipped(returned) ? {} : resultOf(returned) });
+        onResult(index, true, isSkipped(returned) ? {} : resultOf(returned));
       } catch (error) {
-        onResult({ index, ok: false, error: exitOrFailure(index, error) });
+        onResult(index, false, exitOrFailure(index, error));
       }
     };
-    const fail = (index: number, error: unknown): void => onResult({ index, ok: false, error: exitOrFailure(index, error) });
+    const fail = (index: number, error: unknown): void => onResult(index, false, exitOrFailure(index, error));
     // One element; a promise only when the task returned one.
     const one = (index: number, value: unknown): Promise<void> | undefined => {
       task.element = index;
@@ -163,13 +164,13 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
       const result = skipped ? {} : resultOf(returned);
       await finish(handle, skipped ? "skipped" : "success");
       await finish(element, "success");
-      onResult({ index, ok: true, value: result });
+      onResult(index, true, result);
     } catch (error) {
       const failure = exitOrFailure(index, error);
       const exit = failure === error;
       await finish(handle, exit ? "success" : "failed", exit ? undefined : error);
       await finish(element, "failed", failure);
-      onResult({ index, ok: false, error: failure });
+      onResult(index, false, failure);
     }
   };
 

@@ -7,7 +7,7 @@ import { runInScope, type RunInfo, type Scope } from "../../context.js";
 import type { PipelineLoaders } from "../../pipeline.js";
 import type { WorkerDatabases } from "../../db/worker.js";
 import { ElementHost } from "../elements.js";
-import { packValues, packedTransfer, serializeError, unpackNumber, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { packValues, packedTransfer, serializeError, unpackNumber, type SerializedError, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import { transferables } from "./pool.js";
 
 interface Ready {
@@ -68,13 +68,12 @@ async function runTask(manifest: Manifest, state: Ready, request: Extract<Worker
 async function runElements(state: Ready, request: Extract<WorkerRequest, { kind: "elements" }>): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
   const input = request.values;
   const items = { first: request.first, values: input, map: input instanceof Float64Array ? (unpackNumber as (v: unknown) => unknown) : undefined };
-  const { results, events } = await state.host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items });
   const out = new Array<unknown>(input.length);
   const failures: Extract<WorkerReply, { kind: "elements" }>["failures"] = [];
-  for (const r of results) {
-    if (r.ok) out[r.index - request.first] = r.value;
-    else failures.push({ index: r.index, error: r.error });
-  }
+  const { events } = await state.host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items }, undefined, (index, ok, v) => {
+    if (ok) out[index - request.first] = v;
+    else failures.push({ index, error: v as SerializedError });
+  });
   // All-number results go back in the request's own buffer when it came packed (nothing allocated).
   const values = failures.length ? out : packValues(out, 0, out.length, input instanceof Float64Array ? input : undefined);
   return { reply: { kind: "elements", first: request.first, values, failures, events }, transfer: values instanceof Float64Array ? packedTransfer(values) : transferables(values) };
