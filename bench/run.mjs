@@ -152,9 +152,9 @@ if (!only || only === "maps") {
       add("maps", "raw worker floor, same 1e6 map: RSS growth / data", (floorBig - floorBase) / 1024 / dataMiB, "x");
       add("maps", "ratio RSS growth outflow / raw floor", (big - base) / (floorBig - floorBase), "x");
     }
-    // The leanest hand-written program (bench/rss-floor.mjs: packed, transferred, reused batches).
-    const leanBase = rssMedian({ cmd: [join(repo, "bench/rss-floor.mjs"), "1"], opts: {} });
-    const leanBig = rssMedian({ cmd: [join(repo, "bench/rss-floor.mjs"), "1000000"], opts: {} });
+    // The leanest hand-written program (bench/floor.mjs packed: transferred, reused batches).
+    const leanBase = rssMedian({ cmd: [join(repo, "bench/floor.mjs"), "1", "packed"], opts: {} });
+    const leanBig = rssMedian({ cmd: [join(repo, "bench/floor.mjs"), "1000000", "packed"], opts: {} });
     if (leanBase && leanBig) {
       add("maps", "leanest raw program, same 1e6 map: RSS growth / data", (leanBig - leanBase) / 1024 / dataMiB, "x");
       add("maps", "ratio RSS growth outflow / leanest raw program", (big - base) / (leanBig - leanBase), "x");

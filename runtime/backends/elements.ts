@@ -13,7 +13,7 @@ import { runMapElement, silentObserver, type Execution, type MapJob } from "../e
 import type { Validators } from "../execute/validate.js";
 import type { Graph, GraphNode } from "../graph/model.js";
 import type { GraphPlan, NodePlan } from "../graph/plan.js";
-import { elementPairs, runSingleTaskElements, singleTaskBody, type ElementItems } from "../execute/single-task-map.js";
+import { elementPairs, runSingleTaskElements, singleTaskBody, type ElementItems, type ElementResultSink } from "../execute/single-task-map.js";
 import { EventCollector, serializeError, type ElementOutcome, type RecordedEvent } from "./events.js";
 
 /** The map node at `path` (node ids from the command graph down through enclosing map and loop bodies). */
@@ -61,8 +61,6 @@ export interface ElementBatch {
 
 const noEvents: RecordedEvent[] = [];
 
-/** Receives each element's result (`ok`) or serialized error instead of a list of outcomes. */
-export type ElementSink = (index: number, ok: boolean, valueOrError: unknown) => void;
 
 /**
  * True when a node of a map body, at any depth, may read `name` itself rather than its element: a task
@@ -117,9 +115,10 @@ export class ElementHost {
 
   /**
    * Runs the batch's elements one after the other; a failing element does not stop the others. Returns each
-   * element's outcome and the task record events (element records have `parent: null`).
+   * element's outcome (or, given a `sink`, hands it each result and serialized error instead) and the task
+   * record events (element records have `parent: null`).
    */
-  async run(batch: ElementBatch, onElement?: (outcome: ElementOutcome, events: RecordedEvent[]) => void, sink?: ElementSink): Promise<{ results: ElementOutcome[]; events: RecordedEvent[] }> {
+  async run(batch: ElementBatch, onElement?: (outcome: ElementOutcome, events: RecordedEvent[]) => void, sink?: ElementResultSink): Promise<{ results: ElementOutcome[]; events: RecordedEvent[] }> {
     const target = findMap(this.graph().graph, this.graph().plan, batch.path);
     // Untracked commands have no records to replay: collect nothing.
     const collector = this.input.collectEvents === false ? undefined : new EventCollector();

@@ -190,6 +190,39 @@ export function startBundle(root: string, bundle: string, args: string[], env: R
   return spawn(process.execPath, [join(root, "dist", `${bundle}.js`), ...args], { cwd: root, env: { ...baseEnv(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
 }
 
+/** A bundle started in the background (to signal it): its stderr so far, a wait for a text on it, its exit code. */
+export interface Watched {
+  child: ChildProcess;
+  readonly stderr: string;
+  /** Resolves once stderr contains `text`; rejects after 20 s with what it printed. */
+  until(text: string): Promise<void>;
+  /** The exit code, once the process closed its output. */
+  closed: Promise<number | null>;
+}
+
+export function startWatched(root: string, bundle: string, args: string[], env: Record<string, string> = {}): Watched {
+  const child = startBundle(root, bundle, args, env);
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const closed = new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  const until = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!stderr.includes(text)) return;
+        clearTimeout(timer);
+        child.stderr!.off("data", check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        child.stderr!.off("data", check);
+        reject(new Error(`${JSON.stringify(text)} never appeared on stderr: ${stderr}`));
+      }, 20_000);
+      child.stderr!.on("data", check);
+      check();
+    });
+  return { child, get stderr() { return stderr; }, until, closed };
+}
+
 /** Read access to a pipeline's SQLite database. */
 export function openSqlite(file: string): Database.Database {
   return new Database(file, { readonly: true, fileMustExist: true });

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../setup/postgres.js";
-import { buildPipeline, lines, makeTutorialPipeline, manage, removePipelines, runBundle, startBundle } from "./fixture.js";
+import { buildPipeline, lines, makeTutorialPipeline, manage, removePipelines, runBundle, startBundle, startWatched } from "./fixture.js";
 
 let root: string;
 let pg: TestDatabase;
@@ -95,20 +95,10 @@ describe("PostgreSQL: admin and user roles, migrations, run records", () => {
   });
 
   it("records a cancelled run on SIGTERM", async () => {
-    const child = startBundle(root, "nap", ["--seconds", "30", ...cfg]);
-    let stderr = "";
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the nap never started: ${stderr}`)), 20_000);
-      child.stderr!.on("data", (d) => {
-        stderr += d;
-        if (stderr.includes("napping")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    child.kill("SIGTERM");
-    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    const bundle = startWatched(root, "nap", ["--seconds", "30", ...cfg]);
+    await bundle.until("napping");
+    bundle.child.kill("SIGTERM");
+    const code = await bundle.closed;
     expect(code).toBe(130);
     const [run] = await sql<{ uuid: string; state: string }>("select uuid, state from run where command = 'nap'");
     expect(run.state).toBe("cancelled");

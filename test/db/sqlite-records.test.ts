@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPipeline, lines, makeTutorialPipeline, manage, openSqlite, removePipelines, runBundle, startBundle } from "./fixture.js";
+import { buildPipeline, lines, makeTutorialPipeline, manage, openSqlite, removePipelines, runBundle, startBundle, startWatched } from "./fixture.js";
 
 let root: string;
 
@@ -111,21 +111,11 @@ describe("run and task records on SQLite", () => {
   });
 
   it("records a cancelled run when the process gets SIGINT (exit 130)", async () => {
-    const child = startBundle(root, "nap", ["--seconds", "30"]);
-    let stderr = "";
-    child.stderr!.on("data", (d) => (stderr += d));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the nap never started: ${stderr}`)), 20_000);
-      child.stderr!.on("data", () => {
-        if (stderr.includes("napping")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    const bundle = startWatched(root, "nap", ["--seconds", "30"]);
+    await bundle.until("napping");
     const started = Date.now();
-    child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    bundle.child.kill("SIGINT");
+    const code = await bundle.closed;
     expect(code).toBe(130);
     expect(Date.now() - started).toBeLessThan(10_000);
     const run = lastRun("nap");
@@ -136,25 +126,15 @@ describe("run and task records on SQLite", () => {
   });
 
   it.each(["sequential", "threads"])("records a map interrupted by SIGINT on %s: finished elements success, the rest and the map failed, the run cancelled", async (backend) => {
-    const child = startBundle(root, "slow_squares", ["--backend", backend, "--workers", "3"]);
-    let stderr = "";
-    child.stderr!.on("data", (d) => (stderr += d));
+    const bundle = startWatched(root, "slow_squares", ["--backend", backend, "--workers", "3"]);
     // Sequential reaches element 2 only after element 1 is done; threads starts all three at once.
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`element 2 never started: ${stderr}`)), 20_000);
-      child.stderr!.on("data", () => {
-        if (stderr.includes("element 2 started")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    await bundle.until("element 2 started");
     // Element 1's records reach the database within a flush (tens of ms).
     await new Promise((r) => setTimeout(r, 300));
     const started = Date.now();
-    child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
-    expect(code, stderr).toBe(130);
+    bundle.child.kill("SIGINT");
+    const code = await bundle.closed;
+    expect(code, bundle.stderr).toBe(130);
     expect(Date.now() - started).toBeLessThan(10_000);
     const run = lastRun("slow_squares");
     expect(run.state).toBe("cancelled");
@@ -169,22 +149,12 @@ describe("run and task records on SQLite", () => {
 
   it.each(["sequential", "threads"])("records each element of a cancelled fine-grained map once on %s: none turns success after the cancellation", async (backend) => {
     // A long grace period: elements (and a threads batch's reply) finish after the cancellation was recorded.
-    const child = startBundle(root, "busy", ["--backend", backend], { OUTFLOW_CANCEL_GRACE_MS: "2500" });
-    let stderr = "";
-    child.stderr!.on("data", (d) => (stderr += d));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`element 200 never started: ${stderr}`)), 20_000);
-      child.stderr!.on("data", () => {
-        if (stderr.includes("element 200 started")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
-    expect(code, stderr).toBe(130);
-    expect(stderr).not.toContain("done ");
+    const bundle = startWatched(root, "busy", ["--backend", backend], { OUTFLOW_CANCEL_GRACE_MS: "2500" });
+    await bundle.until("element 200 started");
+    bundle.child.kill("SIGINT");
+    const code = await bundle.closed;
+    expect(code, bundle.stderr).toBe(130);
+    expect(bundle.stderr).not.toContain("done ");
     const run = lastRun("busy");
     expect(run.state).toBe("cancelled");
     const twice = query("select element_index, count(*) as n from task where run_uuid = ? and kind = 'element' group by element_index having count(*) > 1", run.uuid);
@@ -283,22 +253,12 @@ export class Migration20990101000000_slow extends Migration {
   }, 120_000);
 
   it("lets the start-up finish, then records the run cancelled (exit 130), never `running`", async () => {
-    const child = startBundle(fresh, "nap", ["--seconds", "30"]);
-    let stderr = "";
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the migration never started: ${stderr}`)), 20_000);
-      child.stderr!.on("data", (d) => {
-        stderr += d;
-        if (stderr.includes("slow migration started")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
-    expect(code, stderr).toBe(130);
-    expect(stderr).not.toContain("napping");
+    const bundle = startWatched(fresh, "nap", ["--seconds", "30"]);
+    await bundle.until("slow migration started");
+    bundle.child.kill("SIGINT");
+    const code = await bundle.closed;
+    expect(code, bundle.stderr).toBe(130);
+    expect(bundle.stderr).not.toContain("napping");
     const db = openSqlite(join(fresh, "outflow.db"));
     try {
       const runs = db.prepare("select state, end_time from run where command = 'nap'").all() as Row[];
