@@ -62,6 +62,11 @@ export const Busy = task(function Busy(n: IterateOn<"numbers", number>): { busy:
   while (Date.now() < end);
   return { busy: n };
 });
+// Instant elements (a fine map, whose batches a worker gets queued back to back); crashAt kills the worker.
+export const Fragile = task(function Fragile(n: IterateOn<"numbers", number>): { kept: number } {
+  if (n === Number(context.args.crashAt)) process.exit(7);
+  return { kept: n };
+});
 export const Done = task(function Done(busy: number[]): void {
   logger.info(\`done \${busy.length}\`);
 });
@@ -72,7 +77,7 @@ export const Hello = task(function Hello(): void {
 `;
 
 export const EXTRAS_COMMANDS = `import { command, map } from "outflow";
-import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Done, Hello } from "./tasks.js";
+import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Done, Hello } from "./tasks.js";
 
 export const explode = command({
   description: "Fails in its second task",
@@ -109,6 +114,14 @@ export const busy = command({
   args: { count: { type: "integer", default: 3000 } },
   setup() {
     Numbers().pipe(map({ outputName: "busy" }, () => { Busy(); })).pipe(Done());
+  },
+});
+
+export const fragile = command({
+  description: "Maps Fragile (instant) over count numbers",
+  args: { count: { type: "integer", default: 3000 }, crashAt: { type: "integer", default: -1 } },
+  setup() {
+    Numbers().pipe(map({ outputName: "busy" }, () => { Fragile(); })).pipe(Done());
   },
 });
 

@@ -182,6 +182,21 @@ describe("run and task records on SQLite", () => {
     expect(rows[1].exception_message).toMatch(/worker thread exited with code 7/);
   });
 
+  it("records a fine map whose worker dies mid-stream (threads): the crashing element failed, every other element once, none failed", () => {
+    // One worker running short batches back to back: when it dies, the batch queued behind the one it ran
+    // never started. It is run again, not blamed; the crashed batch is split until the element is found.
+    const r = runBundle(root, "fragile", ["--backend", "threads", "--workers", "1", "--count", "4000", "--crashAt", "1700"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/map\(busy\) \(map element 1700\) failed: .*worker thread exited with code 7/);
+    const run = lastRun("fragile");
+    expect(run.state).toBe("failed");
+    const rows = query("select element_index as i, state, count(*) as n from task where run_uuid = ? and kind = 'element' group by element_index order by element_index", run.uuid);
+    expect(rows.filter((e) => (e.n as number) > 1)).toEqual([]);
+    expect(rows.filter((e) => e.state !== "success").map((e) => [e.i, e.state])).toEqual([[1700, "failed"]]);
+    // Everything before the crash was recorded (the worker ran it before dying or again after).
+    expect(rows.filter((e) => (e.i as number) < 1700)).toHaveLength(1700);
+  });
+
   it("records eight concurrent runs on one SQLite file, none of them locked out", async () => {
     const before = (query("select count(*) as n from run")[0].n as number) ?? 0;
     const children = Array.from({ length: 8 }, (_, i) => {

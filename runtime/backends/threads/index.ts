@@ -2,7 +2,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { TaskSpec } from "../../../contract/manifest.js";
 import { RunCancelled, TaskFailure, elementStartEvent, type Execution, type MapJob } from "../../execute/run-graph.js";
-import { WorkerPool, WorkerCrash } from "./pool.js";
+import { WorkerPool, WorkerCrash, JobNotStarted } from "./pool.js";
 import { replayEvents } from "../events.js";
 import { outerForElements } from "../elements.js";
 import { deserializeError, packValues, packedTransfer, spareOf, unpackNumber, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
@@ -15,6 +15,9 @@ export interface ThreadsBackend {
   close(): Promise<void>;
   readonly size: number;
 }
+
+/** A batch that came back within this many ms lets the next one wait on a busy worker (see `pipelined`). */
+const QUEUE_BEHIND_MS = 5;
 
 /** Elements per message: large enough that fine-grained maps stay cheap, small enough to balance. */
 export function batchSize(count: number, workers: number, simultaneous?: number): number {
@@ -36,11 +39,12 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
   const pool = new WorkerPool(size, () => new Worker(opts.bundleFile, { workerData: opts.init }));
 
   const replay = (events: RecordedEvent[], parent: unknown) => replayEvents(current().observer, events, parent);
-  // Batches in a worker now (of every map of the run), with when they left and how to record their elements.
+  // Batches posted to a worker (of every map of the run), with when the worker started them (none yet while
+  // one waits behind another) and how to record their elements.
   interface InFlight {
     first: number;
     count: number;
-    at: Date;
+    at?: Date;
     started: (index: number, at: Date) => unknown;
   }
   const inFlight = new Set<InFlight>();
@@ -58,6 +62,12 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // element needs `cpusPerTask` of them (an element that runs a multi-threaded library, say).
     const cpus = job.node.map!.options.cpusPerTask ?? 1;
     const limit = Math.max(1, Math.min(simultaneous ?? Infinity, Math.floor(size / cpus)));
+    // When every worker may run elements, twice as many lanes as workers: a worker whose batches are short
+    // gets its next one queued behind the one it runs, instead of idling for each round trip. Long batches
+    // are not queued (a worker stuck on a long one would hold the next while another worker idles).
+    const pipelined = limit >= size;
+    const lanes = pipelined ? 2 * size : limit;
+    let lastBatchMs = Infinity;
     const signal = current().signal;
 
     // Each batch carries its own elements; the iterated array itself is not re-sent with every batch
@@ -70,36 +80,51 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     const { observer } = current();
     const elementStarted = (index: number, at: Date) => observer.taskStarted(elementStartEvent(job, index, at));
 
+    // A batch still in the pool's queue is dropped once the map has failed or the run was cancelled.
+    const wanted = () => !failure && !signal?.aborted;
     const runBatch = async ({ first, count }: { first: number; count: number }, lane: { spare?: Float64Array }): Promise<void> => {
       const values = packValues(job.items, first, count, lane.spare);
       lane.spare = undefined;
       const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
-      const batch: InFlight = { first, count, at: new Date(), started: elementStarted };
+      const batch: InFlight = { first, count, started: elementStarted };
+      let startedAt = 0;
+      const onStart = () => {
+        batch.at = new Date();
+        startedAt = performance.now();
+      };
       inFlight.add(batch);
       try {
-        reply = await pool.run(request, packedTransfer(values));
+        reply = await pool.run(request, { transfer: packedTransfer(values), queueBehind: pipelined && lastBatchMs < QUEUE_BEHIND_MS, onStart, wanted });
+        lastBatchMs = performance.now() - startedAt;
       } catch (error) {
         // Already recorded (and the run cancelled) if the abort claimed the batch.
         if (!inFlight.delete(batch)) return;
+        // It never ran (queued behind a batch whose worker died, or dropped as no longer wanted): its
+        // elements go back to the front.
+        if (error instanceof JobNotStarted) {
+          pending.unshift({ first, count });
+          return;
+        }
         if (error instanceof WorkerCrash && count > 1) {
           // Find the element that kills its worker: rerun the batch one element at a time.
           for (let i = first; i < first + count; i++) pending.push({ first: i, count: 1 });
           return;
         }
-        const element = await elementStarted(first, batch.at);
-        await observer.taskFinished(element, "failed", error);
+        // The map stops here: no lane takes another batch while the element's rows are written.
         failure ??= new TaskFailure(name, [...job.elementPath, first], error);
+        const element = await elementStarted(first, batch.at ?? new Date());
+        await observer.taskFinished(element, "failed", error);
         return;
       }
       // A reply that arrives after the run was cancelled: its elements are recorded cancelled already.
       if (!inFlight.delete(batch)) return;
-      if (reply.events.length) await replay(reply.events, job.parentHandle);
+      for (const f of reply.failures) failure ??= new TaskFailure(f.error.task ?? name, f.error.elementPath ?? [...job.elementPath, f.index], deserializeError(f.error));
       const back = reply.values;
       if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);
       else for (let i = 0; i < back.length; i++) results[reply.first + i] = back[i];
       lane.spare = spareOf(reply.values);
-      for (const f of reply.failures) failure ??= new TaskFailure(f.error.task ?? name, f.error.elementPath ?? [...job.elementPath, f.index], deserializeError(f.error));
+      if (reply.events.length) await replay(reply.events, job.parentHandle);
     };
 
     // `limit` lanes pull batches until none is left or an element failed.
@@ -107,7 +132,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       const state: { spare?: Float64Array } = {};
       while (pending.length && !failure && !signal?.aborted) await runBatch(pending.shift()!, state);
     };
-    await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(lanes, pending.length) }, lane));
     if (signal?.aborted) throw new RunCancelled();
     if (failure) throw failure;
     return results;
@@ -122,7 +147,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
 
   // One listener for the run (not one per map: a wide graph would pass EventTarget's listener limit).
   const onAbort = () => {
-    for (const b of inFlight) for (let i = b.first; i < b.first + b.count; i++) void b.started(i, b.at);
+    // Elements of a batch still waiting behind another never started: no rows, as on the sequential backend.
+    for (const b of inFlight) if (b.at) for (let i = b.first; i < b.first + b.count; i++) void b.started(i, b.at);
     inFlight.clear();
   };
   const attach = (e: Execution) => {

@@ -40,18 +40,35 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
   // A start-up failure (a database that does not open) fails each job with that error, not the worker.
   ready.catch(() => {});
 
-  parentPort!.on("message", async (message: WorkerRequest | RunMessage) => {
-    if (message.kind === "run") return gotRun(message.run);
+  const handle = async (message: WorkerRequest): Promise<void> => {
     let reply: WorkerReply;
     let transfer: ArrayBuffer[] = [];
     try {
       const state = await ready;
       ({ reply, transfer } = message.kind === "task" ? await runTask(input.manifest, state, message) : await runElements(state, message));
     } catch (error) {
-      reply = message.kind === "task" ? { kind: "task", ok: false, error: serializeError(error) } : { kind: "elements", first: message.first, values: [], failures: Array.from({ length: message.values.length }, (_, k) => ({ index: message.first + k, error: serializeError(error) })), events: [] };
+      reply = failedReply(message, error);
     }
-    parentPort!.postMessage(reply, transfer);
+    try {
+      parentPort!.postMessage(reply, transfer);
+    } catch (error) {
+      // A result that cannot be cloned (a function, say): the job fails with that error, the worker goes on.
+      parentPort!.postMessage(failedReply(message, error));
+    }
+  };
+  // One job at a time, in the order they came: the pool may post a batch while the one before it still runs
+  // (an async task awaits), and it matches replies to jobs by that order.
+  let previous: Promise<void> = Promise.resolve();
+  parentPort!.on("message", (message: WorkerRequest | RunMessage) => {
+    if (message.kind === "run") return gotRun(message.run);
+    previous = previous.then(() => handle(message));
   });
+}
+
+/** The reply of a job that failed as a whole: the task's error, or the same error for each of the batch's elements. */
+function failedReply(message: WorkerRequest, error: unknown): WorkerReply {
+  if (message.kind === "task") return { kind: "task", ok: false, error: serializeError(error) };
+  return { kind: "elements", first: message.first, values: [], failures: Array.from({ length: message.values.length }, (_, k) => ({ index: message.first + k, error: serializeError(error) })), events: [] };
 }
 
 async function runTask(manifest: Manifest, state: Ready, request: Extract<WorkerRequest, { kind: "task" }>): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
