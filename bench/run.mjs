@@ -103,6 +103,13 @@ if (!only || only === "maps") {
   add("maps", "100k vs 1 element, threads map's own time (DEBUG line)", ownExtra, "ms");
   add("maps", "100k vs 1 element, raw floor's own timer", floorExtra, "ms");
   add("maps", "ratio of the two (per-element cost, like for like)", ownExtra / floorExtra, "x");
+  // At 1e6 elements the workers' cold start (their code runs unoptimized for the first batches) is spread
+  // thin: the whole map against the whole floor, each timing itself (both include waiting for workers).
+  const ownBig = mapMs(1_000_000);
+  const floorBig = floorMs(1_000_000);
+  add("maps", "1e6 trivial elements, threads map's own time (DEBUG line)", ownBig, "ms");
+  add("maps", "1e6 trivial elements, raw floor's own timer", floorBig, "ms");
+  add("maps", "ratio of the two at 1e6", ownBig / floorBig, "x");
   // Tracked maps: every element is a task record (element + its task), written in batches.
   const tracked = (items, backend) => bench(node, [join(chainRoot, "dist/fine_map_tracked.js"), "--backend", backend], 3, env(items));
   for (const backend of ["sequential", "threads"]) {

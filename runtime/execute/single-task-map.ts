@@ -2,7 +2,7 @@ import type { GraphNode } from "../graph/model.js";
 import type { NodePlan } from "../graph/plan.js";
 import { runInScope, type Scope } from "../context.js";
 import { isSkipped } from "../api/control.js";
-import { validateInput, validateOutputs, validateSingleOutput } from "./validate.js";
+import { inputGuard, singleOutputReader, validateInput, validateOutputs } from "./validate.js";
 import { EventLoopTurns } from "./event-loop-turn.js";
 import { TaskFailure, elementStartEvent, isThenable, lazyEm, silentObserver, type Execution, type MapJob } from "./run-graph.js";
 
@@ -60,8 +60,9 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   // The element's arguments, validated, and the task's call; then what the element's result is. The usual
   // element task (its one input is the element, one output) gets no arguments array and no result object.
   const only = plan.inputs.length === 1 && plan.inputs[0].from.kind === "element" ? plan.inputs[0].name : undefined;
+  const onlyIs = only === undefined ? undefined : inputGuard(spec, exec.validators, only);
   const callOne = (value: unknown): unknown => {
-    validateInput(spec, exec.validators, only!, value);
+    if (onlyIs === undefined || !onlyIs(value)) validateInput(spec, exec.validators, only!, value);
     return fn(value);
   };
   const callAny = (value: unknown): unknown => {
@@ -76,7 +77,7 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   const call = only === undefined ? callAny : callOne;
   const resultOf =
     spec.outputs.length === 1
-      ? (returned: unknown): unknown => validateSingleOutput(spec, exec.validators, returned)
+      ? singleOutputReader(spec, exec.validators)
       : (returned: unknown): unknown => {
           const result = validateOutputs(spec, exec.validators, returned);
           const keys = Object.keys(result);

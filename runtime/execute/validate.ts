@@ -78,17 +78,28 @@ export function validateOutputs(spec: TaskSpec, validators: Validators, value: u
 }
 
 /**
- * validateOutputs for a task with exactly one output, returning that output's value: what a map element
- * keeps. The common case (an object with the output, its guard says yes) builds nothing; anything else
- * goes through validateOutputs, which decides and words the error.
+ * The guard of one input, looked up once (a map's element loop calls it per element): undefined when the
+ * target has no check or no guard, and validateInput must decide.
  */
-export function validateSingleOutput(spec: TaskSpec, validators: Validators, value: unknown): unknown {
-  const output = spec.outputs[0];
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    const v = (value as Record<string, unknown>)[output.name];
-    const check = validators[spec.id]?.outputs[output.name];
-    if (v !== undefined && (!check || check.is?.(v))) return v;
-  }
-  return validateOutputs(spec, validators, value)[output.name];
+export function inputGuard(spec: TaskSpec, validators: Validators, name: string): ((value: unknown) => boolean) | undefined {
+  const check = validators[spec.id]?.inputs[name];
+  return check ? check.is : () => true;
 }
 
+/**
+ * validateOutputs for a task with exactly one output, returning that output's value (what a map element
+ * keeps), with its check looked up once. The common case (an object with the output, its guard says yes)
+ * builds nothing; anything else goes through validateOutputs, which decides and words the error.
+ */
+export function singleOutputReader(spec: TaskSpec, validators: Validators): (value: unknown) => unknown {
+  const name = spec.outputs[0].name;
+  const check = validators[spec.id]?.outputs[name];
+  const is = check ? check.is : () => true;
+  return (value) => {
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      const v = (value as Record<string, unknown>)[name];
+      if (v !== undefined && is !== undefined && is(v)) return v;
+    }
+    return validateOutputs(spec, validators, value)[name];
+  };
+}

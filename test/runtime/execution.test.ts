@@ -89,6 +89,13 @@ export const Half = task(function Half(v: IterateOn<"vec", number>): { half: num
 export const ShowHalves = task(function ShowHalves(halves: number[]): void {
   logger.info("HALVES " + Array.isArray(halves) + " " + JSON.stringify(halves));
 });
+// Values the compiler cannot vouch for (any): the element task's own checks catch them, element by element.
+export const Mixed = task(function Mixed(): { values: any[] } {
+  return { values: [1, 2, "three", 4] };
+});
+export const Halve = task(function Halve(value: IterateOn<"values", number>): { half: number } {
+  return { half: value === 4 ? ("two" as unknown as number) : value / 2 };
+});
 export const Sum = task(function Sum(vec: Float64Array): void {
   logger.info("SUM " + (vec instanceof Float64Array) + " " + (vec[0] + vec[1]));
 });
@@ -169,6 +176,8 @@ export const lying = command({ setup() { t.Lying().pipe(t.Count()); } });
 export const forgetful = command({ setup() { t.Forgetful().pipe(t.Count()); } });
 export const loose = command({ setup() { t.Loose().pipe(t.Count()); } });
 export const throwing = command({ setup() { t.Thrower(); } });
+export const bad_element_input = command({ setup() { t.Mixed().pipe(map({ outputName: "all" }, () => { t.Halve(); })).pipe(t.Show()); } });
+export const bad_element_output = command({ setup() { t.Numbers().pipe(map({ outputName: "all" }, () => { t.Halve(); })).pipe(t.Show()); } });
 export const vectors = command({ setup() { t.Vector().pipe(t.Sum()); } });
 export const if_in_map = command({
   setup() {
@@ -350,6 +359,15 @@ describe("validation at task boundaries", () => {
     const r = runBundle(root, "loose", []);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`Task Count: input "count" expected number, got array [ 1, 2 ]`);
+  });
+
+  it.each(["sequential", "threads"])("checks each map element's input and output, naming the element (%s)", (backend) => {
+    const input = runBundle(root, "bad_element_input", ["--backend", backend]);
+    expect(input.code).toBe(1);
+    expect(input.stderr).toMatch(/task Halve \(map element 2\) failed: TaskValueError: Task Halve: input "value" expected number, got string 'three'/);
+    const output = runBundle(root, "bad_element_output", ["--backend", backend]);
+    expect(output.code).toBe(1);
+    expect(output.stderr).toMatch(/task Halve \(map element 2\) failed: TaskValueError: Task Halve: output "half" expected number, got string 'two'/);
   });
 
   it("stores a task's exception with a stack pointing at the user's source", () => {
