@@ -13,6 +13,7 @@ import { CONFIG_FILE, PluginListError, pluginDir, pluginModules, readPluginList 
 import { writeBundles, writeGenerated } from "./emit.js";
 import { dbModule } from "./emit-db.js";
 import { esbuildDiagnostics } from "./esbuild-errors.js";
+import { unresolvedOutflowImports } from "./outflow-import.js";
 import { globalOptions } from "../runtime/cli/args.js";
 
 export interface BuildOptions {
@@ -82,6 +83,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     : new Project({ compilerOptions: { strict: true, target: 9, module: 99, moduleResolution: 100, types: ["node"] } });
   const files = modules.map((m) => project.addSourceFileAtPath(join(opts.root, m)));
   project.resolveSourceFileDependencies();
+  // Without outflow's types every later check would report noise (maps with nothing to iterate): stop here.
+  const unresolved = unresolvedOutflowImports(project, files, opts.root, existsSync(tsconfig));
+  if (unresolved.length) return { ok: false, diagnostics: dedupe([...diagnostics, ...unresolved]), timings };
   const extracted = extractTasks(project, opts.root, files);
   diagnostics.push(...extracted.diagnostics);
   lap("signatures");

@@ -752,6 +752,19 @@ export const load = command({
     expect(third.map((d) => d.message)).toEqual(['No matching export in "plugins/p/tasks.ts" for import "Nope"']);
   });
 
+  it("OF141 at each import of outflow that the tsconfig cannot resolve, instead of a map with nothing to iterate", async () => {
+    const tasks = `import { task, type IterateOn } from "outflow";\nexport const Gen = task(function Gen(): { xs: number[] } { return { xs: [1, 2] }; });\nexport const Dbl = task(function Dbl(x: IterateOn<"xs", number>): { y: number } { return { y: x * 2 }; });\n`;
+    const commands = `import { command, map } from "outflow";\nimport { Gen, Dbl } from "./tasks.js";\nexport const go = command({ setup() { Gen().pipe(map({ outputName: "ys" }, () => { Dbl(); })); } });\n`;
+    // "classic" resolution never looks in node_modules; esbuild (which bundles) still finds the package.
+    const tsconfig = JSON.stringify({ compilerOptions: { strict: true, module: "esnext", target: "es2022", moduleResolution: "classic" } });
+    const diagnostics = await checkPipeline(makePipeline({ "tsconfig.json": tsconfig, "plugins/p/tasks.ts": tasks, "plugins/p/commands.ts": commands }));
+    expect(diagnostics.map((d) => [d.code, d.site])).toEqual([
+      ["OF141", { file: "plugins/p/commands.ts", ...locate(commands, '"outflow"') }],
+      ["OF141", { file: "plugins/p/tasks.ts", ...locate(tasks, '"outflow"') }],
+    ]);
+    expect(diagnostics[0].message).toBe('TypeScript cannot resolve "outflow" here with tsconfig.json (moduleResolution "classic"), so no task type can be read. Install outflow in this project\'s node_modules, or use the tsconfig.json that `outflow init` writes (moduleResolution "bundler").');
+  });
+
   it("reports outflow.config.ts that does not compile (OF140 at the position), throws (OF100) or lists plugins wrongly (OF130)", async () => {
     const small = `import { command } from "outflow";\nimport { MakeNumber } from "./tasks.js";\n\nexport const one = command({ setup() { MakeNumber(); } });\n`;
     const files = { "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": small };
