@@ -143,6 +143,8 @@ describe("run and task records on SQLite", () => {
     const element = (i: number) => rows.find((r) => r.kind === "element" && r.element_index === i);
     expect(element(0)?.state).toBe("success");
     expect(element(1)).toMatchObject({ name: "squares[1]", state: "failed", exception_message: "run cancelled (SIGINT)" });
+    // The element's task has its row under it on both backends (on threads the worker's records never came back).
+    expect(rows.filter((r) => r.name === "SlowSquare" && r.element_index === 1)).toEqual([{ kind: "task", name: "SlowSquare", state: "failed", element_index: 1, exception_message: "run cancelled (SIGINT)" }]);
     expect(rows.filter((r) => r.state === "running")).toEqual([]);
     expect(rows.find((r) => r.name === "Total")?.state).toBe("pending");
   });
@@ -180,6 +182,10 @@ describe("run and task records on SQLite", () => {
       ["squares[1]", "failed"],
     ]);
     expect(rows[1].exception_message).toMatch(/worker thread exited with code 7/);
+    const square = query("select state, exception_message from task where run_uuid = ? and name = 'Square' and element_index = 1", run.uuid);
+    expect(square).toHaveLength(1);
+    expect(square[0].state).toBe("failed");
+    expect(square[0].exception_message).toMatch(/worker thread exited with code 7/);
   });
 
   it("records a fine map whose worker dies mid-stream (threads): the crashing element failed, every other element once, none failed", () => {

@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { TaskSpec } from "../../../contract/manifest.js";
 import { RunCancelled, TaskFailure, elementStartEvent, type Execution, type MapJob } from "../../execute/run-graph.js";
+import { singleTaskBody } from "../../execute/single-task-map.js";
 import { WorkerPool, WorkerCrash, JobNotStarted } from "./pool.js";
 import { replayEvents } from "../events.js";
 import { outerForElements } from "../elements.js";
@@ -77,8 +78,17 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // A batch's element records come back with its reply. The elements of a batch that never replies get
     // their rows here, as on the sequential backend: a worker that died fails its element, and when the
     // run is cancelled the elements in flight are recorded running, then failed with the cancellation.
-    const { observer } = current();
-    const elementStarted = (index: number, at: Date) => observer.taskStarted(elementStartEvent(job, index, at));
+    // In a single-task body the element's task is known too: it gets its row under the element, as on the
+    // sequential backend (the task rows of a longer body stayed in the worker: which one ran is unknown).
+    const { observer, tasks } = current();
+    const body = singleTaskBody(job);
+    const bodySpec = body ? tasks[body.node.task!.id!] : undefined;
+    const elementStarted = async (index: number, at: Date): Promise<{ element: unknown; task?: unknown }> => {
+      const element = await observer.taskStarted(elementStartEvent(job, index, at));
+      if (!bodySpec) return { element };
+      const task = await observer.taskStarted({ name: bodySpec.name, plugin: bodySpec.plugin, taskId: bodySpec.id, parent: element, element: index, inputs: bodySpec.inputs.map((i) => i.name), outputs: bodySpec.outputs.map((o) => o.name), at });
+      return { element, task };
+    };
 
     // A batch still in the pool's queue is dropped once the map has failed or the run was cancelled.
     const wanted = () => !failure && !signal?.aborted;
@@ -113,8 +123,9 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
         }
         // The map stops here: no lane takes another batch while the element's rows are written.
         failure ??= new TaskFailure(name, [...job.elementPath, first], error);
-        const element = await elementStarted(first, batch.at ?? new Date());
-        await observer.taskFinished(element, "failed", error);
+        const rows = await elementStarted(first, batch.at ?? new Date());
+        if (rows.task !== undefined) await observer.taskFinished(rows.task, "failed", error);
+        await observer.taskFinished(rows.element, "failed", error);
         return;
       }
       // A reply that arrives after the run was cancelled: its elements are recorded cancelled already.
