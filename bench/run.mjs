@@ -106,10 +106,10 @@ if (!only || only === "maps") {
   // At 1e6 elements the workers' cold start (their code runs unoptimized for the first batches) is spread
   // thin: the whole map against the whole floor, each timing itself (both include waiting for workers).
   const ownBig = mapMs(1_000_000);
-  const floorBig = floorMs(1_000_000);
+  const floorMillion = floorMs(1_000_000);
   add("maps", "1e6 trivial elements, threads map's own time (DEBUG line)", ownBig, "ms");
-  add("maps", "1e6 trivial elements, raw floor's own timer", floorBig, "ms");
-  add("maps", "ratio of the two at 1e6", ownBig / floorBig, "x");
+  add("maps", "1e6 trivial elements, raw floor's own timer", floorMillion, "ms");
+  add("maps", "ratio of the two at 1e6", ownBig / floorMillion, "x");
   // Tracked maps: every element is a task record (element + its task), written in batches.
   const tracked = (items, backend) => bench(node, [join(chainRoot, "dist/fine_map_tracked.js"), "--backend", backend], 3, env(items));
   for (const backend of ["sequential", "threads"]) {
@@ -166,6 +166,14 @@ if (!only || only === "maps") {
       add("maps", "leanest raw program, same 1e6 map: RSS growth / data", (leanBig - leanBase) / 1024 / dataMiB, "x");
       add("maps", "ratio RSS growth outflow / leanest raw program", (big - base) / (leanBig - leanBase), "x");
     }
+  }
+  // The README's memory tip (a small young generation) against its cost to tasks that allocate.
+  for (const kind of ["arrays", "strings"]) {
+    const ms = (flags) => median([1, 2, 3].map(() => JSON.parse(time(node, [...flags, join(repo, "bench/young-gen.mjs"), kind]).stdout).ms));
+    const plain = ms([]);
+    const small = ms(["--max-semi-space-size=2"]);
+    add("maps", `allocating task (${kind}) in a worker, default / --max-semi-space-size=2`, `${plain.toFixed(0)} / ${small.toFixed(0)}`, "ms");
+    add("maps", `cost of the small young generation (${kind})`, small / plain, "x");
   }
 }
 
