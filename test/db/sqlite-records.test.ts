@@ -189,8 +189,9 @@ describe("run and task records on SQLite", () => {
   });
 
   it("records a fine map whose worker dies mid-stream (threads): the crashing element failed, every other element once, none failed", () => {
-    // One worker running short batches back to back: when it dies, the batch queued behind the one it ran
-    // never started. It is run again, not blamed; the crashed batch is split until the element is found.
+    // One worker, batches of 500: the batch that kills it is split into single elements (run after the
+    // other batches) until the element is found; no element is blamed or recorded twice, and the process
+    // ends (the replacement worker, still starting when the map fails, is terminated).
     const r = runBundle(root, "fragile", ["--backend", "threads", "--workers", "1", "--count", "4000", "--crashAt", "1700"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/map\(busy\) \(map element 1700\) failed: .*worker thread exited with code 7/);

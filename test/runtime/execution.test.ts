@@ -96,6 +96,10 @@ export const Mixed = task(function Mixed(): { values: any[] } {
 export const Halve = task(function Halve(value: IterateOn<"values", number>): { half: number } {
   return { half: value === 4 ? ("two" as unknown as number) : value / 2 };
 });
+// unknown opts out of validation: a function passes the element's check, but cannot leave a worker.
+export const Closure = task(function Closure(value: IterateOn<"values", number>): { fn: unknown } {
+  return { fn: () => value };
+});
 export const Sum = task(function Sum(vec: Float64Array): void {
   logger.info("SUM " + (vec instanceof Float64Array) + " " + (vec[0] + vec[1]));
 });
@@ -176,6 +180,7 @@ export const lying = command({ setup() { t.Lying().pipe(t.Count()); } });
 export const forgetful = command({ setup() { t.Forgetful().pipe(t.Count()); } });
 export const loose = command({ setup() { t.Loose().pipe(t.Count()); } });
 export const throwing = command({ setup() { t.Thrower(); } });
+export const closures = command({ setup() { t.Numbers().pipe(map({ outputName: "fns" }, () => { t.Closure(); })); } });
 export const bad_element_input = command({ setup() { t.Mixed().pipe(map({ outputName: "all" }, () => { t.Halve(); })).pipe(t.Show()); } });
 export const bad_element_output = command({ setup() { t.Numbers().pipe(map({ outputName: "all" }, () => { t.Halve(); })).pipe(t.Show()); } });
 export const vectors = command({ setup() { t.Vector().pipe(t.Sum()); } });
@@ -333,6 +338,14 @@ describe("threads backend", () => {
     const overlaps = (spans: [number, number][]) => spans.some((s, i) => i > 0 && s[0] < spans[i - 1][1]);
     expect(overlaps(spansOf(1))).toBe(true);
     expect(overlaps(spansOf(2))).toBe(false);
+  });
+
+  it("fails a map element whose result cannot leave the worker (a function typed unknown) with the clone error; the worker lives on", () => {
+    const r = runBundle(root, "closures", ["--backend", "threads", "--workers", "1"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/task map\(fns\) \(map element 0\) failed: DataCloneError: a result cannot be sent back from the worker thread: .*could not be cloned/);
+    expect(r.stderr).not.toContain("worker thread exited");
+    expect(runBundle(root, "closures", []).code).toBe(0);
   });
 
   it("fails the element whose worker dies and names it", () => {

@@ -2,18 +2,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
 import { JobNotStarted, WorkerCrash, WorkerPool } from "../../runtime/backends/threads/pool.js";
 
-// A worker that runs one job at a time in arrival order (as outflow's worker does) and says when it started
-// each: { id, ms } sleeps ms then replies { id, started, thread }; { id, exit } exits with that code.
+// { id, ms } sleeps ms then replies { id, started, thread }; { id, exit } exits with that code.
 const WORKER = `
 const { parentPort, threadId } = require("node:worker_threads");
-let previous = Promise.resolve();
-parentPort.on("message", (job) => {
-  previous = previous.then(async () => {
-    const started = Date.now();
-    if (job.exit !== undefined) process.exit(job.exit);
-    await new Promise((r) => setTimeout(r, job.ms ?? 0));
-    parentPort.postMessage({ id: job.id, started, thread: threadId });
-  });
+parentPort.on("message", async (job) => {
+  const started = Date.now();
+  if (job.exit !== undefined) process.exit(job.exit);
+  await new Promise((r) => setTimeout(r, job.ms ?? 0));
+  parentPort.postMessage({ id: job.id, started, thread: threadId });
 });
 `;
 
@@ -31,12 +27,11 @@ afterEach(async () => {
 type Reply = { id: number; started: number; thread: number };
 
 describe("worker pool", () => {
-  it("posts a queueBehind job to a busy worker, which starts it when the one before replies", async () => {
+  it("runs one job per worker: a job waits for a free worker, and is started (onStart) only then", async () => {
     const pool = poolOf(1);
     const starts: number[] = [];
     const first = pool.run<Reply>({ id: 1, ms: 150 }, { onStart: () => starts.push(1) });
-    const second = pool.run<Reply>({ id: 2 }, { queueBehind: true, onStart: () => starts.push(2) });
-    // Posted at once (the worker holds it), started only after the first.
+    const second = pool.run<Reply>({ id: 2 }, { onStart: () => starts.push(2) });
     expect(starts).toEqual([1]);
     const [a, b] = await Promise.all([first, second]);
     expect([a.id, b.id]).toEqual([1, 2]);
@@ -44,35 +39,29 @@ describe("worker pool", () => {
     expect(starts).toEqual([1, 2]);
   });
 
-  it("keeps a job that may not queue waiting for an idle worker, and the queueBehind jobs behind it too", async () => {
-    const pool = poolOf(1);
-    const order: number[] = [];
-    const track = (p: Promise<Reply>) => p.then((r) => (order.push(r.id), r));
-    const jobs = [
-      track(pool.run<Reply>({ id: 1, ms: 100 })),
-      track(pool.run<Reply>({ id: 2, ms: 0 })),
-      track(pool.run<Reply>({ id: 3, ms: 0 }, { queueBehind: true })),
-    ];
-    await Promise.all(jobs);
-    expect(order).toEqual([1, 2, 3]);
+  it("gives jobs to idle workers", async () => {
+    const pool = poolOf(2);
+    const a = pool.run<Reply>({ id: 1, ms: 200 });
+    const b = pool.run<Reply>({ id: 2, ms: 0 });
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(rb.thread).not.toBe(ra.thread);
+    expect(rb.started).toBeLessThan(ra.started + 150);
   });
 
-  it("fails the running job of a worker that dies with WorkerCrash, the job waiting on it with JobNotStarted, and goes on", async () => {
+  it("fails the job of a worker that dies with WorkerCrash, and a replacement takes the next job", async () => {
     const pool = poolOf(1);
     const crashed = pool.run<Reply>({ id: 1, exit: 7 });
-    const waiting = pool.run<Reply>({ id: 2 }, { queueBehind: true });
+    const next = pool.run<Reply>({ id: 2 });
     await expect(crashed).rejects.toBeInstanceOf(WorkerCrash);
     await expect(crashed).rejects.toThrow(/exited with code 7/);
-    await expect(waiting).rejects.toBeInstanceOf(JobNotStarted);
-    // The replacement worker takes the next job.
-    const next = await pool.run<Reply>({ id: 3 });
-    expect(next.id).toBe(3);
+    expect((await next).id).toBe(2);
   });
 
   it("drops a queued job that is no longer wanted when its turn comes, without posting it", async () => {
     const pool = poolOf(1);
     let wanted = true;
     const starts: number[] = [];
+    // The sender learns of a failure in the reply's callback: the next job's turn comes after it.
     const first = pool.run<Reply>({ id: 1, ms: 100 }).then((r) => ((wanted = false), r));
     const second = pool.run<Reply>({ id: 2 }, { wanted: () => wanted, onStart: () => starts.push(2) });
     await first;
@@ -80,12 +69,12 @@ describe("worker pool", () => {
     expect(starts).toEqual([]);
   });
 
-  it("gives jobs to idle workers before queueing any behind a busy one", async () => {
-    const pool = poolOf(2);
-    const a = pool.run<Reply>({ id: 1, ms: 200 });
-    const b = pool.run<Reply>({ id: 2, ms: 0 }, { queueBehind: true });
-    const [ra, rb] = await Promise.all([a, b]);
-    expect(rb.thread).not.toBe(ra.thread);
-    expect(rb.started).toBeLessThan(ra.started + 150);
+  it("does not hand a crashed job's successor to the replacement when the crash made it unwanted", async () => {
+    const pool = poolOf(1);
+    let wanted = true;
+    const crashed = pool.run<Reply>({ id: 1, exit: 3 }).catch((e: unknown) => ((wanted = false), e));
+    const second = pool.run<Reply>({ id: 2 }, { wanted: () => wanted });
+    expect(await crashed).toBeInstanceOf(WorkerCrash);
+    await expect(second).rejects.toBeInstanceOf(JobNotStarted);
   });
 });

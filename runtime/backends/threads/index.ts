@@ -17,9 +17,6 @@ export interface ThreadsBackend {
   readonly size: number;
 }
 
-/** A batch that came back within this many ms lets the next one wait on a busy worker (see `pipelined`). */
-const QUEUE_BEHIND_MS = 5;
-
 /** Elements per message: large enough that fine-grained maps stay cheap, small enough to balance. */
 export function batchSize(count: number, workers: number, simultaneous?: number): number {
   if (simultaneous !== undefined) return 1;
@@ -40,8 +37,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
   const pool = new WorkerPool(size, () => new Worker(opts.bundleFile, { workerData: opts.init }));
 
   const replay = (events: RecordedEvent[], parent: unknown) => replayEvents(current().observer, events, parent);
-  // Batches posted to a worker (of every map of the run), with when the worker started them (none yet while
-  // one waits behind another) and how to record their elements.
+  // Batches handed to the pool (of every map of the run), with when a worker got them (none yet while one
+  // waits in the pool's queue behind other maps' batches or task nodes) and how to record their elements.
   interface InFlight {
     first: number;
     count: number;
@@ -63,12 +60,6 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // element needs `cpusPerTask` of them (an element that runs a multi-threaded library, say).
     const cpus = job.node.map!.options.cpusPerTask ?? 1;
     const limit = Math.max(1, Math.min(simultaneous ?? Infinity, Math.floor(size / cpus)));
-    // When every worker may run elements, twice as many lanes as workers: a worker whose batches are short
-    // gets its next one queued behind the one it runs, instead of idling for each round trip. Long batches
-    // are not queued (a worker stuck on a long one would hold the next while another worker idles).
-    const pipelined = limit >= size;
-    const lanes = pipelined ? 2 * size : limit;
-    let lastBatchMs = Infinity;
     const signal = current().signal;
 
     // Each batch carries its own elements; the iterated array itself is not re-sent with every batch
@@ -98,20 +89,14 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
       const batch: InFlight = { first, count, started: elementStarted };
-      let startedAt = 0;
-      const onStart = () => {
-        batch.at = new Date();
-        startedAt = performance.now();
-      };
+      const onStart = () => (batch.at = new Date());
       inFlight.add(batch);
       try {
-        reply = await pool.run(request, { transfer: packedTransfer(values), queueBehind: pipelined && lastBatchMs < QUEUE_BEHIND_MS, onStart, wanted });
-        lastBatchMs = performance.now() - startedAt;
+        reply = await pool.run(request, { transfer: packedTransfer(values), onStart, wanted });
       } catch (error) {
         // Already recorded (and the run cancelled) if the abort claimed the batch.
         if (!inFlight.delete(batch)) return;
-        // It never ran (queued behind a batch whose worker died, or dropped as no longer wanted): its
-        // elements go back to the front.
+        // Dropped from the pool's queue, never started: the map failed or the run was cancelled meanwhile.
         if (error instanceof JobNotStarted) {
           pending.unshift({ first, count });
           return;
@@ -143,7 +128,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       const state: { spare?: Float64Array } = {};
       while (pending.length && !failure && !signal?.aborted) await runBatch(pending.shift()!, state);
     };
-    await Promise.all(Array.from({ length: Math.min(lanes, pending.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, lane));
     if (signal?.aborted) throw new RunCancelled();
     if (failure) throw failure;
     return results;
@@ -158,7 +143,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
 
   // One listener for the run (not one per map: a wide graph would pass EventTarget's listener limit).
   const onAbort = () => {
-    // Elements of a batch still waiting behind another never started: no rows, as on the sequential backend.
+    // A batch still in the pool's queue (its map shares the pool with another) never started: no rows, as
+    // on the sequential backend.
     for (const b of inFlight) if (b.at) for (let i = b.first; i < b.first + b.count; i++) void b.started(i, b.at);
     inFlight.clear();
   };

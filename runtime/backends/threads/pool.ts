@@ -8,13 +8,10 @@ export class WorkerCrash extends Error {
   }
 }
 
-/**
- * A job that was queued behind another on a worker that died before starting it. It did not run: its
- * sender runs it again (its transferred buffers went with the worker, so the pool cannot resend it).
- */
+/** A queued job that was dropped before any worker got it: its sender no longer wanted it (see `wanted`). */
 export class JobNotStarted extends Error {
   constructor() {
-    super("worker thread exited before the job started");
+    super("the job was dropped before it started");
     this.name = "JobNotStarted";
   }
 }
@@ -22,15 +19,9 @@ export class JobNotStarted extends Error {
 export interface RunOptions {
   /** Buffers to move to the worker instead of copying. */
   transfer?: TransferListItem[];
-  /**
-   * The job may wait on a busy worker, behind the one job it runs (at most one waits per worker). For short
-   * jobs in a stream, such as a fine map's batches: the worker starts the next batch the moment it replies,
-   * instead of idling for a round trip through the main thread.
-   */
-  queueBehind?: boolean;
-  /** Called when the worker starts the job (at once on an idle worker, else when the job before it replies). */
+  /** Called when a worker gets the job (at once when one is idle, else when one frees up). */
   onStart?: () => void;
-  /** Asked before the job is posted: when it says no (its map failed meanwhile), the job is dropped with JobNotStarted. */
+  /** Asked when the job's turn comes: when it says no (its map failed meanwhile), the job is dropped with JobNotStarted. */
   wanted?: () => boolean;
 }
 
@@ -42,16 +33,14 @@ interface Job extends RunOptions {
 
 interface Slot {
   worker: Worker;
-  /** Jobs posted to this worker, in order: the first one runs, a second one waits (workers run one job at a time). */
-  jobs: Job[];
+  job?: Job;
   lastError?: string;
 }
 
 /**
- * A small worker pool: one job running per worker, plus at most one `queueBehind` job waiting on it; a FIFO
- * queue; a dead worker is replaced, its running job rejected with WorkerCrash and its waiting job with
- * JobNotStarted. Measured ~5x faster than piscina for fine-grained messages, and it can start its workers
- * from the bundle itself (no second file).
+ * A small worker pool: one job in flight per worker, FIFO queue, a dead worker is replaced and its job
+ * rejected with WorkerCrash. Measured ~5x faster than piscina for fine-grained messages, and it can start
+ * its workers from the bundle itself (no second file).
  */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
@@ -70,26 +59,26 @@ export class WorkerPool {
   }
 
   private start(): Slot {
-    const slot: Slot = { worker: this.spawn(), jobs: [] };
+    const slot: Slot = { worker: this.spawn() };
     if (this.greeting !== undefined) slot.worker.postMessage(this.greeting);
     slot.worker.on("message", (reply: unknown) => {
-      const job = slot.jobs.shift();
-      slot.jobs[0]?.onStart?.();
+      const job = slot.job;
+      slot.job = undefined;
       job?.resolve(reply);
-      // After the sender's own callback (queued first): a map that failed on this reply is seen as no
-      // longer `wanted` before its next queued batch is posted.
+      // After the sender's own callback (queued first): a map that failed on this reply is no longer
+      // `wanted` when its next queued batch's turn comes.
       queueMicrotask(() => this.pump());
     });
     slot.worker.on("error", (error) => {
       slot.lastError = error instanceof Error ? error.message : String(error);
     });
     slot.worker.on("exit", (code) => {
-      const [running, ...waiting] = slot.jobs.splice(0);
+      const job = slot.job;
+      slot.job = undefined;
       const index = this.slots.indexOf(slot);
       if (this.closed || index < 0) return;
       this.slots[index] = this.start();
-      running?.reject(new WorkerCrash(code, slot.lastError ?? ""));
-      for (const job of waiting) job.reject(new JobNotStarted());
+      job?.reject(new WorkerCrash(code, slot.lastError ?? ""));
       // After the senders have seen the crash (their promise callbacks run first), so that a map that fails
       // on it does not hand its next queued batch to the replacement worker.
       setImmediate(() => this.pump());
@@ -106,28 +95,23 @@ export class WorkerPool {
     });
   }
 
-  /** Posts queued jobs in order: to an idle worker, else (a `queueBehind` job) behind a worker's one running job. */
   private pump(): void {
     // A deferred pump can come after close(): it must not unreference the workers being terminated.
     if (this.closed) return;
-    while (this.queue.length) {
-      const job = this.queue[0];
-      if (job.wanted && !job.wanted()) {
-        this.queue.shift();
+    for (const slot of this.slots) {
+      if (slot.job) continue;
+      let job = this.queue.shift();
+      while (job?.wanted && !job.wanted()) {
         job.reject(new JobNotStarted());
-        continue;
+        job = this.queue.shift();
       }
-      const slot = this.slots.find((s) => s.jobs.length === 0) ?? (job.queueBehind ? this.slots.find((s) => s.jobs.length === 1) : undefined);
-      // The first job that has no place waits, and so does everything behind it: a task node queued during a
-      // fine map gets the next idle worker instead of being overtaken by batches.
-      if (!slot) break;
-      this.queue.shift();
-      slot.jobs.push(job);
-      if (slot.jobs.length === 1) job.onStart?.();
+      if (!job) break;
+      slot.job = job;
+      job.onStart?.();
       slot.worker.ref();
       slot.worker.postMessage(job.message, job.transfer ?? []);
     }
-    for (const slot of this.slots) if (slot.jobs.length === 0) slot.worker.unref();
+    for (const slot of this.slots) if (!slot.job) slot.worker.unref();
   }
 
   async close(): Promise<void> {

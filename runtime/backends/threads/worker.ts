@@ -52,16 +52,15 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
     try {
       parentPort!.postMessage(reply, transfer);
     } catch (error) {
-      // A result that cannot be cloned (a function, say): the job fails with that error, the worker goes on.
-      parentPort!.postMessage(failedReply(message, error));
+      // A result that cannot be cloned (a function typed unknown, say): the job fails with that error, and
+      // the worker goes on.
+      const why = error instanceof Error ? Object.assign(new Error(`a result cannot be sent back from the worker thread: ${error.message}`), { name: error.name }) : error;
+      parentPort!.postMessage(failedReply(message, why));
     }
   };
-  // One job at a time, in the order they came: the pool may post a batch while the one before it still runs
-  // (an async task awaits), and it matches replies to jobs by that order.
-  let previous: Promise<void> = Promise.resolve();
   parentPort!.on("message", (message: WorkerRequest | RunMessage) => {
     if (message.kind === "run") return gotRun(message.run);
-    previous = previous.then(() => handle(message));
+    void handle(message);
   });
 }
 
