@@ -22,14 +22,16 @@ export function singleTaskBody(job: MapJob): { node: GraphNode; plan: NodePlan }
 export type ElementResultSink = (index: number, ok: boolean, valueOrError: unknown) => void;
 
 /**
- * Elements to run: `{ index, value }` pairs, or a contiguous range of values (a threads batch) read in
- * place, each through `map` when given (numbers unpacked from a Float64Array).
+ * Elements to run: `{ index, value }` pairs, or a contiguous range of values (the sequential backend's
+ * whole array, a threads batch) read in place, each through `map` when given (numbers unpacked from a
+ * Float64Array), until `until` says stop (asked before each element).
  */
 export type ElementItems = Iterable<{ index: number; value: unknown }> | ElementRange;
 export interface ElementRange {
   first: number;
   values: ArrayLike<unknown>;
   map?: (value: unknown) => unknown;
+  until?: () => boolean;
 }
 
 export function isElementRange(items: ElementItems): items is ElementRange {
@@ -39,8 +41,8 @@ export function isElementRange(items: ElementItems): items is ElementRange {
 /** The pairs of any ElementItems (for the paths that are not worth a loop of their own). */
 export function* elementPairs(items: ElementItems): Iterable<{ index: number; value: unknown }> {
   if (!isElementRange(items)) return yield* items;
-  const { first, values, map } = items;
-  for (let k = 0; k < values.length; k++) yield { index: first + k, value: map ? map(values[k]) : values[k] };
+  const { first, values, map, until } = items;
+  for (let k = 0; k < values.length && !until?.(); k++) yield { index: first + k, value: map ? map(values[k]) : values[k] };
 }
 
 /** Runs the given elements of a single-task map body in order; a failing element does not stop the others. */
@@ -114,9 +116,10 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
     };
     await runInScope(shared, async () => {
       if (isElementRange(items)) {
-        // A range (a threads batch): read in place, no pair object per element.
-        const { first, values, map } = items;
+        // A range: read in place, no pair object per element.
+        const { first, values, map, until } = items;
         for (let k = 0; k < values.length; k++) {
+          if (until !== undefined && until()) return;
           if (--turns.countdown === 0) {
             const turn = turns.check();
             if (turn) await turn;

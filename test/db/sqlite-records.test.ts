@@ -169,6 +169,18 @@ describe("run and task records on SQLite", () => {
     expect(elements).toBeLessThan(3000);
   });
 
+  it("stops a sequential map at its first failing element: the elements after it never run and have no rows", () => {
+    const r = runBundle(root, "squares", ["--failAt", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("element 2 refused");
+    const run = lastRun("squares");
+    const rows = query("select name, state from task where run_uuid = ? and kind = 'element' order by element_index", run.uuid);
+    expect(rows).toEqual([
+      { name: "squares[0]", state: "success" },
+      { name: "squares[1]", state: "failed" },
+    ]);
+  });
+
   it("records the element whose worker died (threads): failed with the exit, the one before success, the run failed", () => {
     // One worker: element 0 succeeds, element 1 kills the worker, and the map stops there (as sequential does).
     const r = runBundle(root, "squares", ["--backend", "threads", "--workers", "1", "--crashAt", "2"]);
