@@ -83,14 +83,36 @@ async function runTask(manifest: Manifest, state: Ready, request: Extract<Worker
 
 async function runElements(state: Ready, request: Extract<WorkerRequest, { kind: "elements" }>): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
   const input = request.values;
-  const items = { first: request.first, values: input, map: input instanceof Float64Array ? (unpackNumber as (v: unknown) => unknown) : undefined };
-  const out = new Array<unknown>(input.length);
+  const packed = input instanceof Float64Array ? input : undefined;
+  const items = { first: request.first, values: input, map: packed ? (unpackNumber as (v: unknown) => unknown) : undefined };
+  // A packed batch's number results are written over its own values (element k is read before its result
+  // is written): nothing is allocated for them. The first result of another kind moves them to an array.
+  let out: unknown[] | undefined = packed ? undefined : new Array<unknown>(input.length);
   const failures: Extract<WorkerReply, { kind: "elements" }>["failures"] = [];
+  const failed = new Set<number>();
+  const unpacked = (count: number): unknown[] => {
+    const array = new Array<unknown>(input.length);
+    for (let j = 0; j < count; j++) if (!failed.has(j)) array[j] = unpackNumber(packed![j]);
+    return array;
+  };
   const { events } = await state.host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items }, undefined, (index, ok, v) => {
-    if (ok) out[index - request.first] = v;
-    else failures.push({ index, error: v as SerializedError });
+    const k = index - request.first;
+    if (!ok) {
+      failures.push({ index, error: v as SerializedError });
+      failed.add(k);
+      return;
+    }
+    if (out === undefined) {
+      if (typeof v === "number") {
+        packed![k] = v;
+        return;
+      }
+      out = unpacked(k);
+    }
+    out[k] = v;
   });
-  // All-number results go back in the request's own buffer when it came packed (nothing allocated).
-  const values = failures.length ? out : packValues(out, 0, out.length, input instanceof Float64Array ? input : undefined);
+  if (out === undefined && failures.length) out = unpacked(input.length);
+  // All-number results go back packed: in the request's own buffer when it came packed.
+  const values = out === undefined ? packed! : failures.length ? out : packValues(out, 0, out.length);
   return { reply: { kind: "elements", first: request.first, values, failures, events }, transfer: values instanceof Float64Array ? packedTransfer(values) : transferables(values) };
 }
