@@ -155,6 +155,9 @@ if (!only || only === "maps") {
     add("maps", "1e6-number map: peak RSS over a 1-element run", (big - base) / 1024, "MiB");
     add("maps", "1e6-number map: data (1e6 float64)", dataMiB, "MiB");
     add("maps", "ratio RSS growth / data", (big - base) / 1024 / dataMiB, "x", "<= 3");
+    const seqBase = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "sequential"], opts: env(1) });
+    const seqBig = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "sequential"], opts: env(1_000_000) });
+    if (seqBase && seqBig) add("maps", "same map, sequential: RSS growth / data", (seqBig - seqBase) / 1024 / dataMiB, "x");
     if (floorBase && floorBig) {
       add("maps", "raw worker floor, same 1e6 map: RSS growth / data", (floorBig - floorBase) / 1024 / dataMiB, "x");
       add("maps", "ratio RSS growth outflow / raw floor", (big - base) / (floorBig - floorBase), "x");
