@@ -10,11 +10,13 @@ import { siteOf } from "./signatures.js";
  */
 export function unresolvedOutflowImports(project: Project, files: SourceFile[], root: string, hasTsconfig: boolean): Diagnostic[] {
   const found: Diagnostic[] = [];
+  let bare = false;
   for (const file of files) {
     for (const decl of file.getImportDeclarations()) {
       const specifier = decl.getModuleSpecifierValue();
       if (specifier !== "outflow" && !specifier.startsWith("outflow/")) continue;
       if (decl.getModuleSpecifierSourceFile()) continue;
+      bare ||= specifier === "outflow";
       const resolution = project.getCompilerOptions().moduleResolution;
       const kind = resolution === undefined ? "its default" : `"${ts.ModuleResolutionKind[resolution]?.toLowerCase() ?? resolution}"`;
       found.push({
@@ -26,5 +28,7 @@ export function unresolvedOutflowImports(project: Project, files: SourceFile[], 
       });
     }
   }
-  return found;
+  // Only when "outflow" itself does not resolve is the setup at fault; a subpath that does not resolve
+  // while "outflow" does (a typo, `outflow/nope`) is an ordinary unresolved import, which esbuild reports (OF140).
+  return bare ? found : [];
 }

@@ -119,11 +119,12 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
         // A range: read in place, no pair object per element.
         const { first, values, map, until } = items;
         for (let k = 0; k < values.length; k++) {
-          if (until !== undefined && until()) return;
           if (--turns.countdown === 0) {
             const turn = turns.check();
             if (turn) await turn;
           }
+          // After the turn: an abort that came during it stops the map before the next element.
+          if (until !== undefined && until()) return;
           const pending = one(first + k, map ? map(values[k]) : values[k]);
           if (pending) await pending;
         }

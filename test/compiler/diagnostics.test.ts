@@ -763,6 +763,11 @@ export const load = command({
       ["OF141", { file: "plugins/p/tasks.ts", ...locate(tasks, '"outflow"') }],
     ]);
     expect(diagnostics[0].message).toBe('TypeScript cannot resolve "outflow" here with tsconfig.json (moduleResolution "classic"), so no task type can be read. Install outflow in this project\'s node_modules, or use the tsconfig.json that `outflow init` writes (moduleResolution "bundler").');
+    // A subpath that does not exist, with a setup that resolves outflow: an ordinary unresolved import.
+    const typo = commands.replace('import { Gen, Dbl }', 'import { nothing } from "outflow/nope";\nexport const n = nothing;\nimport { Gen, Dbl }');
+    const second = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": tasks, "plugins/p/commands.ts": typo }));
+    expect(second.map((d) => d.code)).not.toContain("OF141");
+    expect(second).toContainEqual(expect.objectContaining({ code: "OF140", site: { file: "plugins/p/commands.ts", ...locate(typo, '"outflow/nope"') } }));
   });
 
   it("reports outflow.config.ts that does not compile (OF140 at the position), throws (OF100) or lists plugins wrongly (OF130)", async () => {

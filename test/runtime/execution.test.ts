@@ -100,6 +100,15 @@ export const Halve = task(function Halve(value: IterateOn<"values", number>): { 
 export const Closure = task(function Closure(value: IterateOn<"values", number>): { fn: unknown } {
   return { fn: () => value };
 });
+export const MakeFn = task(function MakeFn(): { fn: unknown } {
+  return { fn: () => 1 };
+});
+export const UseA = task(function UseA(fn: unknown): { a: number } {
+  return { a: typeof fn === "function" ? 1 : 0 };
+});
+export const UseB = task(function UseB(fn: unknown): { b: number } {
+  return { b: typeof fn === "function" ? 2 : 0 };
+});
 export const Sum = task(function Sum(vec: Float64Array): void {
   logger.info("SUM " + (vec instanceof Float64Array) + " " + (vec[0] + vec[1]));
 });
@@ -181,6 +190,7 @@ export const lying = command({ setup() { t.Lying().pipe(t.Count()); } });
 export const forgetful = command({ setup() { t.Forgetful().pipe(t.Count()); } });
 export const loose = command({ setup() { t.Loose().pipe(t.Count()); } });
 export const throwing = command({ setup() { t.Thrower(); } });
+export const fn_branches = command({ setup() { const made = t.MakeFn(); made.pipe(t.UseA()); made.pipe(t.UseB()); } });
 export const closures = command({ setup() { t.Numbers().pipe(map({ outputName: "fns" }, () => { t.Closure(); })); } });
 export const bad_element_input = command({ setup() { t.Mixed().pipe(map({ outputName: "all" }, () => { t.Halve(); })).pipe(t.Show()); } });
 export const bad_element_output = command({ setup() { t.Numbers().pipe(map({ outputName: "all" }, () => { t.Halve(); })).pipe(t.Show()); } });
@@ -347,6 +357,13 @@ describe("threads backend", () => {
     expect(r.stderr).toMatch(/task map\(fns\) \(map element 0\) failed: DataCloneError: a result cannot be sent back from the worker thread: .*could not be cloned/);
     expect(r.stderr).not.toContain("worker thread exited");
     expect(runBundle(root, "closures", []).code).toBe(0);
+  });
+
+  it("fails a task whose inputs cannot be sent to a worker (a function typed unknown) with one clear line, where sequential runs it", () => {
+    const r = runBundle(root, "fn_branches", ["--backend", "threads", "--workers", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: task Use[AB] failed: DataCloneError: a value cannot be sent to a worker thread: .*could not be cloned/);
+    expect(runBundle(root, "fn_branches", []).code).toBe(0);
   });
 
   it("fails the element whose worker dies and names it", () => {

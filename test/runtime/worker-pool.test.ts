@@ -69,6 +69,17 @@ describe("worker pool", () => {
     expect(starts).toEqual([]);
   });
 
+  it("fails a job whose message cannot be cloned with that error, and the worker takes the next job", async () => {
+    const pool = poolOf(1);
+    const first = pool.run<Reply>({ id: 1, ms: 50 });
+    const uncloneable = pool.run<Reply>({ id: 2, fn: () => 2 });
+    const third = pool.run<Reply>({ id: 3 });
+    expect((await first).id).toBe(1);
+    await expect(uncloneable).rejects.toThrow(/^a value cannot be sent to a worker thread: .*could not be cloned/);
+    await expect(uncloneable).rejects.toMatchObject({ name: "DataCloneError" });
+    expect((await third).id).toBe(3);
+  });
+
   it("does not hand a crashed job's successor to the replacement when the crash made it unwanted", async () => {
     const pool = poolOf(1);
     let wanted = true;

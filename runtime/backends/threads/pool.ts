@@ -99,17 +99,24 @@ export class WorkerPool {
     // A deferred pump can come after close(): it must not unreference the workers being terminated.
     if (this.closed) return;
     for (const slot of this.slots) {
-      if (slot.job) continue;
-      let job = this.queue.shift();
-      while (job?.wanted && !job.wanted()) {
-        job.reject(new JobNotStarted());
-        job = this.queue.shift();
+      while (!slot.job && this.queue.length) {
+        const job = this.queue.shift()!;
+        if (job.wanted && !job.wanted()) {
+          job.reject(new JobNotStarted());
+          continue;
+        }
+        try {
+          slot.worker.postMessage(job.message, job.transfer ?? []);
+        } catch (error) {
+          // A value that cannot be cloned (a function in an input typed unknown): this job fails with the
+          // clone error, and the worker stays free for the next one.
+          job.reject(error instanceof Error ? Object.assign(new Error(`a value cannot be sent to a worker thread: ${error.message}`), { name: error.name }) : error);
+          continue;
+        }
+        slot.job = job;
+        job.onStart?.();
+        slot.worker.ref();
       }
-      if (!job) break;
-      slot.job = job;
-      job.onStart?.();
-      slot.worker.ref();
-      slot.worker.postMessage(job.message, job.transfer ?? []);
     }
     for (const slot of this.slots) if (!slot.job) slot.worker.unref();
   }
