@@ -91,7 +91,7 @@ export const ShowHalves = task(function ShowHalves(halves: number[]): void {
 });
 // Values the compiler cannot vouch for (any): the element task's own checks catch them, element by element.
 export const Mixed = task(function Mixed(): { values: any[] } {
-  return { values: [1, 2, "three", 4] };
+  return { values: [1, 2, "three", 6] };
 });
 export const Halve = task(function Halve(value: IterateOn<"values", number>): { half: number } {
   return { half: value === 4 ? ("two" as unknown as number) : value / 2 };
@@ -99,6 +99,16 @@ export const Halve = task(function Halve(value: IterateOn<"values", number>): { 
 // unknown opts out of validation: a function passes the element's check, but cannot leave a worker.
 export const Closure = task(function Closure(value: IterateOn<"values", number>): { fn: unknown } {
   return { fn: () => value };
+});
+export const Range = task(function Range(): { range: number[] } {
+  return { range: Array.from({ length: Number(context.args.count) }, (_, i) => i) };
+});
+export const Triple = task(function Triple(n: IterateOn<"range", number>): { tripled: number } {
+  return { tripled: n * 3 + 1 };
+});
+export const CheckTriples = task(function CheckTriples(all_tripled: number[]): void {
+  const wrong = all_tripled.findIndex((t, i) => t !== i * 3 + 1);
+  logger.info("TRIPLES " + all_tripled.length + " " + wrong);
 });
 export const MakeFn = task(function MakeFn(): { fn: unknown } {
   return { fn: () => 1 };
@@ -190,6 +200,11 @@ export const lying = command({ setup() { t.Lying().pipe(t.Count()); } });
 export const forgetful = command({ setup() { t.Forgetful().pipe(t.Count()); } });
 export const loose = command({ setup() { t.Loose().pipe(t.Count()); } });
 export const throwing = command({ setup() { t.Thrower(); } });
+export const triples = command({
+  args: { count: { type: "number", default: 400000 } },
+  db: false,
+  setup() { t.Range().pipe(map({ outputName: "all_tripled" }, () => { t.Triple(); })).pipe(t.CheckTriples()); },
+});
 export const fn_branches = command({ setup() { const made = t.MakeFn(); made.pipe(t.UseA()); made.pipe(t.UseB()); } });
 export const closures = command({ setup() { t.Numbers().pipe(map({ outputName: "fns" }, () => { t.Closure(); })); } });
 export const bad_element_input = command({ setup() { t.Mixed().pipe(map({ outputName: "all" }, () => { t.Halve(); })).pipe(t.Show()); } });
@@ -364,6 +379,17 @@ describe("threads backend", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: task Use[AB] failed: DataCloneError: a value cannot be sent to a worker thread: .*could not be cloned/);
     expect(runBundle(root, "fn_branches", []).code).toBe(0);
+  });
+
+  it("grows the batches of a map of quick elements (fewer round trips), results in order", () => {
+    const r = runBundle(root, "triples", ["--backend", "threads", "--workers", "2", "--log-level", "DEBUG"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.output).toContain("TRIPLES 400000 -1");
+    const [, batches, largest] = /map\(all_tripled\): 400000 elements in (\d+) batches of up to (\d+)/.exec(r.stderr)!.map(Number);
+    // 1024 elements at first; fixed batches would be 391 messages.
+    expect(largest).toBeGreaterThan(1024);
+    expect(largest).toBeLessThanOrEqual(8192);
+    expect(batches).toBeLessThan(391);
   });
 
   it("fails the element whose worker dies and names it", () => {

@@ -3,6 +3,7 @@ import { Worker } from "node:worker_threads";
 import type { TaskSpec } from "../../../contract/manifest.js";
 import { RunCancelled, TaskFailure, elementStartEvent, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { singleTaskBody } from "../../execute/single-task-map.js";
+import { getLogger } from "../../logging/logger.js";
 import { WorkerPool, WorkerCrash, JobNotStarted } from "./pool.js";
 import { replayEvents } from "../events.js";
 import { outerForElements } from "../elements.js";
@@ -17,11 +18,25 @@ export interface ThreadsBackend {
   readonly size: number;
 }
 
-/** Elements per message: large enough that fine-grained maps stay cheap, small enough to balance. */
+/** Elements per message to start with: large enough that fine-grained maps stay cheap, small enough to balance. */
 export function batchSize(count: number, workers: number, simultaneous?: number): number {
-  if (simultaneous !== undefined) return 1;
-  return Math.max(1, Math.min(1024, Math.ceil(count / (workers * 8))));
+  return Math.min(1024, maxBatchSize(count, workers, simultaneous));
 }
+
+/**
+ * The most elements per message: every worker still gets about 8 batches (one at a time with
+ * `simultaneousTasks`), and a packed batch stays within 64 KiB (larger ones measured no faster and
+ * held more memory in flight).
+ */
+export function maxBatchSize(count: number, workers: number, simultaneous?: number): number {
+  if (simultaneous !== undefined) return 1;
+  return Math.max(1, Math.min(8192, Math.ceil(count / (workers * 8))));
+}
+
+const threadsLog = getLogger("outflow.threads");
+
+/** A batch that came back within this many ms doubles the size of the map's next batches (up to maxBatchSize). */
+const GROW_BELOW_MS = 5;
 
 /**
  * The threads backend: a pool of worker threads started from the running bundle itself. Map elements are
@@ -51,10 +66,20 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     const results = new Array<unknown>(job.items.length);
     const name = `map(${job.node.map!.options.outputName})`;
     const simultaneous = job.node.map!.options.simultaneousTasks;
-    const size1 = batchSize(job.items.length, size, simultaneous);
-    // Batches are ranges [first, first + count): a crashed batch is split into single elements.
+    // Batches are ranges [first, first + count) taken from the front of the array, 1024 elements at first;
+    // while they come back quickly (trivial elements) the next ones double, so that a 1e6-element map is
+    // not 977 round trips. A crashed batch is split into single elements, run after the rest.
+    const total = job.items.length;
+    let batch1 = batchSize(total, size, simultaneous);
+    const largest = maxBatchSize(total, size, simultaneous);
+    let next = 0;
     const pending: { first: number; count: number }[] = [];
-    for (let i = 0; i < job.items.length; i += size1) pending.push({ first: i, count: Math.min(size1, job.items.length - i) });
+    const take = (): { first: number; count: number } | undefined => {
+      if (next >= total) return pending.shift();
+      const range = { first: next, count: Math.min(batch1, total - next) };
+      next += range.count;
+      return range;
+    };
     let failure: TaskFailure | undefined;
     // At most `simultaneousTasks` elements at once, and no more than the pool's threads allow when each
     // element needs `cpusPerTask` of them (an element that runs a multi-threaded library, say).
@@ -89,10 +114,15 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
       const batch: InFlight = { first, count, started: elementStarted };
-      const onStart = () => (batch.at = new Date());
+      let startedAt = 0;
+      const onStart = () => {
+        batch.at = new Date();
+        startedAt = performance.now();
+      };
       inFlight.add(batch);
       try {
         reply = await pool.run(request, { transfer: packedTransfer(values), onStart, wanted });
+        if (performance.now() - startedAt < GROW_BELOW_MS && count === batch1) batch1 = Math.min(largest, batch1 * 2);
       } catch (error) {
         // Already recorded (and the run cancelled) if the abort claimed the batch.
         if (!inFlight.delete(batch)) return;
@@ -126,9 +156,19 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // `limit` lanes pull batches until none is left or an element failed.
     const lane = async () => {
       const state: { spare?: Float64Array } = {};
-      while (pending.length && !failure && !signal?.aborted) await runBatch(pending.shift()!, state);
+      while (!failure && !signal?.aborted) {
+        const range = take();
+        if (!range) return;
+        await counted(range, state);
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, lane));
+    let batches = 0;
+    const counted = async (range: { first: number; count: number }, state: { spare?: Float64Array }) => {
+      batches++;
+      await runBatch(range, state);
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, Math.ceil(total / batch1)) }, lane));
+    threadsLog.debug(`${name}: ${total} element${total === 1 ? "" : "s"} in ${batches} batch${batches === 1 ? "" : "es"} of up to ${batch1}`);
     if (signal?.aborted) throw new RunCancelled();
     if (failure) throw failure;
     return results;
