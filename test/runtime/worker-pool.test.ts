@@ -80,6 +80,16 @@ describe("worker pool", () => {
     expect((await third).id).toBe(3);
   });
 
+  it("settles a job still running when the pool closes (rejected: the pool closed)", async () => {
+    const pool = poolOf(1);
+    const running = pool.run<Reply>({ id: 1, ms: 5_000 });
+    const queued = pool.run<Reply>({ id: 2 });
+    await new Promise((r) => setTimeout(r, 50));
+    await pool.close();
+    await expect(running).rejects.toThrow("worker pool closed");
+    await expect(queued).rejects.toThrow("worker pool closed");
+  });
+
   it("does not hand a crashed job's successor to the replacement when the crash made it unwanted", async () => {
     const pool = poolOf(1);
     let wanted = true;

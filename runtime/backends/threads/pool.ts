@@ -76,7 +76,10 @@ export class WorkerPool {
       const job = slot.job;
       slot.job = undefined;
       const index = this.slots.indexOf(slot);
-      if (this.closed || index < 0) return;
+      if (this.closed || index < 0) {
+        job?.reject(new Error("worker pool closed"));
+        return;
+      }
       this.slots[index] = this.start();
       job?.reject(new WorkerCrash(code, slot.lastError ?? ""));
       // After the senders have seen the crash (their promise callbacks run first), so that a map that fails
