@@ -10,6 +10,8 @@ try {
   process.exit(1);
 }
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0);
+// An unhandled error outside any test (a stray rejection) fails the run without failing a test: count it.
+const outside = !report.success && report.numFailedTests + (report.numFailedTestSuites ?? 0) === 0 ? 1 : 0;
+const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) + outside;
 console.log(`${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(report.success && report.numTotalTests > 0 ? 0 : 1);

@@ -61,7 +61,6 @@ export interface ElementBatch {
 
 const noEvents: RecordedEvent[] = [];
 
-
 /**
  * True when a node of a map body, at any depth, may read `name` itself rather than its element: a task
  * input or an inner map that takes the iterated array whole, as a pass-through value, or a control node

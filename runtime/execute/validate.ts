@@ -77,13 +77,17 @@ export function validateOutputs(spec: TaskSpec, validators: Validators, value: u
   return result;
 }
 
+/** A target's fast yes, looked up once: everything when it has no check; undefined when its check has no guard. */
+function guardOf(check: Check | undefined): ((value: unknown) => boolean) | undefined {
+  return check ? check.is : () => true;
+}
+
 /**
- * The guard of one input, looked up once (a map's element loop calls it per element): undefined when the
- * target has no check or no guard, and validateInput must decide.
+ * The guard of one input, looked up once (a map's element loop calls it per element). When it is
+ * undefined or says no, validateInput decides (and words the error).
  */
 export function inputGuard(spec: TaskSpec, validators: Validators, name: string): ((value: unknown) => boolean) | undefined {
-  const check = validators[spec.id]?.inputs[name];
-  return check ? check.is : () => true;
+  return guardOf(validators[spec.id]?.inputs[name]);
 }
 
 /**
@@ -93,8 +97,7 @@ export function inputGuard(spec: TaskSpec, validators: Validators, name: string)
  */
 export function singleOutputReader(spec: TaskSpec, validators: Validators): (value: unknown) => unknown {
   const name = spec.outputs[0].name;
-  const check = validators[spec.id]?.outputs[name];
-  const is = check ? check.is : () => true;
+  const is = guardOf(validators[spec.id]?.outputs[name]);
   return (value) => {
     if (typeof value === "object" && value !== null && !Array.isArray(value)) {
       const v = (value as Record<string, unknown>)[name];

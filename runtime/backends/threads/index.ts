@@ -70,17 +70,18 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // while they come back quickly (trivial elements) the next ones double, so that a 1e6-element map is
     // not 977 round trips. A crashed batch is split into single elements, run after the rest.
     const total = job.items.length;
-    let batch1 = batchSize(total, size, simultaneous);
+    let batchNow = batchSize(total, size, simultaneous);
     const largest = maxBatchSize(total, size, simultaneous);
     let next = 0;
     const pending: { first: number; count: number }[] = [];
     const take = (): { first: number; count: number } | undefined => {
       if (next >= total) return pending.shift();
-      const range = { first: next, count: Math.min(batch1, total - next) };
+      const range = { first: next, count: Math.min(batchNow, total - next) };
       next += range.count;
       return range;
     };
     let failure: TaskFailure | undefined;
+    let batches = 0;
     // At most `simultaneousTasks` elements at once, and no more than the pool's threads allow when each
     // element needs `cpusPerTask` of them (an element that runs a multi-threaded library, say).
     const cpus = job.node.map!.options.cpusPerTask ?? 1;
@@ -122,7 +123,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       inFlight.add(batch);
       try {
         reply = await pool.run(request, { transfer: packedTransfer(values), onStart, wanted });
-        if (performance.now() - startedAt < GROW_BELOW_MS && count === batch1) batch1 = Math.min(largest, batch1 * 2);
+        if (performance.now() - startedAt < GROW_BELOW_MS && count === batchNow) batchNow = Math.min(largest, batchNow * 2);
       } catch (error) {
         // Already recorded (and the run cancelled) if the abort claimed the batch.
         if (!inFlight.delete(batch)) return;
@@ -159,16 +160,12 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       while (!failure && !signal?.aborted) {
         const range = take();
         if (!range) return;
-        await counted(range, state);
+        batches++;
+        await runBatch(range, state);
       }
     };
-    let batches = 0;
-    const counted = async (range: { first: number; count: number }, state: { spare?: Float64Array }) => {
-      batches++;
-      await runBatch(range, state);
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, Math.ceil(total / batch1)) }, lane));
-    threadsLog.debug(`${name}: ${total} element${total === 1 ? "" : "s"} in ${batches} batch${batches === 1 ? "" : "es"} of up to ${batch1}`);
+    await Promise.all(Array.from({ length: Math.min(limit, Math.ceil(total / batchNow)) }, lane));
+    threadsLog.debug(`${name}: ${total} element${total === 1 ? "" : "s"} in ${batches} batch${batches === 1 ? "" : "es"} of up to ${batchNow}`);
     if (signal?.aborted) throw new RunCancelled();
     if (failure) throw failure;
     return results;

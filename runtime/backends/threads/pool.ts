@@ -16,6 +16,11 @@ export class JobNotStarted extends Error {
   }
 }
 
+/** A structured-clone failure, saying which way the value was going; the DataCloneError's name is kept. */
+export function cloneError(error: unknown, what: string): unknown {
+  return error instanceof Error ? Object.assign(new Error(`${what}: ${error.message}`), { name: error.name }) : error;
+}
+
 export interface RunOptions {
   /** Buffers to move to the worker instead of copying. */
   transfer?: TransferListItem[];
@@ -113,7 +118,7 @@ export class WorkerPool {
         } catch (error) {
           // A value that cannot be cloned (a function in an input typed unknown): this job fails with the
           // clone error, and the worker stays free for the next one.
-          job.reject(error instanceof Error ? Object.assign(new Error(`a value cannot be sent to a worker thread: ${error.message}`), { name: error.name }) : error);
+          job.reject(cloneError(error, "a value cannot be sent to a worker thread"));
           continue;
         }
         slot.job = job;

@@ -8,7 +8,7 @@ import type { PipelineLoaders } from "../../pipeline.js";
 import type { WorkerDatabases } from "../../db/worker.js";
 import { ElementHost } from "../elements.js";
 import { packValues, packedTransfer, serializeError, unpackNumber, type SerializedError, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
-import { transferables } from "./pool.js";
+import { cloneError, transferables } from "./pool.js";
 
 interface Ready {
   host: ElementHost;
@@ -54,8 +54,7 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
     } catch (error) {
       // A result that cannot be cloned (a function typed unknown, say): the job fails with that error, and
       // the worker goes on.
-      const why = error instanceof Error ? Object.assign(new Error(`a result cannot be sent back from the worker thread: ${error.message}`), { name: error.name }) : error;
-      parentPort!.postMessage(failedReply(message, why));
+      parentPort!.postMessage(failedReply(message, cloneError(error, "a result cannot be sent back from the worker thread")));
     }
   };
   parentPort!.on("message", (message: WorkerRequest | RunMessage) => {
