@@ -15,7 +15,9 @@ export class EventLoopTurns {
   /** Calls left before the next clock read: callers decrement it inline (`if (--turns.countdown === 0)`). */
   countdown = 1;
   private stride = 1;
-  private lastCheck = performance.now();
+  // The first check is never "fast": the element or task before it may already be a slow one (a map of
+  // 1 s synchronous elements must take its turn after the first, not after the second).
+  private lastCheck = -Infinity;
 
   /** A promise to await when the loop has held the event loop for TURN_MS; call when `countdown` hits 0. */
   check(): Promise<void> | undefined {

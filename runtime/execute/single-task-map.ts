@@ -148,10 +148,13 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
     if (isThenable(f)) await f;
   };
   // Tracked: the element row, the task row under it, both finished before the element's result is handed on.
+  const until = isElementRange(items) ? items.until : undefined;
   const runOne = async (index: number, value: unknown): Promise<void> => {
     if (--turns.countdown === 0) {
       const turn = turns.check();
       if (turn) await turn;
+      // An abort handled during the turn: this element does not start (and gets no rows).
+      if (until !== undefined && until()) return;
     }
     task.element = index;
     let element: unknown;

@@ -67,6 +67,13 @@ export const Fragile = task(function Fragile(n: IterateOn<"numbers", number>): {
   if (n === Number(context.args.crashAt)) process.exit(7);
   return { kept: n };
 });
+// \`ms\` of synchronous work per element, saying when each starts: Ctrl-C must stop the map after the element in flight.
+export const Spin = task(function Spin(n: IterateOn<"numbers", number>): { spun: number } {
+  logger.info(\`element \${n} started\`);
+  const end = Date.now() + Number(context.args.ms);
+  while (Date.now() < end);
+  return { spun: n };
+});
 export const Done = task(function Done(busy: number[]): void {
   logger.info(\`done \${busy.length}\`);
 });
@@ -77,7 +84,7 @@ export const Hello = task(function Hello(): void {
 `;
 
 export const EXTRAS_COMMANDS = `import { command, map } from "outflow";
-import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Done, Hello } from "./tasks.js";
+import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Spin, Done, Hello } from "./tasks.js";
 
 export const explode = command({
   description: "Fails in its second task",
@@ -122,6 +129,23 @@ export const fragile = command({
   args: { count: { type: "integer", default: 3000 }, crashAt: { type: "integer", default: -1 } },
   setup() {
     Numbers().pipe(map({ outputName: "busy" }, () => { Fragile(); })).pipe(Done());
+  },
+});
+
+export const spin = command({
+  description: "Maps Spin (ms of synchronous work) over count numbers",
+  args: { count: { type: "integer", default: 10 }, ms: { type: "integer", default: 1000 } },
+  setup() {
+    Numbers().pipe(map({ outputName: "busy" }, () => { Spin(); })).pipe(Done());
+  },
+});
+
+export const spin_untracked = command({
+  description: "spin without run records",
+  args: { count: { type: "integer", default: 10 }, ms: { type: "integer", default: 1000 } },
+  db: false,
+  setup() {
+    Numbers().pipe(map({ outputName: "busy" }, () => { Spin(); })).pipe(Done());
   },
 });
 

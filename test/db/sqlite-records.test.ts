@@ -169,6 +169,21 @@ describe("run and task records on SQLite", () => {
     expect(elements).toBeLessThan(3000);
   });
 
+  it.each(["spin", "spin_untracked"])("stops a sequential map of slow synchronous elements after the element in flight on SIGINT (%s)", async (command) => {
+    const bundle = startWatched(root, command, ["--ms", "1000"]);
+    await bundle.until("element 0 started");
+    bundle.child.kill("SIGINT");
+    const code = await bundle.closed;
+    expect(code, bundle.stderr).toBe(130);
+    // The signal is handled once element 0 gives the event loop back: element 1 never starts.
+    expect(bundle.stderr).not.toContain("element 1 started");
+    if (command === "spin_untracked") return;
+    const run = lastRun("spin");
+    expect(run.state).toBe("cancelled");
+    const elements = query("select element_index from task where run_uuid = ? and kind = 'element' order by element_index", run.uuid);
+    expect(elements).toEqual([{ element_index: 0 }]);
+  });
+
   it("stops a sequential map at its first failing element: the elements after it never run and have no rows", () => {
     const r = runBundle(root, "squares", ["--failAt", "2"]);
     expect(r.code).toBe(1);
