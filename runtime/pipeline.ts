@@ -11,6 +11,7 @@ import type { Graph } from "./graph/model.js";
 import { runGraph, terminalOutputs, silentObserver, RunCancelled, type Execution, type RunObserver } from "./execute/run-graph.js";
 import type { Validators } from "./execute/validate.js";
 import { startThreadsBackend, type ThreadsBackend } from "./backends/threads/index.js";
+import { workerCount } from "./backends/threads/worker-count.js";
 import { recordAndCheck, sourceSite } from "./graph/record-and-check.js";
 import { interactiveInsideMap } from "./graph/interactive-in-map.js";
 import { GraphError } from "./graph/recorder.js";
@@ -67,7 +68,8 @@ export async function executeCommand(run: PipelineRun, observer: RunObserver = s
   });
   const backend = (globals.backend as string | undefined) ?? run.command.backend ?? config.backend;
   // threads: the workers start now, loading the pipeline while this thread checks the graph and opens the databases.
-  const threads = backend === "threads" ? startThreads(run, globals, args, config) : undefined;
+  const workers = workerCount(backend, globals.workers as number | undefined, config.threads?.workers);
+  const threads = workers !== undefined ? startThreads(run, workers, globals, args, config) : undefined;
   try {
     return await executeOn(run, observer, { args, globals, config, backend, threads });
   } finally {
@@ -155,11 +157,11 @@ async function runTracked(
   }
 }
 
-function startThreads(run: PipelineRun, globals: Record<string, unknown>, args: Record<string, unknown>, config: OutflowConfig): ThreadsBackend {
+function startThreads(run: PipelineRun, workers: number, globals: Record<string, unknown>, args: Record<string, unknown>, config: OutflowConfig): ThreadsBackend {
   if (!run.bundleFile) throw new Error("--backend threads needs a built bundle (run `outflow build`, then `node dist/<command>.js`)");
   return startThreadsBackend({
     bundleFile: run.bundleFile,
-    workers: (globals.workers as number | undefined) ?? config.threads?.workers,
+    workers,
     init: { role: "outflow-worker", command: run.command.path, args, config, root: run.root, db: run.command.db, logLevel: globals["log-level"] as string | undefined },
   });
 }

@@ -81,6 +81,20 @@ describe("the tutorial, built as an external pipeline", () => {
     const backend = runBundle(pipeline, "compute_data", ["--multiplier", "3", "--backend", "cloud"]);
     expect(backend.code).toBe(2);
     expect(backend.stderr).toContain("--backend must be one of sequential, threads, slurm");
+    // --workers is checked like threads.workers in a config file, before any worker starts.
+    for (const [count, message] of [["0", "--workers must be at least 1, got 0"], ["-3", "--workers must be at least 1, got -3"], ["100000", "--workers 100000 is more than "]]) {
+      const workers = runBundle(pipeline, "compute_more_data", ["--multiplier", "3", "--backend", "threads", "--workers", count]);
+      expect(workers.code, workers.output).toBe(2);
+      expect(workers.stderr.split("\n")[0]).toContain(`error: ${message}`);
+      expect(workers.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
+  it("says that --workers is ignored off the threads backend, and runs", () => {
+    const r = runBundle(pipeline, "compute_more_data", ["--multiplier", "3", "--workers", "4"]);
+    expect(r.code, r.output).toBe(0);
+    expect(r.stderr).toContain("--workers 4 is ignored: it applies to --backend threads (the backend is sequential)");
+    expect(r.output).toContain("Result of the mapped computation: [126,129,132,135]");
   });
 
   it("opens `management shell` in the pipeline context, driven by piped stdin", () => {
