@@ -15,7 +15,8 @@ export class ReportedError extends Error {
 export function userStack(error: unknown): string {
   if (!(error instanceof Error) || !error.stack) return "";
   const lines = mapStack(error.stack).split("\n").slice(1);
-  const frames = lines.filter((l) => /^\s+at /.test(l) && !/node:|runtime\/|node_modules|<anonymous>/.test(l));
+  // Frames with a place in a file (not `at async Promise.all (index 2)`), outside node and outflow.
+  const frames = lines.filter((l) => /^\s+at .*:\d+:\d+\)?$/.test(l) && !/node:|runtime\/|node_modules|<anonymous>/.test(l));
   return frames.slice(0, 8).join("\n");
 }
 

@@ -2,7 +2,7 @@
  * Task record events and errors that cross a process or thread boundary: collected where map elements run
  * (a worker thread, a Slurm array task), replayed by the driver into the run records.
  */
-import type { RunObserver, TaskStartEvent } from "../execute/run-graph.js";
+import { TaskFailure, type RunObserver, type TaskStartEvent } from "../execute/run-graph.js";
 
 export interface SerializedError {
   name: string;
@@ -11,6 +11,8 @@ export interface SerializedError {
   /** For a failed map element: the task that failed inside it and the element path. */
   task?: string;
   elementPath?: number[];
+  /** What was thrown is not an Error (`throw "text"`, `throw undefined`): `message` is String(value). */
+  thrown?: true;
 }
 
 /** A task record event that happened away from the driver, replayed by the driver's run observer. */
@@ -33,19 +35,25 @@ export interface RecordedEvent {
 export type ElementOutcome = { index: number; ok: true; value: unknown } | { index: number; ok: false; error: SerializedError };
 
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) {
-    const e = error as Error & { task?: string; elementPath?: number[]; cause?: unknown };
-    if (e.name === "TaskFailure" && e.cause !== undefined) return { ...serializeError(e.cause), task: e.task, elementPath: e.elementPath };
-    return { name: e.name, message: e.message, stack: e.stack };
-  }
-  return { name: "Error", message: String(error) };
+  if (error instanceof TaskFailure) return { ...serializeError(error.cause), task: error.task, elementPath: error.elementPath };
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { name: "Error", message: String(error), thrown: true };
 }
 
-export function deserializeError(s: SerializedError): Error {
-  const e = new Error(s.message);
-  e.name = s.name;
-  if (s.stack) e.stack = s.stack;
-  return e;
+/**
+ * The error as the thread that threw it had it: a task's failure in a map element is a TaskFailure again
+ * (named after the task, as on the sequential backend); what was not an Error comes back as its text,
+ * with no stack (never one made up here, in the thread that reads it).
+ */
+export function deserializeError(s: SerializedError): unknown {
+  let cause: unknown = s.message;
+  if (!s.thrown) {
+    const e = new Error(s.message);
+    e.name = s.name;
+    e.stack = s.stack ?? `${s.name}: ${s.message}`;
+    cause = e;
+  }
+  return s.task === undefined ? cause : new TaskFailure(s.task, s.elementPath ?? [], cause);
 }
 
 /** Collects task record events where elements run; the driver replays them with `replayEvents`. */

@@ -32,6 +32,7 @@ export class TaskValueError extends Error {
 }
 
 function preview(value: unknown): string {
+  if (value === undefined || value === null) return String(value);
   const type = value === null ? "null" : Array.isArray(value) ? "array" : typeof value === "object" ? (value as object).constructor?.name ?? "object" : typeof value;
   return `${type} ${inspect(value, { depth: 2, maxArrayLength: 5, maxStringLength: 60, breakLength: Infinity })}`;
 }

@@ -67,6 +67,15 @@ export const Fragile = task(function Fragile(n: IterateOn<"numbers", number>): {
   if (n === Number(context.args.crashAt)) process.exit(7);
   return { kept: n };
 });
+// Element \`at\` returns a function (typed unknown), which cannot leave a worker; with --throw it throws a string.
+export const Unsendable = task(function Unsendable(n: IterateOn<"numbers", number>): { value: unknown } {
+  if (n !== Number(context.args.at)) return { value: n };
+  if (context.args.throw) throw "not an Error";
+  return { value: () => n };
+});
+export const Received = task(function Received(busy: unknown[]): void {
+  logger.info(\`received \${busy.length}\`);
+});
 // \`ms\` of synchronous work per element, saying when each starts: Ctrl-C must stop the map after the element in flight.
 export const Spin = task(function Spin(n: IterateOn<"numbers", number>): { spun: number } {
   logger.info(\`element \${n} started\`);
@@ -84,7 +93,7 @@ export const Hello = task(function Hello(): void {
 `;
 
 export const EXTRAS_COMMANDS = `import { command, map } from "outflow";
-import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Spin, Done, Hello } from "./tasks.js";
+import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Unsendable, Received, Spin, Done, Hello } from "./tasks.js";
 
 export const explode = command({
   description: "Fails in its second task",
@@ -129,6 +138,14 @@ export const fragile = command({
   args: { count: { type: "integer", default: 3000 }, crashAt: { type: "integer", default: -1 } },
   setup() {
     Numbers().pipe(map({ outputName: "busy" }, () => { Fragile(); })).pipe(Done());
+  },
+});
+
+export const unsendable = command({
+  description: "Maps Unsendable over count numbers",
+  args: { count: { type: "integer", default: 3000 }, at: { type: "integer", default: -1 }, throw: { type: "boolean", default: false } },
+  setup() {
+    Numbers().pipe(map({ outputName: "busy" }, () => { Unsendable(); })).pipe(Received());
   },
 });
 

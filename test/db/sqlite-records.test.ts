@@ -221,7 +221,7 @@ describe("run and task records on SQLite", () => {
     // ends (the replacement worker, still starting when the map fails, is terminated).
     const r = runBundle(root, "fragile", ["--backend", "threads", "--workers", "1", "--count", "4000", "--crashAt", "1700"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/map\(busy\) \(map element 1700\) failed: .*worker thread exited with code 7/);
+    expect(r.stderr).toMatch(/task Fragile \(map element 1700\) failed: .*worker thread exited with code 7/);
     const run = lastRun("fragile");
     expect(run.state).toBe("failed");
     const rows = query("select element_index as i, state, count(*) as n from task where run_uuid = ? and kind = 'element' group by element_index order by element_index", run.uuid);
@@ -229,6 +229,35 @@ describe("run and task records on SQLite", () => {
     expect(rows.filter((e) => e.state !== "success").map((e) => [e.i, e.state])).toEqual([[1700, "failed"]]);
     // Everything before the crash was recorded (the worker ran it before dying or again after).
     expect(rows.filter((e) => (e.i as number) < 1700)).toHaveLength(1700);
+  });
+
+  it("records the element whose result cannot leave its worker (threads): that element and its task failed with the clone error, the others once", () => {
+    // The batch cannot be sent back as a whole: it is run again one element at a time to find the culprit.
+    const r = runBundle(root, "unsendable", ["--backend", "threads", "--workers", "1", "--count", "3000", "--at", "1700"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: task Unsendable \(map element 1700\) failed: DataCloneError: a result cannot be sent back from the worker thread: .*could not be cloned/);
+    const run = lastRun("unsendable");
+    expect(run.state).toBe("failed");
+    const rows = query("select element_index as i, state, count(*) as n from task where run_uuid = ? and kind = 'element' group by element_index order by element_index", run.uuid);
+    expect(rows.filter((e) => (e.n as number) > 1)).toEqual([]);
+    expect(rows.filter((e) => e.state !== "success").map((e) => [e.i, e.state])).toEqual([[1700, "failed"]]);
+    expect(rows.filter((e) => (e.i as number) < 1700)).toHaveLength(1700);
+    const failed = query("select kind, name, exception_message from task where run_uuid = ? and element_index = 1700 and state = 'failed' order by id", run.uuid);
+    expect(failed.map((f) => [f.kind, f.name])).toEqual([["element", "busy[1700]"], ["task", "Unsendable"]]);
+    expect(failed[0].exception_message).toMatch(/^task Unsendable \(map element 1700\) failed: DataCloneError: /);
+    expect(failed[1].exception_message).toMatch(/^DataCloneError: a result cannot be sent back from the worker thread/);
+  });
+
+  it.each(["sequential", "threads"])("records a non-Error thrown by a map element the same way on %s: its text, no stack", (backend) => {
+    const r = runBundle(root, "unsendable", ["--backend", backend, "--count", "5", "--at", "3", "--throw"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual(["error: task Unsendable (map element 3) failed: not an Error"]);
+    const run = lastRun("unsendable");
+    const failed = query("select kind, exception_message, exception_stack from task where run_uuid = ? and element_index = 3 and state = 'failed' order by id", run.uuid);
+    expect(failed).toEqual([
+      { kind: "element", exception_message: "task Unsendable (map element 3) failed: not an Error", exception_stack: null },
+      { kind: "task", exception_message: "not an Error", exception_stack: null },
+    ]);
   });
 
   it("records eight concurrent runs on one SQLite file, none of them locked out", async () => {

@@ -369,7 +369,7 @@ describe("threads backend", () => {
   it("fails a map element whose result cannot leave the worker (a function typed unknown) with the clone error; the worker lives on", () => {
     const r = runBundle(root, "closures", ["--backend", "threads", "--workers", "1"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/task map\(fns\) \(map element 0\) failed: DataCloneError: a result cannot be sent back from the worker thread: .*could not be cloned/);
+    expect(r.stderr).toMatch(/task Closure \(map element 0\) failed: DataCloneError: a result cannot be sent back from the worker thread: .*could not be cloned/);
     expect(r.stderr).not.toContain("worker thread exited");
     expect(runBundle(root, "closures", []).code).toBe(0);
   });
@@ -392,10 +392,10 @@ describe("threads backend", () => {
     expect(batches).toBeLessThan(391);
   });
 
-  it("fails the element whose worker dies and names it", () => {
+  it("fails the element whose worker dies and names it, and its task (the body's one task)", () => {
     const r = runBundle(root, "failing", ["--backend", "threads", "--crash", "2"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/map\(all\) \(map element 3\) failed: .*worker thread exited with code 7/);
+    expect(r.stderr).toMatch(/error: task Explode \(map element 3\) failed: WorkerCrash: worker thread exited with code 7/);
   });
 });
 

@@ -107,8 +107,23 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       return { element, task };
     };
 
+    // An element that failed with no records of its own (its worker died, its result could not be sent
+    // back): its rows are written here, the element's with the map's failure, its task's with the error.
+    const failElement = async (index: number, at: Date, error: unknown): Promise<void> => {
+      const elementFailure = new TaskFailure(bodySpec?.name ?? name, [...job.elementPath, index], error);
+      failure ??= elementFailure;
+      const rows = await elementStarted(index, at);
+      if (rows.task !== undefined) await observer.taskFinished(rows.task, "failed", error);
+      await observer.taskFinished(rows.element, "failed", elementFailure);
+    };
+
     // A batch still in the pool's queue is dropped once the map has failed or the run was cancelled.
     const wanted = () => !failure && !signal?.aborted;
+    // Find the element at fault (one that kills its worker, one whose result cannot be sent back): the
+    // batch is run again one element at a time, after the rest.
+    const splitUp = (first: number, count: number): void => {
+      for (let i = first; i < first + count; i++) pending.push({ first: i, count: 1 });
+    };
     const runBatch = async ({ first, count }: { first: number; count: number }, lane: { spare?: Float64Array }): Promise<void> => {
       const values = packValues(job.items, first, count, lane.spare);
       lane.spare = undefined;
@@ -132,21 +147,17 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
           pending.unshift({ first, count });
           return;
         }
-        if (error instanceof WorkerCrash && count > 1) {
-          // Find the element that kills its worker: rerun the batch one element at a time.
-          for (let i = first; i < first + count; i++) pending.push({ first: i, count: 1 });
-          return;
-        }
+        if (error instanceof WorkerCrash && count > 1) return splitUp(first, count);
         // The map stops here: no lane takes another batch while the element's rows are written.
-        failure ??= new TaskFailure(name, [...job.elementPath, first], error);
-        const rows = await elementStarted(first, batch.at ?? new Date());
-        if (rows.task !== undefined) await observer.taskFinished(rows.task, "failed", error);
-        await observer.taskFinished(rows.element, "failed", error);
-        return;
+        return failElement(first, batch.at ?? new Date(), error);
       }
       // A reply that arrives after the run was cancelled: its elements are recorded cancelled already.
       if (!inFlight.delete(batch)) return;
-      for (const f of reply.failures) failure ??= new TaskFailure(f.error.task ?? name, f.error.elementPath ?? [...job.elementPath, f.index], deserializeError(f.error));
+      if (reply.whole) return count > 1 ? splitUp(first, count) : failElement(first, batch.at ?? new Date(), deserializeError(reply.failures[0].error));
+      for (const f of reply.failures) {
+        const error = deserializeError(f.error);
+        failure ??= error instanceof TaskFailure ? error : new TaskFailure(name, [...job.elementPath, f.index], error);
+      }
       const back = reply.values;
       if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);
       else for (let i = 0; i < back.length; i++) results[reply.first + i] = back[i];

@@ -36,8 +36,12 @@ export type WorkerRequest =
 export type WorkerReply =
   | { kind: "task"; ok: true; value: unknown }
   | { kind: "task"; ok: false; error: SerializedError }
-  /** `values[i]` is the result of element `first + i`; failed elements are listed in `failures`. */
-  | { kind: "elements"; first: number; values: Values; failures: { index: number; error: SerializedError }[]; events: RecordedEvent[] };
+  /**
+   * `values[i]` is the result of element `first + i`; failed elements are listed in `failures`. `whole`: the
+   * batch failed as a whole (its results could not be sent back, the worker could not start): every element
+   * has the same failure, and none has records.
+   */
+  | { kind: "elements"; first: number; values: Values; failures: { index: number; error: SerializedError }[]; events: RecordedEvent[]; whole?: true };
 
 /**
  * `values[first … first + count)` as a Float64Array when they are all numbers (and there are enough to

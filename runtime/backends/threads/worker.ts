@@ -66,7 +66,7 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
 /** The reply of a job that failed as a whole: the task's error, or the same error for each of the batch's elements. */
 function failedReply(message: WorkerRequest, error: unknown): WorkerReply {
   if (message.kind === "task") return { kind: "task", ok: false, error: serializeError(error) };
-  return { kind: "elements", first: message.first, values: [], failures: Array.from({ length: message.values.length }, (_, k) => ({ index: message.first + k, error: serializeError(error) })), events: [] };
+  return { kind: "elements", first: message.first, values: [], failures: Array.from({ length: message.values.length }, (_, k) => ({ index: message.first + k, error: serializeError(error) })), events: [], whole: true };
 }
 
 async function runTask(manifest: Manifest, state: Ready, request: Extract<WorkerRequest, { kind: "task" }>): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
