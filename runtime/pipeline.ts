@@ -12,6 +12,7 @@ import { runGraph, terminalOutputs, silentObserver, RunCancelled, type Execution
 import type { Validators } from "./execute/validate.js";
 import { startThreadsBackend, type ThreadsBackend } from "./backends/threads/index.js";
 import { workerCount } from "./backends/threads/worker-count.js";
+import { guardProcessExit } from "./execute/exit-guard.js";
 import { recordAndCheck, sourceSite } from "./graph/record-and-check.js";
 import { interactiveInsideMap } from "./graph/interactive-in-map.js";
 import { GraphError } from "./graph/recorder.js";
@@ -133,6 +134,7 @@ async function runTracked(
   };
   if (threads) useThreads(threads, exec);
   const slurm = backend === "slurm" ? startSlurm(await import("./backends/slurm/index.js"), run, exec, globals, modules) : undefined;
+  const unguardExit = guardProcessExit();
   try {
     if (controller.signal.aborted) throw new RunCancelled();
     const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, elementPath: [] });
@@ -153,6 +155,7 @@ async function runTracked(
     await records?.finish(controller.signal.aborted ? "cancelled" : "failed").catch(() => {});
     throw controller.signal.aborted ? new RunCancelled() : (slurm?.unwrap(error) ?? error);
   } finally {
+    unguardExit();
     await slurm?.close();
   }
 }

@@ -196,6 +196,24 @@ describe("run and task records on SQLite", () => {
     ]);
   });
 
+  it("fails a task that calls process.exit() on sequential (it would leave the run running, its records unwritten): the run is recorded failed", () => {
+    const r = runBundle(root, "squares", ["--crashAt", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: task Square (map element 1) failed: ProcessExit: process.exit(7) was called inside the task");
+    const run = lastRun("squares");
+    expect(run.state).toBe("failed");
+    const rows = query("select kind, name, state from task where run_uuid = ? order by id", run.uuid);
+    expect(rows.filter((t) => t.kind !== "element" && t.name !== "Square")).toEqual([
+      { kind: "task", name: "Items", state: "success" },
+      { kind: "map", name: "map(squares)", state: "failed" },
+      { kind: "task", name: "Total", state: "pending" },
+    ]);
+    expect(rows.filter((t) => t.kind === "element").map((t) => [t.name, t.state])).toEqual([
+      ["squares[0]", "success"],
+      ["squares[1]", "failed"],
+    ]);
+  });
+
   it("records the element whose worker died (threads): failed with the exit, the one before success, the run failed", () => {
     // One worker: element 0 succeeds, element 1 kills the worker, and the map stops there (as sequential does).
     const r = runBundle(root, "squares", ["--backend", "threads", "--workers", "1", "--crashAt", "2"]);
