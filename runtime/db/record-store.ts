@@ -66,6 +66,8 @@ export interface RecordStore {
   write(run: string, batch: Batch): Promise<void>;
   /** Marks still-running tasks failed with `message`. */
   failRunning(run: string, at: Date, message: string): Promise<void>;
+  /** A run that ended successfully (early, by exitPipeline()): the tasks it never reached are skipped. */
+  skipPending(run: string): Promise<void>;
 }
 
 export function recordStore(db: OpenDatabase): Promise<RecordStore> {
@@ -151,6 +153,11 @@ class SqliteRecordStore implements RecordStore {
     await this.idle();
     this.db.prepare("update task set state = 'failed', end_time = ?, exception_message = ? where run_uuid = ? and state = 'running'").run(+at, message, run);
   }
+
+  async skipPending(run: string): Promise<void> {
+    await this.idle();
+    this.db.prepare("update task set state = 'skipped' where run_uuid = ? and state = 'pending'").run(run);
+  }
 }
 
 /** PostgreSQL: ids reserved from the table's sequence, then one multi-row insert and one update per batch. */
@@ -227,5 +234,9 @@ class PgRecordStore implements RecordStore {
 
   async failRunning(run: string, at: Date, message: string): Promise<void> {
     await this.exec("update task set state = 'failed', end_time = ?, exception_message = ? where run_uuid = ? and state = 'running'", [at, message, run]);
+  }
+
+  async skipPending(run: string): Promise<void> {
+    await this.exec("update task set state = 'skipped' where run_uuid = ? and state = 'pending'", [run]);
   }
 }

@@ -98,6 +98,7 @@ function tracking(session: DatabaseSession, store: RecordStore, recorder: RunRec
       ended = true;
       let failure: unknown;
       await recorder.flush().catch((error) => (failure = error));
+      if (!failure && state === "success") await store.skipPending(recorder.runId);
       await store.endRun(recorder.runId, failure ? "failed" : state, new Date());
       if (failure) throw failure;
     },

@@ -172,12 +172,19 @@ function inputValue(plan: NodePlan["inputs"][number], node: GraphNode, results: 
 }
 
 /** Records a task whose upstream was skipped as `skipped` (control nodes just pass the skip on). */
+/** A node on a branch not taken: tasks, maps and loops get their `skipped` row (control nodes have none). */
 async function skipNode(exec: Execution, node: GraphNode, frame: Frame): Promise<Outputs> {
+  const where = { parent: frame.parentHandle, element: frame.element?.index };
+  let started: TaskStartEvent | undefined;
   if (node.kind === "task") {
     const spec = exec.tasks[node.task!.id!];
-    const handle = await exec.observer.taskStarted({ name: spec.name, plugin: spec.plugin, taskId: spec.id, parent: frame.parentHandle, element: frame.element?.index, inputs: spec.inputs.map((i) => i.name), outputs: spec.outputs.map((o) => o.name) });
-    await exec.observer.taskFinished(handle, "skipped");
+    started = { ...where, name: spec.name, plugin: spec.plugin, taskId: spec.id, inputs: spec.inputs.map((i) => i.name), outputs: spec.outputs.map((o) => o.name) };
+  } else if (node.kind === "map") {
+    started = { ...where, name: `map(${node.map!.options.outputName})`, plugin: "", inputs: [], outputs: [node.map!.options.outputName] };
+  } else if (node.kind === "loop") {
+    started = { ...where, name: "loop()", plugin: "", inputs: [], outputs: [] };
   }
+  if (started) await exec.observer.taskFinished(await exec.observer.taskStarted(started), "skipped");
   return SKIP;
 }
 
@@ -279,6 +286,11 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
     await exec.observer.taskFinished(handle, "success");
     return { [info.options.outputName]: value };
   } catch (error) {
+    // exitPipeline() in an element ends the map (and the run) early, successfully, as in a task or a loop.
+    if (isExitPipeline(error)) {
+      await exec.observer.taskFinished(handle, "success");
+      throw error;
+    }
     await exec.observer.taskFinished(handle, "failed", error);
     if (error instanceof TaskFailure || error instanceof RunCancelled) throw error;
     throw new TaskFailure(name, frame.elementPath, error);
@@ -314,7 +326,9 @@ export async function runMapElement(exec: Execution, job: MapJob, index: number)
     await exec.observer.taskFinished(handle, "success");
     return elementResult(outputs, job.plan.body!);
   } catch (error) {
-    await exec.observer.taskFinished(handle, "failed", error);
+    // exitPipeline() in the element: it ends the run, successfully.
+    if (isExitPipeline(error)) await exec.observer.taskFinished(handle, "success");
+    else await exec.observer.taskFinished(handle, "failed", error);
     throw error;
   }
 }

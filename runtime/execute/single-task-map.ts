@@ -175,9 +175,10 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
       onResult(index, true, result);
     } catch (error) {
       const failure = exitOrFailure(index, error);
+      // exitPipeline() ends the run successfully: the task and its element are done, not failed.
       const exit = failure === error;
       await finish(handle, exit ? "success" : "failed", exit ? undefined : error);
-      await finish(element, "failed", failure);
+      await finish(element, exit ? "success" : "failed", exit ? undefined : failure);
       onResult(index, false, failure);
     }
   };

@@ -14,7 +14,7 @@ import { fixtureTsconfig } from "../helpers/pipeline-fixture.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
-export const EXTRAS_TASKS = `import { task, context, logger, type IterateOn } from "outflow";
+export const EXTRAS_TASKS = `import { task, context, logger, exitPipeline, type IterateOn } from "outflow";
 
 export const Items = task(function Items(): { items: number[] } {
   return { items: [1, 2, 3] };
@@ -73,6 +73,11 @@ export const Unsendable = task(function Unsendable(n: IterateOn<"numbers", numbe
   if (context.args.throw) throw "not an Error";
   return { value: () => n };
 });
+// Element \`at\` ends the run early (successfully) with exitPipeline().
+export const Stopper = task(function Stopper(n: IterateOn<"numbers", number>): { busy: number } {
+  if (n === Number(context.args.at)) exitPipeline(\`element \${n} says stop\`);
+  return { busy: n };
+});
 export const Received = task(function Received(busy: unknown[]): void {
   logger.info(\`received \${busy.length}\`);
 });
@@ -92,8 +97,8 @@ export const Hello = task(function Hello(): void {
 });
 `;
 
-export const EXTRAS_COMMANDS = `import { command, map } from "outflow";
-import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Unsendable, Received, Spin, Done, Hello } from "./tasks.js";
+export const EXTRAS_COMMANDS = `import { command, map, ifThenElse, loop } from "outflow";
+import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Unsendable, Received, Stopper, Spin, Done, Hello } from "./tasks.js";
 
 export const explode = command({
   description: "Fails in its second task",
@@ -146,6 +151,26 @@ export const unsendable = command({
   args: { count: { type: "integer", default: 3000 }, at: { type: "integer", default: -1 }, throw: { type: "boolean", default: false } },
   setup() {
     Numbers().pipe(map({ outputName: "busy" }, () => { Unsendable(); })).pipe(Received());
+  },
+});
+
+export const stop_in_map = command({
+  description: "Maps Stopper over count numbers: element \`at\` calls exitPipeline()",
+  args: { count: { type: "integer", default: 5 }, at: { type: "integer", default: -1 } },
+  setup() {
+    Numbers().pipe(map({ outputName: "busy" }, () => { Stopper(); })).pipe(Done());
+  },
+});
+
+export const skip_branches = command({
+  description: "A map and a loop on the branch not taken (count > 100 takes it)",
+  args: { count: { type: "integer", default: 3 } },
+  setup() {
+    const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.numbers as number[]).length > 100);
+    Numbers().pipe(ifNode);
+    thenNode.pipe(map({ outputName: "busy" }, () => { Busy(); })).pipe(Done());
+    thenNode.pipe(loop({ iterations: 2 }, () => { Hello(); }));
+    elseNode.pipe(Hello());
   },
 });
 

@@ -278,6 +278,37 @@ describe("run and task records on SQLite", () => {
     ]);
   });
 
+  it.each(["sequential", "threads"])("ends the run successfully when a map element calls exitPipeline() on %s: the element and its task success, what was not reached skipped", (backend) => {
+    const r = runBundle(root, "stop_in_map", ["--backend", backend, "--at", "2"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("exitPipeline(): element 2 says stop; the run ends here");
+    const run = lastRun("stop_in_map");
+    expect(run.state).toBe("success");
+    const rows = query("select kind, name, state, element_index as i from task where run_uuid = ? order by id", run.uuid);
+    expect(rows.filter((t) => t.kind !== "element" && t.name !== "Stopper")).toEqual([
+      { kind: "task", name: "Numbers", state: "success", i: null },
+      { kind: "map", name: "map(busy)", state: "success", i: null },
+      { kind: "task", name: "Done", state: "skipped", i: null },
+    ]);
+    expect(rows.filter((t) => t.i === 2).map((t) => [t.kind, t.state])).toEqual([["element", "success"], ["task", "success"]]);
+    expect(rows.filter((t) => t.state !== "success" && t.state !== "skipped")).toEqual([]);
+  });
+
+  it.each(["sequential", "threads"])("records a map and a loop on the branch not taken as skipped on %s", (backend) => {
+    const r = runBundle(root, "skip_branches", ["--backend", backend]);
+    expect(r.code, r.stderr).toBe(0);
+    const run = lastRun("skip_branches");
+    expect(run.state).toBe("success");
+    const rows = query("select kind, name, state from task where run_uuid = ? order by id", run.uuid);
+    expect(rows).toEqual([
+      { kind: "task", name: "Numbers", state: "success" },
+      { kind: "map", name: "map(busy)", state: "skipped" },
+      { kind: "loop", name: "loop()", state: "skipped" },
+      { kind: "task", name: "Hello", state: "success" },
+      { kind: "task", name: "Done", state: "skipped" },
+    ]);
+  });
+
   it("records eight concurrent runs on one SQLite file, none of them locked out", async () => {
     const before = (query("select count(*) as n from run")[0].n as number) ?? 0;
     const children = Array.from({ length: 8 }, (_, i) => {

@@ -3,6 +3,7 @@ import { Worker } from "node:worker_threads";
 import type { TaskSpec } from "../../../contract/manifest.js";
 import { RunCancelled, TaskFailure, elementStartEvent, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { singleTaskBody } from "../../execute/single-task-map.js";
+import { isExitPipeline } from "../../execute/control-nodes.js";
 import { getLogger } from "../../logging/logger.js";
 import { WorkerPool, WorkerCrash, JobNotStarted } from "./pool.js";
 import { replayEvents } from "../events.js";
@@ -80,7 +81,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       next += range.count;
       return range;
     };
-    let failure: TaskFailure | undefined;
+    // The map's first failure, or the exitPipeline() of an element (which ends the run successfully).
+    let failure: unknown;
     let batches = 0;
     // At most `simultaneousTasks` elements at once, and no more than the pool's threads allow when each
     // element needs `cpusPerTask` of them (an element that runs a multi-threaded library, say).
@@ -156,7 +158,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       if (reply.whole) return count > 1 ? splitUp(first, count) : failElement(first, batch.at ?? new Date(), deserializeError(reply.failures[0].error));
       for (const f of reply.failures) {
         const error = deserializeError(f.error);
-        failure ??= error instanceof TaskFailure ? error : new TaskFailure(name, [...job.elementPath, f.index], error);
+        failure ??= error instanceof TaskFailure || isExitPipeline(error) ? error : new TaskFailure(name, [...job.elementPath, f.index], error);
       }
       const back = reply.values;
       if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);
