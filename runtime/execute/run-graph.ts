@@ -132,15 +132,22 @@ export async function runGraph(exec: Execution, graph: Graph, plan: GraphPlan, f
     }
     return results;
   }
-  // DAG scheduling: a node starts when its parents are done; after a failure nothing new starts.
+  // DAG scheduling: a node starts when its parents are done; after a failure nothing new starts. Tasks of
+  // a chain run in this thread: between them the event loop gets its turns too (a Ctrl-C in an infinite
+  // loop of quick tasks), and runNode sees an abort that came during one.
   const finished = new Map<number, Promise<void>>();
+  const turns = new EventLoopTurns();
   let failed = false;
   for (const id of plan.order) {
     const parents = plan.nodes[id].parents.map((p) => finished.get(p)!);
     finished.set(
       id,
-      Promise.all(parents).then(() => {
+      Promise.all(parents).then(async () => {
         if (failed) throw new RunCancelled();
+        if (--turns.countdown === 0) {
+          const turn = turns.check();
+          if (turn) await turn;
+        }
         return runNode(id).catch((error) => {
           failed = true;
           throw error;

@@ -73,6 +73,12 @@ export const Unsendable = task(function Unsendable(n: IterateOn<"numbers", numbe
   if (context.args.throw) throw "not an Error";
   return { value: () => n };
 });
+// A quick synchronous task (an infinite loop of it is interrupted by Ctrl-C); says once that it runs.
+let laps = 0;
+export const Lap = task(function Lap(numbers: number[]): { numbers: number[] } {
+  if (laps++ === 1000) logger.info("lapping");
+  return { numbers };
+});
 // Element \`at\` ends the run early (successfully) with exitPipeline().
 export const Stopper = task(function Stopper(n: IterateOn<"numbers", number>): { busy: number } {
   if (n === Number(context.args.at)) exitPipeline(\`element \${n} says stop\`);
@@ -98,7 +104,7 @@ export const Hello = task(function Hello(): void {
 `;
 
 export const EXTRAS_COMMANDS = `import { command, map, ifThenElse, loop } from "outflow";
-import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Unsendable, Received, Stopper, Spin, Done, Hello } from "./tasks.js";
+import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Unsendable, Received, Stopper, Lap, Spin, Done, Hello } from "./tasks.js";
 
 export const explode = command({
   description: "Fails in its second task",
@@ -171,6 +177,14 @@ export const skip_branches = command({
     thenNode.pipe(map({ outputName: "busy" }, () => { Busy(); })).pipe(Done());
     thenNode.pipe(loop({ iterations: 2 }, () => { Hello(); }));
     elseNode.pipe(Hello());
+  },
+});
+
+export const laps = command({
+  description: "An infinite loop of a quick task",
+  args: { count: { type: "integer", default: 3 } },
+  setup() {
+    Numbers().pipe(loop({ infinite: true }, () => { Lap(); }));
   },
 });
 

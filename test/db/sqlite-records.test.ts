@@ -169,6 +169,18 @@ describe("run and task records on SQLite", () => {
     expect(elements).toBeLessThan(3000);
   });
 
+  it.each(["sequential", "threads"])("stops an infinite loop of a quick synchronous task on SIGINT on %s: exit 130, the run cancelled", async (backend) => {
+    const bundle = startWatched(root, "laps", ["--backend", backend]);
+    await bundle.until("lapping");
+    bundle.child.kill("SIGINT");
+    const code = await Promise.race([bundle.closed, new Promise((r) => setTimeout(() => r("still running"), 10_000))]);
+    if (code === "still running") bundle.child.kill("SIGKILL");
+    expect(code, bundle.stderr).toBe(130);
+    const run = lastRun("laps");
+    expect(run.state).toBe("cancelled");
+    expect(query("select name from task where run_uuid = ? and state = 'running'", run.uuid)).toEqual([]);
+  });
+
   it.each(["spin", "spin_untracked"])("stops a sequential map of slow synchronous elements after the element in flight on SIGINT (%s)", async (command) => {
     const bundle = startWatched(root, command, ["--ms", "1000"]);
     await bundle.until("element 0 started");
