@@ -1,7 +1,9 @@
 import type { GraphNode } from "../graph/model.js";
 import type { NodePlan } from "../graph/plan.js";
 import { ExitPipeline } from "../api/control.js";
+import { relative, resolve } from "node:path";
 import { runInteractive } from "./interactive.js";
+import { sourceSite } from "../graph/record-and-check.js";
 import { mapScope, runGraph, terminalOutputs, SKIP, TaskFailure, type Execution, type Frame, type GraphState, type Outputs } from "./run-graph.js";
 
 /** `exitPipeline()` ended the run (also when the error crossed a worker boundary and lost its class). */
@@ -15,7 +17,13 @@ export async function runControlNode(exec: Execution, node: GraphNode, plan: Nod
   switch (node.kind) {
     case "if": {
       const inputs = mapScope(plan.parents, results, frame);
-      decisions.set(node.id, Boolean(await node.condition!(inputs)));
+      let decision: unknown;
+      try {
+        decision = await node.condition!(inputs);
+      } catch (error) {
+        throw await controlFailure(exec, node, frame, "ifThenElse() condition", error);
+      }
+      decisions.set(node.id, Boolean(decision));
       return inputs;
     }
     case "then":
@@ -26,7 +34,12 @@ export async function runControlNode(exec: Execution, node: GraphNode, plan: Nod
     case "merge": {
       const live = plan.parents.filter((p) => results.get(p) !== SKIP);
       if (live.length === 0) return SKIP;
-      if (live.length > 1) throw new TaskFailure("merge()", frame.elementPath, new Error(`merge() received outputs from ${live.length} branches; exactly one branch may run (return Skipped from the others)`));
+      if (live.length > 1) {
+        const error = new Error(`merge() received outputs from ${live.length} branches; exactly one branch may run (return Skipped from the others)`);
+        // Said where the merge() is: a stack would show outflow's frames in the bundle.
+        error.stack = `Error: ${error.message}`;
+        throw await controlFailure(exec, node, frame, "merge()", error);
+      }
       return results.get(live[0])!;
     }
     case "interactive":
@@ -36,6 +49,19 @@ export async function runControlNode(exec: Execution, node: GraphNode, plan: Nod
     default:
       throw new Error(`unknown node kind ${node.kind}`);
   }
+}
+
+/**
+ * A control node that failed (an ifThenElse() condition that threw, a merge() with two live branches):
+ * a row of its own holds the exception (control nodes have none otherwise), and the failure names the
+ * node and where it is in the command's source.
+ */
+async function controlFailure(exec: Execution, node: GraphNode, frame: Frame, label: string, error: unknown): Promise<TaskFailure> {
+  const site = sourceSite(node.site);
+  const where = `${relative(exec.scope.run.root, resolve(exec.scope.run.root, site.file))}:${site.line}:${site.column}`;
+  const handle = await exec.observer.taskStarted({ name: label, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [], outputs: [] });
+  await exec.observer.taskFinished(handle, "failed", error);
+  return new TaskFailure(`${label} at ${where}`, frame.elementPath, error);
 }
 
 async function runLoop(exec: Execution, node: GraphNode, plan: NodePlan, outer: Record<string, unknown>, frame: Frame): Promise<Outputs> {

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import Database from "better-sqlite3";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPipeline, checkPipeline, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
@@ -79,6 +80,14 @@ export const manual = command({
     join.pipe(t.Last());
   },
 });
+export const undecided = command({
+  setup() {
+    const [ifNode, thenNode, elseNode] = ifThenElse(() => { throw new Error("no decision"); });
+    t.Seed().pipe(ifNode);
+    thenNode.pipe(t.Big()).pipe(t.Last());
+    elseNode.pipe(t.Show());
+  },
+});
 export const pausing_each = command({
   setup() {
     t.Many().pipe(map({ outputName: "values" }, () => { t.Each().pipe(interactive()); })).pipe(t.ShowAll());
@@ -100,6 +109,17 @@ beforeAll(async () => {
 afterAll(removePipelines);
 
 const count = (text: string, what: RegExp) => (text.match(what) ?? []).length;
+
+/** The task rows of a command's last run, from the pipeline's SQLite file. */
+function lastRunRows(command: string): Record<string, unknown>[] {
+  const db = new Database(join(root, "outflow.db"), { readonly: true });
+  try {
+    const run = db.prepare("select uuid from run where command = ? order by start_time desc limit 1").get(command) as { uuid: string };
+    return db.prepare("select kind, name, state, exception_message from task where run_uuid = ? order by id").all(run.uuid) as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
 
 describe("loop()", () => {
   it("repeats its body the given number of times and passes the last outputs on", () => {
@@ -145,10 +165,24 @@ describe("Skipped", () => {
     expect(r.output).toContain("LAST small 2");
   });
 
-  it("merge() refuses two live branches", () => {
+  it("merge() refuses two live branches: one line at the merge() call, and a row holding the failure", () => {
     const r = runBundle(root, "manual", []);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("merge() received outputs from 2 branches");
+    expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("error") || /^\s+at /.test(l))).toEqual([
+      expect.stringMatching(/^error: task merge\(\) at plugins\/p\/commands\.ts:\d+:\d+ failed: merge\(\) received outputs from 2 branches/),
+    ]);
+    expect(lastRunRows("manual").filter((t) => t.state === "failed")).toEqual([{ kind: "control", name: "merge()", state: "failed", exception_message: expect.stringContaining("merge() received outputs from 2 branches") }]);
+  });
+});
+
+describe("ifThenElse() conditions", () => {
+  it("a condition that throws fails the run naming the ifThenElse() and where it is; a row holds the exception", () => {
+    const r = runBundle(root, "undecided", []);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: task ifThenElse\(\) condition at plugins\/p\/commands\.ts:\d+:\d+ failed: no decision\n\s+at .*plugins\/p\/commands\.ts:\d+:\d+/m);
+    const rows = lastRunRows("undecided");
+    expect(rows.filter((t) => t.state === "failed")).toEqual([{ kind: "control", name: "ifThenElse() condition", state: "failed", exception_message: "no decision" }]);
+    expect(rows.filter((t) => t.name === "Seed")[0].state).toBe("success");
   });
 });
 
