@@ -71,7 +71,10 @@ async function runLoop(exec: Execution, node: GraphNode, plan: NodePlan, outer: 
   try {
     for (let i = 0; iterations === null || i < iterations; i++) {
       const outputs = await runGraph(exec, body, plan.body!, { outer, parentHandle: handle, elementPath: frame.elementPath });
-      last = terminalOutputs(outputs, plan.body!);
+      // Every terminal of the last iteration skipped (it returned Skipped): what follows the loop is skipped
+      // too, up to a merge(), as after a skipped task.
+      const terminals = plan.body!.terminals;
+      last = terminals.length > 0 && terminals.every((id) => outputs.get(id) === SKIP) ? SKIP : terminalOutputs(outputs, plan.body!);
     }
     await exec.observer.taskFinished(handle, "success");
     return last;

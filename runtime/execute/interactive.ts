@@ -1,4 +1,6 @@
-import { context, runInScope } from "../context.js";
+import { context, runInScope, type Scope } from "../context.js";
+import type { REPLEval } from "node:repl";
+import { ProcessExitInTask } from "./exit-guard.js";
 import type { Execution, Outputs } from "./run-graph.js";
 
 const BANNER = `>>> You are inside an outflow interactive task. The outputs of the previous tasks are in \`inputs\`.
@@ -20,16 +22,30 @@ export async function runInteractive(inputs: Record<string, unknown>, exec: Exec
     process.stdout.write("stdin is closed: the values pass on unchanged\nnow exiting the interactive task...\n");
     return values;
   }
-  return runInScope({ ...exec.scope }, () => {
-    const server = repl.start({ prompt: "outflow> ", input: process.stdin, output: process.stdout, terminal: Boolean(process.stdin.isTTY), useGlobal: false, ignoreUndefined: true });
-    server.context.inputs = values;
-    server.context.context = context;
-    return new Promise<Outputs>((resolve) => {
-      server.on("exit", () => {
-        process.stdout.write("now exiting the interactive task...\n");
-        const edited = server.context.inputs;
-        resolve(typeof edited === "object" && edited !== null ? (edited as Outputs) : values);
-      });
+  // What the user types runs in the pipeline context (`context.args`…): the REPL evaluates each line from
+  // a stdin event, outside the context this function was called in, so each evaluation enters it again.
+  const scope: Scope = { ...exec.scope, task: { id: "interactive()", name: "interactive()", plugin: "" } };
+  const server = repl.start({ prompt: "outflow> ", input: process.stdin, output: process.stdout, terminal: Boolean(process.stdin.isTTY), useGlobal: false, ignoreUndefined: true });
+  server.context.inputs = values;
+  server.context.context = context;
+  const evaluate = server.eval;
+  const inScope: REPLEval = (code, ctx, file, done) => runInScope(scope, () => evaluate.call(server, code, ctx, file, done));
+  (server as unknown as { eval: REPLEval }).eval = inScope;
+  // process.exit() typed at the prompt ends the pause and fails the task, so that the run is recorded
+  // (it would end the process with the run still running).
+  let exit: unknown;
+  const realExit = process.exit;
+  process.exit = ((code?: number | string | null) => {
+    exit = new ProcessExitInTask(code);
+    server.close();
+  }) as typeof process.exit;
+  return new Promise<Outputs>((resolve, reject) => {
+    server.on("exit", () => {
+      process.exit = realExit;
+      process.stdout.write("now exiting the interactive task...\n");
+      if (exit) return reject(exit);
+      const edited = server.context.inputs;
+      resolve(typeof edited === "object" && edited !== null ? (edited as Outputs) : values);
     });
   });
 }

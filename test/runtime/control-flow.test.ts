@@ -80,6 +80,12 @@ export const manual = command({
     join.pipe(t.Last());
   },
 });
+export const skipping_loop = command({
+  args: { skip: { type: "boolean", default: false }, value: { type: "number", default: 2 } },
+  setup() {
+    t.Seed().pipe(loop({ iterations: 2 }, () => { t.Maybe(); })).pipe(t.Last());
+  },
+});
 export const undecided = command({
   setup() {
     const [ifNode, thenNode, elseNode] = ifThenElse(() => { throw new Error("no decision"); });
@@ -175,6 +181,21 @@ describe("Skipped", () => {
   });
 });
 
+describe("a loop whose body returns Skipped", () => {
+  it("skips what follows the loop (up to a merge), as after a skipped task", () => {
+    const skipped = runBundle(root, "skipping_loop", ["--skip"]);
+    expect(skipped.code, skipped.stderr).toBe(0);
+    expect(skipped.output).not.toContain("LAST");
+    expect(lastRunRows("skipping_loop").filter((t) => t.kind !== "task" || t.name !== "Maybe")).toEqual([
+      { kind: "task", name: "Seed", state: "success", exception_message: null },
+      { kind: "loop", name: "loop()", state: "success", exception_message: null },
+      { kind: "task", name: "Last", state: "skipped", exception_message: null },
+    ]);
+    const ran = runBundle(root, "skipping_loop", []);
+    expect(ran.output).toContain("LAST maybe 2");
+  });
+});
+
 describe("ifThenElse() conditions", () => {
   it("a condition that throws fails the run naming the ifThenElse() and where it is; a row holds the exception", () => {
     const r = runBundle(root, "undecided", []);
@@ -196,6 +217,21 @@ describe("interactive()", () => {
 });
 
 describe("interactive() inside a map", () => {
+  it("evaluates what is typed in the pipeline context; process.exit() typed there fails the run instead of ending it unrecorded", () => {
+    const run = (input: string) => spawnSync(process.execPath, [join(root, "dist/pausing.js"), "--value", "7"], { input, encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
+    const r = run("context.args.value * 3\ncontext.task.name\n");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("outflow> 21");
+    expect(r.stdout).toContain("'interactive()'");
+    const exited = run("process.exit(3)\n");
+    expect(exited.status).toBe(1);
+    expect(exited.stderr).toContain("error: process.exit(3) was called inside the task");
+    expect(lastRunRows("pausing").find((t) => t.name === "Seed")?.state).toBe("success");
+    const db = new Database(join(root, "outflow.db"), { readonly: true });
+    expect(db.prepare("select state from run where command = 'pausing' order by start_time desc limit 1").get()).toEqual({ state: "failed" });
+    db.close();
+  });
+
   it("pauses once per element on the sequential backend", () => {
     const r = spawnSync(process.execPath, [join(root, "dist/pausing_each.js")], { input: "", encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
     expect(r.stdout.split("You are inside an outflow interactive task").length - 1).toBe(2);
