@@ -8,6 +8,7 @@ import { extractTasks } from "./signatures.js";
 import { validatorsModule } from "./zod-source.js";
 import { argSite } from "./arg-site.js";
 import { checkGraphTypes } from "./check-types.js";
+import { checkMapOptions } from "./map-options.js";
 import { recordGraphs, type Recorded } from "./record.js";
 import { CONFIG_FILE, PluginListError, pluginDir, pluginModules, readPluginList } from "./pipeline-files.js";
 import { writeBundles, writeGenerated } from "./emit.js";
@@ -129,6 +130,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const graphDiagnostics = planned.diagnostics.filter((d) => !(d.code === "OF111" && [...rejected].some((id) => d.message.includes(id))));
     diagnostics.push(...graphDiagnostics);
     if (!graphDiagnostics.some((d) => d.code === "OF105")) diagnostics.push(...checkGraphTypes({ project, root: opts.root, tasks: extracted.tasks }, c.graph, plan));
+    diagnostics.push(...checkMapOptions(project, opts.root, c.graph));
   }
   const validators = validatorsModule(extracted.tasks.values());
   diagnostics.push(...validators.diagnostics);
@@ -171,14 +173,21 @@ function configSite(root: string, name: string): { file: string; line: number; c
   return { file: CONFIG_FILE, line: before.length, column: before[before.length - 1].length + 1 };
 }
 
+/** Each diagnostic once, in file, line, column order. */
 function dedupe(list: Diagnostic[]): Diagnostic[] {
   const seen = new Set<string>();
-  return list.filter((d) => {
+  return inSourceOrder(list.filter((d) => {
     const key = `${d.code}|${d.site.file}:${d.site.line}:${d.site.column}|${d.message}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
-  });
+  }));
+}
+
+/** Sorted by file, line, column (stable: diagnostics at one position keep their order; no position first). */
+function inSourceOrder(list: Diagnostic[]): Diagnostic[] {
+  const byFile = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...list].sort((a, b) => byFile(a.site.file, b.site.file) || a.site.line - b.site.line || a.site.column - b.site.column);
 }
 
 /** Prints diagnostics like tsc: location, code, message, code frame; then a count. */
@@ -189,7 +198,7 @@ export function printDiagnostics(root: string, diagnostics: Diagnostic[], write:
     if (!sources.has(file)) sources.set(file, file && existsSync(join(root, file)) ? readFileSync(join(root, file), "utf8") : undefined);
     return sources.get(file);
   };
-  for (const d of diagnostics) write(formatDiagnostic(d, source(d.site.file)) + "\n");
+  for (const d of inSourceOrder(diagnostics)) write(formatDiagnostic(d, source(d.site.file)) + "\n");
   const files = new Set(diagnostics.map((d) => d.site.file).filter(Boolean)).size;
   const where = files ? ` in ${files} file${files === 1 ? "" : "s"}` : "";
   write(`Found ${diagnostics.length} error${diagnostics.length === 1 ? "" : "s"}${where}.\n`);

@@ -1,18 +1,21 @@
-import { Node, SyntaxKind, type Project, type Type } from "ts-morph";
+import { Node, ts, type Project, type Type } from "ts-morph";
 import type { GraphSpec, NodeSpec } from "../contract/manifest.js";
 import type { Diagnostic } from "../contract/diagnostic.js";
-import type { GraphPlan } from "../runtime/graph/plan.js";
-import type { ExtractedTask } from "./signatures.js";
+import type { GraphPlan, NodePlan } from "../runtime/graph/plan.js";
+import { siteOf, type ExtractedTask } from "./signatures.js";
+import { callAt } from "./call-at.js";
+import { reduceReturnType } from "./map-options.js";
+import { valueTypes, type ValueTypes } from "./value-types.js";
 
 /**
  * The type checks on top of the name-level plan: every edge, pass-through, map element and bound
- * constant must fit the receiving parameter's declared type.
+ * constant must fit the receiving parameter's declared type, by the TypeScript checker's assignability.
  */
 
 const PASS_KINDS = new Set(["if", "then", "else", "merge", "interactive"]);
 
-/** A value's static type: a TS type, an array of something (a map's result), or unknown (no check). */
-type ValueType = { ts: Type } | { arrayOf: ValueType } | null;
+/** What a node offers downstream: output name → static type (`any` when not known: not checked). */
+type Offers = Map<string, ts.Type>;
 
 export interface TypeCheckInput {
   project: Project;
@@ -20,114 +23,131 @@ export interface TypeCheckInput {
   tasks: Map<string, ExtractedTask>;
 }
 
-function text(t: ValueType): string {
-  if (t === null) return "unknown";
-  if ("ts" in t) return t.ts.getText(undefined, 1 /* NoTruncation */);
-  return `${text(t.arrayOf)}[]`;
+interface Context extends TypeCheckInput {
+  types: ValueTypes;
 }
 
-function arrayElement(t: Type): Type | undefined {
-  const nn = t.getNonNullableType();
-  if (nn.isArray()) return nn.getArrayElementType();
-  if (nn.isTuple()) return nn.getNumberIndexType?.() ?? undefined;
-  const idx = nn.getNumberIndexType();
-  return idx && !nn.isString() ? idx : undefined;
+export function checkGraphTypes(input: TypeCheckInput, graph: GraphSpec, plan: GraphPlan): Diagnostic[] {
+  const ctx: Context = { ...input, types: valueTypes(input.project.getTypeChecker().compilerObject) };
+  return checkBody(ctx, graph, plan, new Map()).diagnostics;
 }
 
-function elementOf(t: ValueType): ValueType | undefined {
-  if (t === null) return null;
-  if ("arrayOf" in t) return t.arrayOf;
-  const e = arrayElement(t.ts);
-  return e ? { ts: e } : undefined;
-}
-
-function assignable(input: TypeCheckInput, src: ValueType, dst: Type): boolean {
-  if (src === null) return true;
-  if ("ts" in src) return input.project.getTypeChecker().compilerObject.isTypeAssignableTo(src.ts.compilerType, dst.compilerType);
-  const dstElem = arrayElement(dst);
-  return dstElem !== undefined && assignable(input, src.arrayOf, dstElem);
-}
-
-function outputTypes(node: NodeSpec, input: TypeCheckInput, bodyResult: (n: NodeSpec) => ValueType): Map<string, ValueType> {
-  const out = new Map<string, ValueType>();
-  if (node.kind === "map") out.set(node.map!.options.outputName, node.map!.customReduce ? null : { arrayOf: bodyResult(node) });
-  else for (const [name, t] of input.tasks.get(node.task!)?.outputTypes ?? []) out.set(name, { ts: t });
-  return out;
-}
-
-/** A map element's result type: the single terminal output's type, else unknown (an object of several). */
-function elementResultType(node: NodeSpec, input: TypeCheckInput): ValueType {
-  const body = node.map!.body;
-  const terminals = body.nodes.filter((n) => !body.edges.some((e) => e.from === n.id));
-  const outs = terminals.flatMap((n) => [...outputTypes(n, input, (m) => elementResultType(m, input)).values()]);
-  return outs.length === 1 ? outs[0] : null;
-}
-
-export function checkGraphTypes(input: TypeCheckInput, graph: GraphSpec, plan: GraphPlan, outer: Map<string, ValueType> = new Map()): Diagnostic[] {
+/** A workflow's diagnostics and what each of its nodes offers (undefined: not known, as for a loop). */
+function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Offers): { diagnostics: Diagnostic[]; produced: Map<number, Offers | undefined> } {
   const diagnostics: Diagnostic[] = [];
-  const produced = new Map<number, Map<string, ValueType>>();
-  const result = (n: NodeSpec) => elementResultType(n, input);
+  const produced = new Map<number, Offers | undefined>();
+  const { types } = ctx;
   for (const id of plan.order) {
     const node = graph.nodes[id];
     const nodePlan = plan.nodes[id];
     if (PASS_KINDS.has(node.kind)) {
       // if/then/else/merge/interactive pass on what their parents (or the enclosing body) offer.
-      const passed = new Map<string, ValueType>(nodePlan.parents.length ? [] : outer);
+      const passed = new Map<string, ts.Type>(nodePlan.parents.length ? [] : outer);
       for (const p of nodePlan.parents) for (const [k, v] of produced.get(p) ?? []) if (!passed.has(k)) passed.set(k, v);
       produced.set(id, passed);
       continue;
     }
     if (node.kind === "loop") {
-      const scope = new Map(nodePlan.parents.length ? [] : outer);
-      for (const p of nodePlan.parents) for (const [k, v] of produced.get(p) ?? []) scope.set(k, v);
-      diagnostics.push(...checkGraphTypes(input, node.loop!.body, nodePlan.body!, scope));
-      produced.set(id, new Map());
+      diagnostics.push(...checkBody(ctx, node.loop!.body, nodePlan.body!, scopeOf(nodePlan, produced, outer)).diagnostics);
+      produced.set(id, undefined);
       continue;
     }
-    produced.set(id, outputTypes(node, input, result));
     if (node.kind === "map") {
-      const parents = nodePlan.parents;
-      const scope = new Map(parents.length ? [] : outer);
-      for (const p of parents) for (const [k, v] of produced.get(p) ?? []) scope.set(k, v);
+      const scope = scopeOf(nodePlan, produced, outer);
+      const name = node.map!.options.outputName;
       if (nodePlan.iterate !== undefined && scope.has(nodePlan.iterate)) {
         const target = scope.get(nodePlan.iterate)!;
-        if (elementOf(target) === undefined) {
-          diagnostics.push({ code: "OF107", message: `IterateOn target "${nodePlan.iterate}" of map(${node.map!.options.outputName}) is ${text(target)}, not an array`, site: node.site });
+        if (elementOf(types, target) === undefined) {
+          diagnostics.push({ code: "OF107", message: `IterateOn target "${nodePlan.iterate}" of map(${name}) is ${types.text(target)}, not an array`, site: node.site });
         }
       }
-      diagnostics.push(...checkGraphTypes(input, node.map!.body, nodePlan.body!, scope));
+      const body = checkBody(ctx, node.map!.body, nodePlan.body!, scope);
+      diagnostics.push(...body.diagnostics);
+      produced.set(id, new Map([[name, mapResultType(ctx, node, nodePlan.body!, body.produced)]]));
       continue;
     }
-    const task = input.tasks.get(node.task!);
-    if (!task) continue;
-    for (const { name, from } of nodePlan.inputs) {
-      const dst = task.inputTypes.get(name);
-      if (!dst) continue;
-      if (from.kind === "output") {
-        const src = produced.get(from.node)?.get(from.output) ?? null;
-        if (!assignable(input, src, dst)) {
-          const upstream = graph.nodes[from.node];
-          const who = upstream.kind === "map" ? `map(${upstream.map!.options.outputName})` : input.tasks.get(upstream.task!)?.spec.name;
-          diagnostics.push({ code: "OF102", message: `Type mismatch on input "${name}" of task ${task.spec.name}: ${who} provides ${text(src)}, ${task.spec.name} expects ${dst.getText(undefined, 1)}`, site: node.site });
-        }
-      } else if (from.kind === "outer") {
-        const src = outer.get(from.output) ?? null;
-        if (!assignable(input, src, dst)) {
-          diagnostics.push({ code: "OF102", message: `Type mismatch on input "${name}" of task ${task.spec.name}: the map passes through ${text(src)}, ${task.spec.name} expects ${dst.getText(undefined, 1)}`, site: node.site });
-        }
-      } else if (from.kind === "element") {
-        const target = outer.get(from.target);
-        const elem = target === undefined ? null : elementOf(target);
-        const want = task.iterateElementTypes.get(name);
-        if (elem !== undefined && want && !assignable(input, elem, want)) {
-          diagnostics.push({ code: "OF108", message: `IterateOn element type mismatch on input "${name}" of task ${task.spec.name}: "${from.target}" has elements of type ${text(elem)}, ${task.spec.name} expects ${want.getText(undefined, 1)}`, site: node.site });
-        }
-      } else if (from.kind === "bound") {
-        diagnostics.push(...checkBound(input, node, task, name, dst));
+    // A task that is not known (already reported: OF111, OF121) offers nothing known either.
+    const task = ctx.tasks.get(node.task!);
+    produced.set(id, task && new Map([...task.outputTypes].map(([k, t]) => [k, t.compilerType])));
+    if (task) diagnostics.push(...checkInputs(ctx, graph, node, nodePlan, task, produced, outer));
+  }
+  return { diagnostics, produced };
+}
+
+function checkInputs(ctx: Context, graph: GraphSpec, node: NodeSpec, nodePlan: NodePlan, task: ExtractedTask, produced: Map<number, Offers | undefined>, outer: Offers): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const { types } = ctx;
+  const taskName = task.spec.name;
+  const mismatch = (name: string, who: string, src: ts.Type, dst: ts.Type): Diagnostic => ({
+    code: "OF102",
+    message: `Type mismatch on input "${name}" of task ${taskName}: ${who} ${types.text(src)}, ${taskName} expects ${types.text(dst)}`,
+    site: node.site,
+  });
+  for (const { name, from } of nodePlan.inputs) {
+    const declared = task.inputTypes.get(name);
+    if (!declared) continue;
+    // An IterateOn<K, T> parameter is checked as T.
+    const dst = (task.iterateElementTypes.get(name) ?? declared).compilerType;
+    if (from.kind === "output") {
+      const src = produced.get(from.node)?.get(from.output) ?? types.unknown;
+      if (!types.assignable(src, dst)) diagnostics.push(mismatch(name, `${providerName(ctx, graph.nodes[from.node])} provides`, src, dst));
+    } else if (from.kind === "outer") {
+      const src = outer.get(from.output) ?? types.unknown;
+      if (!types.assignable(src, dst)) diagnostics.push(mismatch(name, "the map passes through", src, dst));
+    } else if (from.kind === "element") {
+      const target = outer.get(from.target);
+      const elem = target === undefined ? types.unknown : elementOf(types, target);
+      if (elem !== undefined && !types.assignable(elem, dst)) {
+        diagnostics.push({ code: "OF108", message: `IterateOn element type mismatch on input "${name}" of task ${taskName}: "${from.target}" has elements of type ${types.text(elem)}, ${taskName} expects ${types.text(dst)}`, site: node.site });
       }
+    } else if (from.kind === "bound") {
+      diagnostics.push(...checkBound(ctx, node, task, name, declared));
     }
   }
   return diagnostics;
+}
+
+function providerName(ctx: Context, upstream: NodeSpec): string {
+  if (upstream.kind !== "map") return ctx.tasks.get(upstream.task!)?.spec.name ?? upstream.kind;
+  const map = `map(${upstream.map!.options.outputName})`;
+  return upstream.map!.customReduce ? `the reduce of ${map}` : map;
+}
+
+/** What a map or loop body sees: its parents' outputs (the last one wins a name), or the enclosing body's. */
+function scopeOf(nodePlan: NodePlan, produced: Map<number, Offers | undefined>, outer: Offers): Offers {
+  const scope = new Map(nodePlan.parents.length ? [] : outer);
+  for (const p of nodePlan.parents) for (const [k, v] of produced.get(p) ?? []) scope.set(k, v);
+  return scope;
+}
+
+/** A map's result: its `reduce`'s return type, else the array of element results. */
+function mapResultType(ctx: Context, node: NodeSpec, body: GraphPlan, produced: Map<number, Offers | undefined>): ts.Type {
+  if (node.map!.customReduce) return reduceReturnType(ctx.project, ctx.root, node.site) ?? ctx.types.unknown;
+  return ctx.types.arrayOf(elementResultType(ctx.types, body, produced));
+}
+
+/**
+ * One element's result, as runtime/execute/run-graph.ts `elementResult` builds it: the outputs of the
+ * body's terminal nodes merged; the value itself when that is one name, else an object of them all.
+ */
+function elementResultType(types: ValueTypes, body: GraphPlan, produced: Map<number, Offers | undefined>): ts.Type {
+  const byName = new Map<string, ts.Type[]>();
+  for (const id of body.terminals) {
+    const offers = produced.get(id);
+    if (!offers) return types.unknown;
+    for (const [name, t] of offers) byName.set(name, [...(byName.get(name) ?? []), t]);
+  }
+  const merged = new Map([...byName].map(([name, list]) => [name, types.unionOf(list)]));
+  return merged.size === 1 ? [...merged.values()][0] : types.objectOf(merged);
+}
+
+/** The element type of an array-like value; undefined when it is not one (`any` stays `any`). */
+function elementOf(types: ValueTypes, t: ts.Type): ts.Type | undefined {
+  if (t.flags & ts.TypeFlags.Any) return t;
+  const nn = types.checker.getNonNullableType(t);
+  if (types.checker.isArrayType(nn)) return types.checker.getTypeArguments(nn as ts.TypeReference)[0];
+  if (nn.flags & ts.TypeFlags.StringLike) return undefined;
+  return nn.getNumberIndexType();
 }
 
 /**
@@ -135,12 +155,8 @@ export function checkGraphTypes(input: TypeCheckInput, graph: GraphSpec, plan: G
  * property is checked at that property; anything else (`Sleep(opts)`, `Sleep({ ...base })`) by the type
  * of the argument's property, at the argument.
  */
-function checkBound(input: TypeCheckInput, node: NodeSpec, task: ExtractedTask, name: string, dst: Type): Diagnostic[] {
-  const sf = input.project.getSourceFile(`${input.root}/${node.site.file}`);
-  if (!sf) return [];
-  const pos = sf.compilerNode.getPositionOfLineAndCharacter(node.site.line - 1, node.site.column - 1);
-  const call = sf.getDescendantAtPos(pos)?.getFirstAncestorByKind(SyntaxKind.CallExpression);
-  const arg = call?.getArguments()[0];
+function checkBound(ctx: Context, node: NodeSpec, task: ExtractedTask, name: string, dst: Type): Diagnostic[] {
+  const arg = callAt(ctx.project, ctx.root, node.site)?.getArguments()[0];
   if (!arg) return [];
   const prop = Node.isObjectLiteralExpression(arg) ? arg.getProperty(name) : undefined;
   let t: Type | undefined;
@@ -151,7 +167,6 @@ function checkBound(input: TypeCheckInput, node: NodeSpec, task: ExtractedTask, 
   } else {
     t = arg.getType().getProperty(name)?.getTypeAtLocation(arg);
   }
-  if (!t || assignable(input, { ts: t }, dst)) return [];
-  const { line, column } = sf.getLineAndColumnAtPos(at.getStart());
-  return [{ code: "OF103", message: `Bound input "${name}" of task ${task.spec.name} is ${t.getText(undefined, 1)}, expected ${dst.getText(undefined, 1)}`, site: { file: node.site.file, line, column } }];
+  if (!t || ctx.types.assignable(t.compilerType, dst.compilerType)) return [];
+  return [{ code: "OF103", message: `Bound input "${name}" of task ${task.spec.name} is ${ctx.types.text(t.compilerType)}, expected ${ctx.types.text(dst.compilerType)}`, site: siteOf(at, ctx.root) }];
 }

@@ -11,6 +11,7 @@ import {
   type SourceFile,
   type Type,
   type TypeChecker,
+  type TypeNode,
 } from "ts-morph";
 import type { InputSpec, OutputSpec, Site, TaskSpec } from "../contract/manifest.js";
 
@@ -22,13 +23,13 @@ import type { InputSpec, OutputSpec, Site, TaskSpec } from "../contract/manifest
 
 export interface ExtractedTask {
   spec: TaskSpec;
-  /** Parameter types by input name (for an `IterateOn` input: the full, branded parameter type). */
+  /** Parameter types by input name (for an `IterateOn` input: the parameter's type, which is `T` or a union holding `T & brand`). */
   inputTypes: Map<string, Type>;
   outputTypes: Map<string, Type>;
   /**
-   * Element types of `IterateOn` inputs. When the element cannot be expressed as a single checker
-   * type (a union written through a re-alias), this is the branded parameter type: the brand is an
-   * optional property, so assignability to it is the same as to the element.
+   * Element types of `IterateOn` inputs: `T` exactly as written in `IterateOn<K, T>`. For a parameter
+   * whose type is not written (typed by its context) or goes through a generic alias, this is the
+   * parameter's type, which is `T` (its branded members are subsets of `T`).
    */
   iterateElementTypes: Map<string, Type>;
   /** The `task(` call. */
@@ -48,7 +49,7 @@ type TaskFunctionNode = FunctionDeclaration | FunctionExpression | ArrowFunction
 
 /** The module that declares `task` and `IterateOn`, wherever "outflow" resolves to. */
 const TASK_MODULE = "/runtime/api/task.ts";
-/** The property `IterateOn<K, T>` adds to `T`: `{ readonly __iterateOn?: K }`. */
+/** The property of the branded member of `IterateOn<K, T>` (`T | (T & { readonly __iterateOn?: K })`). */
 export const ITERATE_ON_BRAND = "__iterateOn";
 
 interface Context {
@@ -207,7 +208,7 @@ function readInput(param: ParameterDeclaration, task: ExtractedTask, ctx: Contex
     optional: param.isOptional(),
     hasDefault: param.hasInitializer(),
   };
-  const iterate = iterateOnOf(type, param);
+  const iterate = iterateOnOf(param, type);
   if (typeof iterate === "string") {
     report(ctx, "OF121", site, `task ${taskName}: parameter ${name}: ${iterate}`);
     return undefined;
@@ -233,12 +234,43 @@ interface IterateOnInfo {
   elementText: string;
 }
 
+const targetError = (written: string) => `IterateOn needs one string literal target (IterateOn<"upstream_array", T>), got ${written}`;
+
 /**
- * Finds `IterateOn<K, T>` by its brand property, so it also works through a re-alias
- * (`type RowItem = IterateOn<"rows", Row>`). A union `T` distributes: `(A & brand) | (B & brand)`.
- * Returns an error message for a malformed brand.
+ * Finds `IterateOn<K, T>` on a parameter. As written, directly or through the user's own aliases
+ * (`type RowItem = IterateOn<"rows", Row>`): that gives `T` exactly, for any `T` (`null`, `unknown` and
+ * `any` leave no room for a brand). Else (a parameter typed by its context, a generic alias) by the brand
+ * on the parameter's type. Returns an error message for a target that is not one string literal.
  */
-export function iterateOnOf(type: Type, at: Node): IterateOnInfo | string | undefined {
+export function iterateOnOf(param: ParameterDeclaration, type: Type): IterateOnInfo | string | undefined {
+  const written = writtenIterateOn(param.getTypeNode());
+  if (!written) return brandedIterateOn(type, param);
+  const key = written.key.getType();
+  if (!key.isStringLiteral()) return targetError(written.text);
+  const element = written.element.getType();
+  return { target: key.getLiteralValue() as string, element, elementText: element.getText(param) };
+}
+
+/** The `K` and `T` of `IterateOn<K, T>` written in a type node, through non-generic type aliases. */
+function writtenIterateOn(node: TypeNode | undefined, seen = new Set<Node>()): { key: TypeNode; element: TypeNode; text: string } | undefined {
+  while (Node.isParenthesizedTypeNode(node)) node = node.getTypeNode();
+  if (!Node.isTypeReference(node)) return undefined;
+  const symbol = node.getTypeName().getSymbol();
+  const target = symbol?.isAlias() ? symbol.getAliasedSymbol() : symbol;
+  for (const decl of target?.getDeclarations() ?? []) {
+    if (!Node.isTypeAliasDeclaration(decl) || seen.has(decl)) continue;
+    if (decl.getName() === "IterateOn" && isInTaskModule(decl)) {
+      const [key, element] = node.getTypeArguments();
+      return key && element ? { key, element, text: node.getText() } : undefined;
+    }
+    // A generic alias's `T` is the reference's argument: left to the brand.
+    if (decl.getTypeParameters().length === 0) return writtenIterateOn(decl.getTypeNode(), seen.add(decl));
+  }
+  return undefined;
+}
+
+/** `IterateOn` found by the brand of a union member (`number | (number & brand)`), or an intersection's. */
+function brandedIterateOn(type: Type, at: Node): IterateOnInfo | string | undefined {
   const members = type.isUnion() ? type.getUnionTypes() : [type];
   const targets = new Set<string | null>();
   for (const member of members) {
@@ -247,15 +279,14 @@ export function iterateOnOf(type: Type, at: Node): IterateOnInfo | string | unde
   }
   if (targets.size === 0) return undefined;
   const [target] = targets;
-  if (targets.size > 1 || target === null) {
-    return `IterateOn needs one string literal target (IterateOn<"upstream_array", T>), got ${type.getText(at)}`;
-  }
+  if (targets.size > 1 || target === null) return targetError(type.getText(at));
   const direct = directIterateOnElement(type);
   if (direct) return { target, element: direct, elementText: direct.getText(at) };
+  // The type is `T` (a branded member is a subset of its plain one): its text without the brand.
   const stripped = members.map(stripIterateOn);
   const element = stripped.length === 1 && stripped[0].length === 1 ? stripped[0][0] : type;
-  const elementText = stripped.map((parts) => parts.map((t) => t.getText(at)).join(" & ")).join(" | ");
-  return { target, element, elementText: elementText.replace(/\bfalse \| true\b/, "boolean") };
+  const texts = new Set(stripped.map((parts) => parts.map((t) => t.getText(at)).join(" & ")));
+  return { target, element, elementText: [...texts].join(" | ").replace(/\bfalse \| true\b/, "boolean") };
 }
 
 /** The brand's target: the key string, `null` when it is not a string literal, undefined without a brand. */
@@ -266,7 +297,7 @@ function brandTarget(type: Type, at: Node): string | null | undefined {
   return key.isStringLiteral() ? (key.getLiteralValue() as string) : null;
 }
 
-/** `T` of a parameter written `IterateOn<K, T>` directly (the alias symbol is kept then). */
+/** `T` of a type that is `IterateOn<K, T>` itself (the alias symbol is kept then). */
 function directIterateOnElement(type: Type): Type | undefined {
   const alias = type.getAliasSymbol();
   const args = type.getAliasTypeArguments();
@@ -274,7 +305,7 @@ function directIterateOnElement(type: Type): Type | undefined {
   return isIterateOn && args.length === 2 ? args[1] : undefined;
 }
 
-/** `{ readonly __iterateOn?: K }`: the member `IterateOn` intersects with `T`. */
+/** `{ readonly __iterateOn?: K }`: the brand `IterateOn` intersects with `T` in its branded member. */
 export function isIterateOnBrand(type: Type): boolean {
   const props = type.getProperties();
   return type.isObject() && props.length === 1 && props[0].getName() === ITERATE_ON_BRAND;

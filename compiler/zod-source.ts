@@ -290,8 +290,9 @@ export function validatorsModule(tasks: Iterable<ExtractedTask>): { code: string
   const diagnostics: CompilerDiagnostic[] = [];
   let entries = "";
   for (const task of tasks) {
+    // An `IterateOn<K, T>` input is checked as `T` (null passes for `number | null`).
     const inputs = task.spec.inputs.map((input) => ({
-      ...input, kind: "input", type: task.inputTypes.get(input.name)!, site: task.inputSites.get(input.name),
+      ...input, kind: "input", type: task.iterateElementTypes.get(input.name) ?? task.inputTypes.get(input.name)!, site: task.inputSites.get(input.name),
     }));
     const outputs = task.spec.outputs.map((output) => ({
       ...output, kind: "output", type: task.outputTypes.get(output.name)!, site: task.outputSites.get(output.name),

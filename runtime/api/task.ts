@@ -3,10 +3,12 @@ import type { GraphNode } from "../graph/model.js";
 
 /**
  * `IterateOn<"some_data_array", number>`: this parameter receives one element of the upstream array
- * target `some_data_array` when the task is the first of a `map()` body. A plain `number` is assignable
- * to it, so the task stays an ordinary function.
+ * target `some_data_array` when the task is the first of a `map()` body. It is exactly `T` (`T` or a
+ * subset of `T`), for any `T`, `null`, `unknown` and `any` included: a plain `number` is assignable to
+ * it, so the task stays an ordinary function. The branded member only marks the parameter for the
+ * compiler where `T & brand` survives; the compiler reads `IterateOn<K, T>` as written first.
  */
-export type IterateOn<K extends string, T> = T & { readonly __iterateOn?: K };
+export type IterateOn<K extends string, T> = T | (T & { readonly __iterateOn?: K });
 
 /** Any task function. `never[]` (not `any[]`) keeps the declared parameter types for the compiler. */
 export type TaskFunction = (...args: never[]) => unknown;

@@ -97,13 +97,21 @@ export const EachAliased = task(function EachAliased(row: Row): void {});
 export const MakeTextRows = task(function MakeTextRows(): { rows: string[] } {
   return { rows: ["a"] };
 });
+export const NeedStrs = task(function NeedStrs(counted: string[]): void {});
+export const Pair = task(function Pair(item: IterateOn<"items", number>): { b: number; c: string } {
+  return { b: item, c: String(item) };
+});
+export const TakeWrongPairs = task(function TakeWrongPairs(pairs: { b: string; zzz: boolean }[]): void {});
+export const MakeMaybes = task(function MakeMaybes(): { items: (number | null)[] } {
+  return { items: [1, null] };
+});
 `;
 
 const COMMANDS = `import { command, map } from "outflow";
 import {
   MakeText, MakeNumber, UseNumber, Compute, Sleep, MakeArray, MakeStrings, MakeScalar, Each, EachRow, Scale, TakeStrings,
   A, B, Done, MakeArrayAndText, ScaleEach, MakeModeC, TakeMode, MakeFrozen, TakeMutable, MaybeNumber, AsyncText,
-  MakeMatrix, RowCells, Cell, TakeTextGrid, EachAliased, MakeTextRows,
+  MakeMatrix, RowCells, Cell, TakeTextGrid, EachAliased, MakeTextRows, NeedStrs, Pair, TakeWrongPairs, MakeMaybes,
 } from "./tasks.js";
 
 export const missing_input = command({
@@ -335,6 +343,60 @@ export const bad_pipe = command({
     MakeNumber().pipe(UseNumber as never);
   },
 });
+
+export const reduce_mismatch = command({
+  setup() {
+    MakeArray().pipe(map({ outputName: "counted", reduce: (elements) => elements.length }, () => {
+      Each();
+    })).pipe(NeedStrs());
+  },
+});
+
+export const element_object_mismatch = command({
+  setup() {
+    MakeArray().pipe(map({ outputName: "pairs" }, () => {
+      Pair();
+    })).pipe(TakeWrongPairs());
+  },
+});
+
+export const nullable_element = command({
+  setup() {
+    MakeMaybes().pipe(map({ outputName: "strict" }, () => {
+      Each();
+    }));
+  },
+});
+
+export const bad_map_options = command({
+  setup() {
+    MakeArray().pipe(map({ outputName: "none_at_once", simultaneousTasks: 0 }, () => {
+      Each();
+    }));
+    const limits = { outputName: "negative", simultaneousTasks: -1 };
+    MakeArray().pipe(map(limits, () => {
+      Each();
+    }));
+    MakeArray().pipe(map({
+      outputName: "cpus",
+      cpusPerTask: 0,
+      simultaneousTasks: 2,
+    }, () => {
+      Each();
+    }));
+    MakeArray().pipe(map({ outputName: "half_cpu", cpusPerTask: 0.5 }, () => {
+      Each();
+    }));
+  },
+});
+
+export const no_output_name = command({
+  setup() {
+    MakeArray().pipe(map({} as any, () => {
+      Each();
+    }));
+  },
+});
 `;
 
 /** A task that is not exported (so it has no identity), used by a command in the same module. */
@@ -557,6 +619,55 @@ const CASES: Case[] = [
     site: inCommand("conflicting_targets", "map("),
     words: ["map(conflict)", "conflicting targets: items, rows"],
   },
+  {
+    title: "OF102 a map's result with reduce is the reduce's return type",
+    code: "OF102",
+    site: inCommand("reduce_mismatch", "NeedStrs()"),
+    words: ['"counted"', "NeedStrs", "the reduce of map(counted) provides number", "NeedStrs expects string[]"],
+  },
+  {
+    title: "OF102 the elements of a body whose last task has several outputs are objects of them",
+    code: "OF102",
+    site: inCommand("element_object_mismatch", "TakeWrongPairs()"),
+    words: ['"pairs"', "TakeWrongPairs", "map(pairs) provides { b: number; c: string; }[]", "expects { b: string; zzz: boolean; }[]"],
+  },
+  {
+    title: "OF108 an IterateOn<\"items\", number> over elements that may be null",
+    code: "OF108",
+    site: inCommand("nullable_element", "Each()"),
+    words: ['"item"', "elements of type number | null", "Each expects number"],
+  },
+  // OF113-OF114 map options
+  {
+    title: "OF113 simultaneousTasks: 0, at the option",
+    code: "OF113",
+    site: inCommand("bad_map_options", "simultaneousTasks: 0"),
+    words: ["map(none_at_once)", "simultaneousTasks", "positive integer", "got 0"],
+  },
+  {
+    title: "OF113 simultaneousTasks: -1 in a const the map is given, at the option",
+    code: "OF113",
+    site: inCommand("bad_map_options", "simultaneousTasks: -1"),
+    words: ["map(negative)", "simultaneousTasks", "positive integer", "got -1"],
+  },
+  {
+    title: "OF113 cpusPerTask: 0",
+    code: "OF113",
+    site: inCommand("bad_map_options", "cpusPerTask: 0,"),
+    words: ["map(cpus)", "cpusPerTask", "positive integer", "got 0"],
+  },
+  {
+    title: "OF113 cpusPerTask: 0.5",
+    code: "OF113",
+    site: inCommand("bad_map_options", "cpusPerTask: 0.5"),
+    words: ["map(half_cpu)", "cpusPerTask", "positive integer", "got 0.5"],
+  },
+  {
+    title: "OF114 a map without an outputName, at the map",
+    code: "OF114",
+    site: inCommand("no_output_name", "map("),
+    words: ["map()", "outputName"],
+  },
   // Command-level checks
   {
     title: "OF110 duplicate command names point at the second and name the first",
@@ -668,6 +779,24 @@ describe("diagnostics catalogue (one shared failing pipeline)", () => {
     const use = at("plugins/p/bad.ts", "ReturnsNumber();");
     const found = diagnostics.filter((d) => d.site.file === use.file && d.site.line === use.line);
     for (const d of found) expect(d.message, `${d.code}: ${d.message}`).not.toMatch(/not known|exported/);
+  });
+
+  it("lists the diagnostics in file, line, column order", () => {
+    const key = (d: Diagnostic) => [d.site.file, d.site.line, d.site.column] as const;
+    const sorted = [...diagnostics].sort((a, b) => {
+      const [fa, la, ca] = key(a);
+      const [fb, lb, cb] = key(b);
+      return fa < fb ? -1 : fa > fb ? 1 : la - lb || ca - cb;
+    });
+    expect(show(diagnostics)).toBe(show(sorted));
+  });
+
+  it("prints diagnostics in file, line, column order whatever order they come in", () => {
+    let printed = "";
+    printDiagnostics("/nonexistent", [...diagnostics].reverse(), (t) => (printed += t));
+    const heads = printed.split("\n").filter((l) => / - error OF\d+:/.test(l)).map((l) => l.slice(0, l.indexOf(" - error")));
+    const expected = diagnostics.map((d) => `${d.site.file}:${d.site.line}:${d.site.column}`);
+    expect(heads).toEqual(expected);
   });
 
   it("reports nothing beyond the catalogue", () => {

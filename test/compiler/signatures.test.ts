@@ -55,6 +55,17 @@ export const ReturnsNumber = task(function ReturnsNumber(): number {
 
 function task2(fn: () => void) { return fn; }
 export const NotATask = task2(() => {});
+
+type MaybeRow = IterateOn<"maybe_rows", Row | null>;
+export const MaybeEach = task(function MaybeEach(maybe: IterateOn<"maybe", number | null>): { n: number } {
+  return { n: maybe ?? 0 };
+});
+export const UnknownEach = task(function UnknownEach(weird: IterateOn<"weird", unknown>): void {});
+export const AnyEach = task(function AnyEach(loose: IterateOn<"loose", any>): void {});
+export const UndefinedEach = task(function UndefinedEach(nothing: IterateOn<"nothings", undefined>): void {});
+export const MaybeRowEach = task(function MaybeRowEach(row: MaybeRow): void {});
+const unannotated: (cell: IterateOn<"cells", number>) => void = (cell) => {};
+export const Unannotated = task(unannotated);
 `;
 
 /** The site of `snippet` (its first occurrence) in TASKS, plus `offset` characters. */
@@ -84,7 +95,7 @@ describe("extractTasks", () => {
 
   it("finds exported tasks with id, name, plugin and the site of `task`", () => {
     expect([...tasks.keys()].sort()).toEqual(
-      ["Each", "EachChoice", "EachFlag", "EachRow", "Fetch", "Later", "Params", "Print", "PrintAsync", "Renamed"]
+      ["AnyEach", "Each", "EachChoice", "EachFlag", "EachRow", "Fetch", "Later", "MaybeEach", "MaybeRowEach", "Params", "Print", "PrintAsync", "Renamed", "Unannotated", "UndefinedEach", "UnknownEach"]
         .map((n) => `plugins/demo/tasks.ts#${n}`)
         .sort(),
     );
@@ -143,7 +154,9 @@ describe("extractTasks", () => {
       iterateOn: { target: "some_data_array", elementType: "number" },
     });
     expect(each.iterateElementTypes.get("item")?.isNumber()).toBe(true);
-    expect(each.inputTypes.get("item")?.isIntersection()).toBe(true);
+    // The parameter's own type takes a plain number (the task stays an ordinary function).
+    const checker = result.project.getTypeChecker().compilerObject;
+    expect(checker.isTypeAssignableTo(checker.getNumberType(), each.inputTypes.get("item")!.compilerType)).toBe(true);
   });
 
   it("detects a re-aliased IterateOn by its brand", () => {
@@ -161,13 +174,55 @@ describe("extractTasks", () => {
     expect(get("EachChoice").spec.inputs[0].iterateOn).toEqual({ target: "choices", elementType: '"a" | "b"' });
     // Written directly, the element is exactly T, even for a union.
     expect(get("EachChoice").iterateElementTypes.get("choice")?.getText()).toBe('"a" | "b"');
-    // The element type of a re-aliased union keeps the (optional) brand, which is assignability-neutral.
+    // Through a re-alias too, the element is exactly T.
+    expect(get("EachFlag").iterateElementTypes.get("flag")?.getText()).toBe("boolean");
     const checker = result.project.getTypeChecker().compilerObject;
     const flagElement = get("EachFlag").iterateElementTypes.get("flag")!;
     const booleanType = get("Params").inputTypes.get("d")!;
     expect(checker.isTypeAssignableTo(booleanType.compilerType, flagElement.compilerType)).toBe(true);
     const numberType = get("Params").inputTypes.get("a")!;
     expect(checker.isTypeAssignableTo(numberType.compilerType, flagElement.compilerType)).toBe(false);
+  });
+
+  it.each([
+    ["MaybeEach", "maybe", "maybe", "number | null"],
+    ["UnknownEach", "weird", "weird", "unknown"],
+    ["AnyEach", "loose", "loose", "any"],
+    ["UndefinedEach", "nothing", "nothings", "undefined"],
+    ["MaybeRowEach", "row", "maybe_rows", "Row | null"],
+  ])("the element of %s's IterateOn is exactly T, also when T is or holds null, undefined, unknown or any", (name, param, target, element) => {
+    const found = get(name);
+    expect(found.spec.inputs[0].iterateOn).toEqual({ target, elementType: element });
+    expect(found.iterateElementTypes.get(param)?.getText()).toBe(element);
+  });
+
+  it("null is an element of IterateOn<K, number | null>, not of IterateOn<K, number>", () => {
+    const checker = result.project.getTypeChecker().compilerObject;
+    const nullable = get("MaybeEach").iterateElementTypes.get("maybe")!.compilerType;
+    expect(checker.isTypeAssignableTo(checker.getNullType(), nullable)).toBe(true);
+    expect(checker.isTypeAssignableTo(checker.getNullType(), get("Each").iterateElementTypes.get("item")!.compilerType)).toBe(false);
+  });
+
+  it("detects IterateOn on a parameter with no type written (typed by its context), by its brand", () => {
+    expect(get("Unannotated").spec.inputs[0].iterateOn).toEqual({ target: "cells", elementType: "number" });
+  });
+
+  it("a task with IterateOn parameters stays an ordinary function: .fn takes plain values, the body sees T", () => {
+    const use = result.project.createSourceFile(
+      join(result.root, "plugins/demo/use.ts"),
+      `import { Each, MaybeEach, UnknownEach, AnyEach, UndefinedEach } from "./tasks.js";
+const out: number = Each.fn(3).out;
+const n: number = MaybeEach.fn(null).n + MaybeEach.fn(2).n;
+UnknownEach.fn("anything");
+AnyEach.fn({});
+UndefinedEach.fn(undefined);
+const takesNull: null extends Parameters<typeof MaybeEach.fn>[0] ? true : false = true;
+const takesAnything: undefined extends Parameters<typeof UnknownEach.fn>[0] ? true : false = true;
+// @ts-expect-error null is not an element of IterateOn<"some_data_array", number>
+Each.fn(null);
+`,
+    );
+    expect(use.getPreEmitDiagnostics().map((d) => d.getMessageText())).toEqual([]);
   });
 
   it("accepts a function declaration and uses the first export name in source order", () => {

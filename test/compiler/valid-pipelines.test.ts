@@ -10,10 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CommandSpec, GraphSpec, Manifest } from "../../contract/manifest.js";
 import { build, type BuildResult } from "../../compiler/build.js";
 import { buildPipeline, locate, makePipeline, removePipelines, repoRoot } from "../helpers/pipeline-fixture.js";
+import { runBundle } from "../helpers/run-bundle.js";
 
 afterAll(removePipelines);
 
-const TASKS = `import { task, type IterateOn } from "outflow";
+const TASKS = `import { task, logger, type IterateOn } from "outflow";
 
 type Row = IterateOn<"rows", number>;
 
@@ -84,12 +85,51 @@ export const Cell = task(function Cell(cell: IterateOn<"cells", number>): { valu
 export const Grid = task(function Grid(grid: number[][]): void {});
 
 export const Extra = task(function Extra(x: number): void {});
+
+export const Show = task(function Show(out: unknown): void {});
+export const ShowList = task(function ShowList(grid: unknown[]): void {});
+export const ShowEither = task(function ShowEither(doubled_all: number | unknown[]): void {});
+
+export const Pair = task(function Pair(row: Row): { b: number; c: string } {
+  return { b: row, c: String(row) };
+});
+export const TakePairs = task(function TakePairs(pairs: { b: number; c: string }[]): void {});
+export const Half = task(function Half(doubled: number): { half: number } {
+  return { half: doubled / 2 };
+});
+export const Label = task(function Label(doubled: number): { label: string } {
+  return { label: String(doubled) };
+});
+export const TakeHalves = task(function TakeHalves(both: readonly { half: number; label: string }[]): void {});
+export const TakeTotal = task(function TakeTotal(total: number): void {});
+export const TakeLoose = task(function TakeLoose(loose: string[]): void {});
+
+export const MakeMaybe = task(function MakeMaybe(): { maybe: (number | null)[] } {
+  return { maybe: [1, null, 3] };
+});
+export const Fill = task(function Fill(maybe: IterateOn<"maybe", number | null>): { filled: number } {
+  return { filled: maybe ?? -1 };
+});
+export const ShowFilled = task(function ShowFilled(filled_all: number[]): void {
+  logger.info("FILLED " + JSON.stringify(filled_all));
+});
+export const MakeWeird = task(function MakeWeird(): { weird: unknown[] } {
+  return { weird: [1, "a", null] };
+});
+export const Kind = task(function Kind(weird: IterateOn<"weird", unknown>): { kind: string } {
+  return { kind: weird === null ? "null" : typeof weird };
+});
+export const ShowKinds = task(function ShowKinds(kinds: string[]): void {
+  logger.info("KINDS " + JSON.stringify(kinds));
+});
 `;
 
 const COMMANDS = `import { command, map, pipe } from "outflow";
 import {
   MakePair, TakeA, MakeMode, TakeMode, MakeList, MakeFrozen, TakeReadonly, EachFrozen, Defaults, Sleep, Fetch, Parse, Report,
   Log, Quiet, Source, Left, Right, Join, MakeRows, EachRow, Sum, MakeMatrix, RowCells, Cell, Grid, Extra,
+  Show, ShowList, ShowEither, Pair, TakePairs, Half, Label, TakeHalves, TakeTotal, TakeLoose,
+  MakeMaybe, Fill, ShowFilled, MakeWeird, Kind, ShowKinds,
 } from "./tasks.js";
 
 export const subtype = command({
@@ -170,6 +210,58 @@ export const nested_maps = command({
       }));
     });
     MakeMatrix().pipe(rows).pipe(Grid());
+  },
+});
+
+export const into_unknown = command({
+  setup() {
+    MakeRows().pipe(map({ outputName: "out" }, () => {
+      EachRow();
+    })).pipe(Show());
+    MakeMatrix().pipe(map({ outputName: "grid" }, () => {
+      RowCells().pipe(map({ outputName: "values" }, () => {
+        Cell();
+      }));
+    })).pipe(ShowList());
+    MakeRows().pipe(map({ outputName: "doubled_all" }, () => {
+      EachRow();
+    })).pipe(ShowEither());
+  },
+});
+
+export const element_objects = command({
+  setup() {
+    MakeRows().pipe(map({ outputName: "pairs" }, () => {
+      Pair();
+    })).pipe(TakePairs());
+    MakeRows().pipe(map({ outputName: "both" }, () => {
+      const doubled = EachRow();
+      doubled.pipe(Half());
+      doubled.pipe(Label());
+    })).pipe(TakeHalves());
+  },
+});
+
+export const reduced = command({
+  setup() {
+    MakeRows().pipe(map({ outputName: "total", reduce: (elements) => elements.length }, () => {
+      EachRow();
+    })).pipe(TakeTotal());
+    MakeRows().pipe(map({ outputName: "loose", reduce: (elements): any => elements }, () => {
+      EachRow();
+    })).pipe(TakeLoose());
+  },
+});
+
+export const nullable_elements = command({
+  db: false,
+  setup() {
+    MakeMaybe().pipe(map({ outputName: "filled_all" }, () => {
+      Fill();
+    })).pipe(ShowFilled());
+    MakeWeird().pipe(map({ outputName: "kinds" }, () => {
+      Kind();
+    })).pipe(ShowKinds());
   },
 });
 
@@ -327,6 +419,26 @@ describe("valid pipelines build without diagnostics", () => {
     expect(taskNames(outer.map!.body.nodes[1].map!.body)).toEqual(["Cell"]);
   });
 
+  it("a map's result into unknown, a nested map's into unknown[], and into a union with an array member", () => {
+    expectClean(["into_unknown"], ["Show", "ShowList", "ShowEither"]);
+    expect(taskNames(command(["into_unknown"]).graph)).toEqual(["MakeRows", "map(out)", "Show", "MakeMatrix", "map(grid)", "ShowList", "MakeRows", "map(doubled_all)", "ShowEither"]);
+  });
+
+  it("element results of several outputs are objects of them: one task's, and two terminal tasks' together", () => {
+    expectClean(["element_objects"], ["Pair", "TakePairs", "Half", "Label", "TakeHalves"]);
+  });
+
+  it("a map with reduce provides the reduce's return type; a reduce returning any is not checked", () => {
+    expectClean(["reduced"], ["TakeTotal", "TakeLoose"]);
+    expect(command(["reduced"]).graph!.nodes.filter((n) => n.map?.customReduce)).toHaveLength(2);
+  });
+
+  it("IterateOn over elements that may be null, and over unknown[]", () => {
+    expectClean(["nullable_elements"], ["MakeMaybe", "Fill", "ShowFilled", "MakeWeird", "Kind", "ShowKinds"]);
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#Fill"].inputs[0].iterateOn).toEqual({ target: "maybe", elementType: "number | null" });
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#Kind"].inputs[0].iterateOn).toEqual({ target: "weird", elementType: "unknown" });
+  });
+
   it("subcommands of a non-invokable group, one with a name override", () => {
     expectClean(["group"], []);
     expect(command(["group"])).toMatchObject({ invokable: false, graph: null, subcommands: ["first", "second"] });
@@ -363,7 +475,7 @@ describe("valid pipelines build without diagnostics", () => {
       expect(manifest.format).toBe(1);
       expect(manifest.configModule).toBe("outflow.config.ts");
       expect(manifest.plugins).toEqual([{ name: "p", dir: "plugins/p" }]);
-      expect(Object.keys(manifest.tasks)).toHaveLength(27);
+      expect(Object.keys(manifest.tasks)).toHaveLength(43);
       expect(manifest.tasks["plugins/p/tasks.ts#RowCells"]).toEqual({
         id: "plugins/p/tasks.ts#RowCells",
         name: "RowCells",
@@ -409,6 +521,13 @@ describe("valid pipelines build without diagnostics", () => {
         extra: { type: "boolean", default: true, description: "Also run Extra" },
         level: { type: "integer", default: 2 },
       });
+    });
+
+    it.each(["sequential", "threads"])("null and unknown elements reach their IterateOn task and pass its validator (%s)", (backend) => {
+      const r = runBundle(root, "nullable_elements", ["--backend", backend]);
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).toContain("FILLED [1,-1,3]");
+      expect(r.output).toContain('KINDS ["number","string","null"]');
     });
 
     it("dist/ has one bundle per top-level command (not per subcommand), manage.js and the native addon", () => {

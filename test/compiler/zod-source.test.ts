@@ -251,6 +251,8 @@ export const Generic = task(function Generic<T>(value: T): { same: T } {
 export const Callback = task(function Callback(done: () => void, opaque: unknown): { when: Date } {
   return { when: new Date() };
 });
+
+export const Elements = task(function Elements(maybe: IterateOn<"maybes", number | null>, weird: IterateOn<"weirds", unknown>, row: IterateOn<"rows", Row | undefined>): void {});
 `;
 
 /** The site of `snippet` (its first occurrence) in TASKS. */
@@ -317,6 +319,15 @@ describe("validatorsModule", () => {
     expect(callback.inputs.opaque.schema.safeParse(() => 1).success).toBe(true);
     expect(callback.outputs.when.schema.safeParse(new Date()).success).toBe(true);
     expect(callback.outputs.when.is!(new Date())).toBe(true);
+  });
+
+  it("checks an IterateOn input against T itself: null for number | null, anything for unknown", () => {
+    const elements = validators["plugins/demo/tasks.ts#Elements"];
+    for (const [name, good, bad] of [["maybe", [1, null, NaN], ["1", undefined]], ["weird", [null, undefined, "x", 1, {}], []], ["row", [undefined, { id: 1 }], [null, { id: "1" }]]] as const) {
+      const check = elements.inputs[name];
+      for (const v of good) expect(check.schema.safeParse(v).success && (check.is?.(v) ?? true), `${name} accepts ${String(v)}`).toBe(true);
+      for (const v of bad) expect(check.schema.safeParse(v).success || (check.is?.(v) ?? false), `${name} rejects ${String(v)}`).toBe(false);
+    }
   });
 
   it("reports unsupported types as OF120 at the target, naming task and target", () => {

@@ -1,0 +1,73 @@
+import { Node, ts, type Project, type Type } from "ts-morph";
+import type { GraphSpec, NodeSpec, Site } from "../contract/manifest.js";
+import type { Diagnostic } from "../contract/diagnostic.js";
+import { callAt, objectLiteralOf, propertyNamed } from "./call-at.js";
+import { siteOf } from "./signatures.js";
+
+/**
+ * What the source of a `map(options, body)` call says about its options: literal values that cannot work
+ * (OF113), a map with no `outputName` (OF114), and the return type of its `reduce`.
+ */
+
+/** Options that count things: a positive integer or nothing. */
+const COUNTS = ["cpusPerTask", "simultaneousTasks"] as const;
+
+/** OF113 and OF114 for every map of a graph, at any depth (map and loop bodies included). */
+export function checkMapOptions(project: Project, root: string, graph: GraphSpec): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  for (const node of graph.nodes) {
+    if (node.kind === "map") diagnostics.push(...checkMap(project, root, node));
+    const body = node.map?.body ?? node.loop?.body;
+    if (body) diagnostics.push(...checkMapOptions(project, root, body));
+  }
+  return diagnostics;
+}
+
+function checkMap(project: Project, root: string, node: NodeSpec): Diagnostic[] {
+  const options = objectLiteralOf(callAt(project, root, node.site)?.getArguments()[0]);
+  const diagnostics: Diagnostic[] = [];
+  // The recorded options are what the map gets (an `outputName` that depends on args has a placeholder there).
+  const name: unknown = node.map!.options.outputName;
+  const label = `map(${typeof name === "string" ? name : ""})`;
+  if (typeof name !== "string") {
+    diagnostics.push({ code: "OF114", message: `${label} has no outputName: the map's result needs a name, as in map({ outputName: "results" }, () => { ... })`, site: node.site });
+  }
+  for (const option of COUNTS) {
+    const property = options && propertyNamed(options, option);
+    const value = property && valueNode(property);
+    if (!property || !value) continue;
+    const bad = numberLiterals(value.getType()).find((n) => !Number.isInteger(n) || n < 1);
+    if (bad === undefined) continue;
+    diagnostics.push({ code: "OF113", message: `${label}: ${option} must be a positive integer, got ${bad}`, site: siteOf(property, root) });
+  }
+  return diagnostics;
+}
+
+/** The expression a property's value is read from (`x: 0`, shorthand `x`). */
+function valueNode(property: Node): Node | undefined {
+  if (Node.isPropertyAssignment(property)) return property.getInitializer();
+  return Node.isShorthandPropertyAssignment(property) ? property : undefined;
+}
+
+/** The number literals a type is (`0`, `-1`, a union `0 | 4`); none for `number`. */
+function numberLiterals(type: Type): number[] {
+  const members = type.isUnion() ? type.getUnionTypes() : [type];
+  return members.flatMap((t) => (t.isNumberLiteral() ? [t.getLiteralValue() as number] : []));
+}
+
+/**
+ * The type a map with `reduce` provides: the return type of its `reduce` function as the checker sees it
+ * at the `map(` call. Undefined (not checked) when the call or the function cannot be seen, or it returns
+ * `any` or `unknown` (as a `reduce` typed by `MapOptions` itself does).
+ */
+export function reduceReturnType(project: Project, root: string, site: Site): ts.Type | undefined {
+  const arg = callAt(project, root, site)?.getArguments()[0];
+  if (!arg) return undefined;
+  const options = objectLiteralOf(arg);
+  const property = options && propertyNamed(options, "reduce");
+  const fn = property ? (valueNode(property) ?? property).getType() : arg.getType().getProperty("reduce")?.getTypeAtLocation(arg);
+  const signatures = fn?.getNonNullableType().getCallSignatures() ?? [];
+  if (signatures.length !== 1) return undefined;
+  const returned = signatures[0].getReturnType();
+  return returned.isAny() || returned.isUnknown() ? undefined : returned.compilerType;
+}
