@@ -213,6 +213,20 @@ function namesOf(spec: TaskSpec) {
   return names;
 }
 
+/**
+ * A map's (or loop's) pass-through input is the same value for every element (iteration): checked once per
+ * body task and input, not once per element (a 1e6-number array passed through costs ~2 ms to check).
+ */
+const checkedPassThrough = new WeakMap<object, Set<string>>();
+export function validatePassThrough(exec: Execution, spec: TaskSpec, name: string, outer: object, value: unknown): void {
+  let checked = checkedPassThrough.get(outer);
+  if (!checked) checkedPassThrough.set(outer, (checked = new Set()));
+  const key = `${spec.id}\0${name}`;
+  if (checked.has(key)) return;
+  validateInput(spec, exec.validators, name, value);
+  checked.add(key);
+}
+
 /** The observer's answer, a promise only when it really is one (await it then). */
 function finish(exec: Execution, handle: unknown, state: "success" | "failed" | "skipped", error?: unknown): void | Promise<void> {
   return exec.observer.taskFinished(handle, state, error);
@@ -227,7 +241,8 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
   try {
     const args = plan.inputs.map((input) => {
       const value = inputValue(input, node, results, frame);
-      validateInput(spec, exec.validators, input.name, value);
+      if (input.from.kind === "outer") validatePassThrough(exec, spec, input.name, frame.outer, value);
+      else validateInput(spec, exec.validators, input.name, value);
       return value;
     });
     const scope: Scope = { ...exec.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin, element: frame.element?.index } };

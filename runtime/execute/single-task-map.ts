@@ -4,7 +4,7 @@ import { runInScope, type Scope } from "../context.js";
 import { isSkipped } from "../api/control.js";
 import { inputGuard, singleOutputReader, validateInput, validateOutputs } from "./validate.js";
 import { EventLoopTurns } from "./event-loop-turn.js";
-import { TaskFailure, elementStartEvent, isThenable, lazyEm, silentObserver, type Execution, type MapJob } from "./run-graph.js";
+import { TaskFailure, elementStartEvent, isThenable, lazyEm, silentObserver, validatePassThrough, type Execution, type MapJob } from "./run-graph.js";
 
 /**
  * The fast path for the most common map: a body of ONE task. It skips the per-element graph machinery
@@ -70,8 +70,12 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   const callAny = (value: unknown): unknown => {
     const args = plan.inputs.map((input) => {
       const from = input.from;
-      const v = from.kind === "element" ? value : from.kind === "outer" ? job.outer[from.output] : from.kind === "bound" ? node.bound[input.name] : undefined;
-      validateInput(spec, exec.validators, input.name, v);
+      if (from.kind === "element") {
+        validateInput(spec, exec.validators, input.name, value);
+        return value;
+      }
+      const v = from.kind === "outer" ? job.outer[from.output] : from.kind === "bound" ? node.bound[input.name] : undefined;
+      validatePassThrough(exec, spec, input.name, job.outer, v);
       return v;
     });
     return fn(...args);

@@ -5,6 +5,20 @@ import { runBundle } from "../helpers/run-bundle.js";
 const tasks = `
 import { task, context, logger, type IterateOn } from "outflow";
 
+// A pass-through whose every read is counted: how often the map body's task input is checked.
+let reads = 0;
+export const Counted = task(function Counted(): { values: number[]; settings: { scale: number } } {
+  return { values: [1, 2, 3, 4, 5, 6], settings: { get scale() { reads++; return 10; } } };
+});
+export const Scale = task(function Scale(value: IterateOn<"values", number>, settings: { scale: number }): { scaled: number } {
+  return { scaled: value * settings.scale };
+});
+export const Scale2 = task(function Scale2(scaled: number): { again: number } {
+  return { again: scaled + 1 };
+});
+export const ShowReads = task(function ShowReads(scaled: unknown[]): void {
+  logger.info("READS " + reads + " " + JSON.stringify(scaled));
+});
 export const Numbers = task(function Numbers(): { values: number[] } {
   return { values: [5, 1, 4, 2, 3] };
 });
@@ -175,6 +189,9 @@ export const Extra = task(function Extra(missing_input: string): void {
 const commands = `
 import { command, map, ifThenElse } from "outflow";
 import * as t from "./tasks.js";
+
+export const pass_through_once = command({ setup() { t.Counted().pipe(map({ outputName: "scaled" }, () => { t.Scale(); })).pipe(t.ShowReads()); } });
+export const pass_through_once_body = command({ setup() { t.Counted().pipe(map({ outputName: "scaled" }, () => { t.Scale().pipe(t.Scale2()); })).pipe(t.ShowReads()); } });
 
 export const ordered = command({
   description: "map with uneven durations",
@@ -425,6 +442,13 @@ describe("validation at task boundaries", () => {
     const output = runBundle(root, "bad_element_output", ["--backend", backend]);
     expect(output.code).toBe(1);
     expect(output.stderr).toMatch(/task Halve \(map element 2\) failed: TaskValueError: Task Halve: output "half" expected number, got string 'two'/);
+  });
+
+  it.each([["pass_through_once", "[10,20,30,40,50,60]"], ["pass_through_once_body", "[11,21,31,41,51,61]"]])("checks a map's pass-through input once, not once per element (%s)", (command, results) => {
+    const r = runBundle(root, command, []);
+    expect(r.code, r.stderr).toBe(0);
+    // The 6 elements read settings.scale once each, Counted's output check once, Scale's input check once.
+    expect(r.output).toContain(`READS 8 ${results}`);
   });
 
   it("stores a task's exception with a stack pointing at the user's source", () => {
