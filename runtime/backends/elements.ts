@@ -9,7 +9,7 @@ import type { OutflowConfig } from "../config/schema.js";
 import type { RunInfo, Scope } from "../context.js";
 import { recordAndCheck } from "../graph/record-and-check.js";
 import type { ModuleTable } from "../registry.js";
-import { runMapElement, silentObserver, type Execution, type MapJob } from "../execute/run-graph.js";
+import { SKIPPED_ELEMENT, runMapElement, silentObserver, type Execution, type MapJob } from "../execute/run-graph.js";
 import type { Validators } from "../execute/validate.js";
 import type { Graph, GraphNode } from "../graph/model.js";
 import type { GraphPlan, NodePlan } from "../graph/plan.js";
@@ -127,9 +127,11 @@ export class ElementHost {
     const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items, parentHandle: null, elementPath: batch.elementPath };
     const results: ElementOutcome[] = [];
     const events: RecordedEvent[] = [];
-    const done = (outcome: ElementOutcome) => {
-      if (sink) sink(outcome.index, outcome.ok, outcome.ok ? outcome.value : outcome.error);
-      else results.push(outcome);
+    const done = (raw: ElementOutcome) => {
+      if (sink) sink(raw.index, raw.ok, raw.ok ? raw.value : raw.error);
+      // A skipped element crosses the process boundary as a flag (the marker is a symbol).
+      const outcome: ElementOutcome = raw.ok && raw.value === SKIPPED_ELEMENT ? { index: raw.index, ok: true, value: undefined, skipped: true } : raw;
+      if (!sink) results.push(outcome);
       // This element's task record events (ids stay unique across the batch).
       const mine = collector ? collector.take() : noEvents;
       for (const e of mine) events.push(e);

@@ -32,7 +32,8 @@ export interface RecordedEvent {
 }
 
 /** One element's outcome, by its index in the map's input array. */
-export type ElementOutcome = { index: number; ok: true; value: unknown } | { index: number; ok: false; error: SerializedError };
+/** `skipped`: the element's body returned Skipped; it has no value and is left out of the map's results. */
+export type ElementOutcome = { index: number; ok: true; value: unknown; skipped?: true } | { index: number; ok: false; error: SerializedError };
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof TaskFailure) return { ...serializeError(error.cause), task: error.task, elementPath: error.elementPath };

@@ -283,8 +283,20 @@ export function terminalOutputs(outputs: Map<number, Outputs>, plan: GraphPlan):
   return merged;
 }
 
+/**
+ * The result of a map element that was skipped (its body's terminal tasks returned Skipped): it has no
+ * result, and is left out of the map's results (which keep input order).
+ */
+export const SKIPPED_ELEMENT: unique symbol = Symbol("outflow.skippedElement");
+
+/** The map's results without its skipped elements. */
+function withoutSkipped(elements: unknown[]): unknown[] {
+  return elements.includes(SKIPPED_ELEMENT) ? elements.filter((e) => e !== SKIPPED_ELEMENT) : elements;
+}
+
 /** One element's result: the outputs of the body's terminal tasks; a single output is unwrapped. */
 export function elementResult(outputs: Map<number, Outputs>, plan: GraphPlan): unknown {
+  if (plan.terminals.length > 0 && plan.terminals.every((id) => outputs.get(id) === SKIP)) return SKIPPED_ELEMENT;
   const merged = terminalOutputs(outputs, plan);
   const keys = Object.keys(merged);
   return keys.length === 1 ? merged[keys[0]] : merged;
@@ -302,7 +314,7 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
     if (!isIterable(items)) throw new TaskValueError(`${name}: upstream target "${plan.iterate}" is not an array (got ${items === null ? "null" : typeof items})`);
     const job: MapJob = { node, path: nodePath(node), plan, outer, items: items as ArrayLike<unknown>, parentHandle: handle, elementPath: frame.elementPath };
     const started = performance.now();
-    const elements = await (exec.runMap ? exec.runMap(job) : runMapSequential(exec, job));
+    const elements = withoutSkipped(await (exec.runMap ? exec.runMap(job) : runMapSequential(exec, job)));
     mapLog.debug(`${name}: ${job.items.length} element${job.items.length === 1 ? "" : "s"} in ${((performance.now() - started) / 1000).toFixed(3)} s`);
     const value = info.reduce ? info.reduce(elements) : elements;
     await exec.observer.taskFinished(handle, "success");

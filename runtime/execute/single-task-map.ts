@@ -4,7 +4,7 @@ import { runInScope, type Scope } from "../context.js";
 import { isSkipped } from "../api/control.js";
 import { inputGuard, singleOutputReader, validateInput, validateOutputs } from "./validate.js";
 import { EventLoopTurns } from "./event-loop-turn.js";
-import { TaskFailure, elementStartEvent, isThenable, lazyEm, silentObserver, validatePassThrough, type Execution, type MapJob } from "./run-graph.js";
+import { SKIPPED_ELEMENT, TaskFailure, elementStartEvent, isThenable, lazyEm, silentObserver, validatePassThrough, type Execution, type MapJob } from "./run-graph.js";
 
 /**
  * The fast path for the most common map: a body of ONE task. It skips the per-element graph machinery
@@ -96,7 +96,7 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
     // element and nothing awaited unless the task returns a promise (a 1e6 map's workers stay small).
     const settle = (index: number, returned: unknown): void => {
       try {
-        onResult(index, true, isSkipped(returned) ? {} : resultOf(returned));
+        onResult(index, true, isSkipped(returned) ? SKIPPED_ELEMENT : resultOf(returned));
       } catch (error) {
         onResult(index, false, exitOrFailure(index, error));
       }
@@ -173,7 +173,7 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
       let returned = call(value);
       if (isThenable(returned)) returned = await returned;
       const skipped = isSkipped(returned);
-      const result = skipped ? {} : resultOf(returned);
+      const result = skipped ? SKIPPED_ELEMENT : resultOf(returned);
       await finish(handle, skipped ? "skipped" : "success");
       await finish(element, "success");
       onResult(index, true, result);

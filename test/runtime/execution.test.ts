@@ -3,8 +3,15 @@ import { buildPipeline, makePipeline, removePipelines } from "../helpers/pipelin
 import { runBundle } from "../helpers/run-bundle.js";
 
 const tasks = `
-import { task, context, logger, type IterateOn } from "outflow";
+import { task, context, logger, Skipped, type IterateOn, type SkippedValue } from "outflow";
 
+// Odd elements are skipped: left out of the map's results.
+export const EvenHalf = task(function EvenHalf(value: IterateOn<"values", number>): { half: number } | SkippedValue {
+  return value % 2 ? Skipped : { half: value / 2 };
+});
+export const PlusOne = task(function PlusOne(half: number): { plus: number } {
+  return { plus: half + 1 };
+});
 // A pass-through whose every read is counted: how often the map body's task input is checked.
 let reads = 0;
 export const Counted = task(function Counted(): { values: number[]; settings: { scale: number } } {
@@ -190,6 +197,8 @@ const commands = `
 import { command, map, ifThenElse } from "outflow";
 import * as t from "./tasks.js";
 
+export const even_halves = command({ setup() { t.Numbers().pipe(map({ outputName: "all" }, () => { t.EvenHalf(); })).pipe(t.Show()); } });
+export const even_halves_body = command({ setup() { t.Numbers().pipe(map({ outputName: "all" }, () => { t.EvenHalf().pipe(t.PlusOne()); })).pipe(t.Show()); } });
 export const pass_through_once = command({ setup() { t.Counted().pipe(map({ outputName: "scaled" }, () => { t.Scale(); })).pipe(t.ShowReads()); } });
 export const pass_through_once_body = command({ setup() { t.Counted().pipe(map({ outputName: "scaled" }, () => { t.Scale().pipe(t.Scale2()); })).pipe(t.ShowReads()); } });
 
@@ -360,6 +369,17 @@ describe("both local backends", () => {
     const picks = (r: { output: string }) => /PICKS (.*)/.exec(r.output)?.[1];
     expect(picks(sequential)).toContain('"picked":5');
     expect(picks(threads)).toBe(picks(sequential));
+  });
+});
+
+describe("map elements that return Skipped", () => {
+  it.each(["sequential", "threads"])("are left out of the map's results, which keep input order (%s)", (backend) => {
+    const one = runBundle(root, "even_halves", ["--backend", backend]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.output).toContain("RESULT [2,1]");
+    const body = runBundle(root, "even_halves_body", ["--backend", backend]);
+    expect(body.code, body.stderr).toBe(0);
+    expect(body.output).toContain("RESULT [3,2]");
   });
 });
 

@@ -4,7 +4,7 @@
  */
 export const tasks = `
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
-import { task, context, logger, type IterateOn } from "outflow";
+import { task, context, logger, Skipped, type IterateOn, type SkippedValue } from "outflow";
 
 export const GenData = task(function GenData(): { some_data_array: number[] } {
   return { some_data_array: [42, 43, 44, 45] };
@@ -67,6 +67,11 @@ export const Tally = task(function Tally(number: IterateOn<"numbers", number>): 
   return { square: number * number };
 });
 
+// Odd numbers are skipped: left out of the map's results.
+export const EvenSquare = task(function EvenSquare(number: IterateOn<"numbers", number>): { square: number } | SkippedValue {
+  return number % 2 ? Skipped : { square: number * number };
+});
+
 export const Texts = task(function Texts(): { texts: string[] } {
   return { texts: [String(context.args.text), "plain"] };
 });
@@ -122,6 +127,14 @@ export const squares = command({
     const slurm: Record<string, unknown> = { elementsPerTask: args.perTask, time: "10:00" };
     if (args.maxArray) slurm.maxArraySize = args.maxArray;
     t.Range().pipe(map({ outputName: "squares", simultaneousTasks: args.simultaneous || undefined, slurm }, () => { t.Square(); })).pipe(t.Sum());
+  },
+});
+
+export const even_squares = command({
+  args: { count: { type: "integer", default: 7 }, perTask: { type: "integer", default: 1 } },
+  db: false,
+  setup({ args }) {
+    t.Range().pipe(map({ outputName: "squares", slurm: { elementsPerTask: args.perTask } }, () => { t.EvenSquare(); })).pipe(t.Sum());
   },
 });
 

@@ -108,6 +108,12 @@ suite("slurm backend on a real Slurm", () => {
     expect(readdirSync(join(dir, "map-1", "logs")).sort()).toEqual(["0.err", "0.out", "1.err", "1.out", "2.err", "2.out", "3.err", "3.out"]);
   });
 
+  it.each([1, 3])("leaves elements that return Skipped out of the results, in one array task each or packed %i per task", (perTask) => {
+    const { run } = runSlurm("even_squares", ["--per-task", String(perTask)]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.output).toContain(`RESULT {"n":4,"sum":56,"first":[0,4,16],"last":36}`);
+  });
+
   it("maps over a typed array: each array task gets its slice, -0 intact, results in input order", () => {
     const { run, dir } = runSlurm("typed_samples", ["--log-level", "DEBUG"]);
     expect(run.code, run.output).toBe(0);

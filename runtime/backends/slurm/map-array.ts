@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
-import { RunCancelled, type Execution, type MapJob } from "../../execute/run-graph.js";
+import { RunCancelled, SKIPPED_ELEMENT, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { outerForElements } from "../elements.js";
 import type { Logger } from "../../logging/logger.js";
 import { replayEvents } from "../events.js";
@@ -209,7 +209,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
       return;
     }
     for (const r of record.results) {
-      if (r.ok) results[r.index] = r.value;
+      if (r.ok) results[r.index] = r.skipped ? SKIPPED_ELEMENT : r.value;
       else failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: `${r.error.task ? `task ${r.error.task}: ` : ""}${r.error.name === "Error" ? "" : `${r.error.name}: `}${r.error.message}` });
     }
     await replayEvents(ctx.exec.observer, record.events, job.parentHandle);

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { TaskSpec } from "../../../contract/manifest.js";
-import { RunCancelled, TaskFailure, elementStartEvent, type Execution, type MapJob } from "../../execute/run-graph.js";
+import { RunCancelled, SKIPPED_ELEMENT, TaskFailure, elementStartEvent, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { singleTaskBody } from "../../execute/single-task-map.js";
 import { isExitPipeline } from "../../execute/control-nodes.js";
 import { getLogger } from "../../logging/logger.js";
@@ -163,6 +163,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       const back = reply.values;
       if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);
       else for (let i = 0; i < back.length; i++) results[reply.first + i] = back[i];
+      if (reply.skipped) for (const i of reply.skipped) results[i] = SKIPPED_ELEMENT;
       lane.spare = spareOf(reply.values);
       if (reply.events.length) await replay(reply.events, job.parentHandle);
     };

@@ -39,9 +39,9 @@ export type WorkerReply =
   /**
    * `values[i]` is the result of element `first + i`; failed elements are listed in `failures`. `whole`: the
    * batch failed as a whole (its results could not be sent back, the worker could not start): every element
-   * has the same failure, and none has records.
+   * has the same failure, and none has records. `skipped`: elements whose body returned Skipped (no result).
    */
-  | { kind: "elements"; first: number; values: Values; failures: { index: number; error: SerializedError }[]; events: RecordedEvent[]; whole?: true };
+  | { kind: "elements"; first: number; values: Values; failures: { index: number; error: SerializedError }[]; events: RecordedEvent[]; whole?: true; skipped?: number[] };
 
 /**
  * `values[first … first + count)` as a Float64Array when they are all numbers (and there are enough to

@@ -7,6 +7,7 @@ import { runInScope, type RunInfo, type Scope } from "../../context.js";
 import type { PipelineLoaders } from "../../pipeline.js";
 import type { WorkerDatabases } from "../../db/worker.js";
 import { ElementHost } from "../elements.js";
+import { SKIPPED_ELEMENT } from "../../execute/run-graph.js";
 import { packValues, packedTransfer, serializeError, unpackNumber, type SerializedError, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import { cloneError, transferables } from "./pool.js";
 
@@ -94,12 +95,18 @@ async function runElements(state: Ready, request: Extract<WorkerRequest, { kind:
     for (let j = 0; j < count; j++) if (!failed.has(j)) array[j] = unpackNumber(packed![j]);
     return array;
   };
+  // Elements whose body returned Skipped: no result (the marker cannot be cloned), listed by index.
+  const skipped: number[] = [];
   const { events } = await state.host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items }, undefined, (index, ok, v) => {
     const k = index - request.first;
     if (!ok) {
       failures.push({ index, error: v as SerializedError });
       failed.add(k);
       return;
+    }
+    if (v === SKIPPED_ELEMENT) {
+      skipped.push(index);
+      v = undefined;
     }
     if (out === undefined) {
       if (typeof v === "number") {
@@ -113,5 +120,5 @@ async function runElements(state: Ready, request: Extract<WorkerRequest, { kind:
   if (out === undefined && failures.length) out = unpacked(input.length);
   // All-number results go back packed: in the request's own buffer when it came packed.
   const values = out === undefined ? packed! : failures.length ? out : packValues(out, 0, out.length);
-  return { reply: { kind: "elements", first: request.first, values, failures, events }, transfer: values instanceof Float64Array ? packedTransfer(values) : transferables(values) };
+  return { reply: { kind: "elements", first: request.first, values, failures, events, ...(skipped.length ? { skipped } : {}) }, transfer: values instanceof Float64Array ? packedTransfer(values) : transferables(values) };
 }
