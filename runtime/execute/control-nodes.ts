@@ -67,7 +67,8 @@ async function controlFailure(exec: Execution, node: GraphNode, frame: Frame, la
 async function runLoop(exec: Execution, node: GraphNode, plan: NodePlan, outer: Record<string, unknown>, frame: Frame): Promise<Outputs> {
   const { iterations, body } = node.loop!;
   const handle = await exec.observer.taskStarted({ name: "loop()", plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: Object.keys(outer), outputs: [] });
-  let last: Outputs = {};
+  // No iteration (`iterations: 0`) leaves nothing to pass on: what follows the loop is skipped.
+  let last: Outputs = SKIP;
   try {
     for (let i = 0; iterations === null || i < iterations; i++) {
       const outputs = await runGraph(exec, body, plan.body!, { outer, parentHandle: handle, elementPath: frame.elementPath });

@@ -80,6 +80,12 @@ export const manual = command({
     join.pipe(t.Last());
   },
 });
+export const counted_loop = command({
+  args: { n: { type: "integer", default: 1 } },
+  setup({ args }) {
+    t.Seed().pipe(loop({ iterations: args.n }, () => { t.Tick(); })).pipe(t.After());
+  },
+});
 export const skipping_loop = command({
   args: { skip: { type: "boolean", default: false }, value: { type: "number", default: 2 } },
   setup() {
@@ -193,6 +199,20 @@ describe("a loop whose body returns Skipped", () => {
     ]);
     const ran = runBundle(root, "skipping_loop", []);
     expect(ran.output).toContain("LAST maybe 2");
+  });
+});
+
+describe("a loop of zero iterations", () => {
+  it("skips what follows it (it has nothing to pass on)", () => {
+    const r = runBundle(root, "counted_loop", ["--n", "0"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.output).not.toContain("AFTER");
+    expect(lastRunRows("counted_loop").map((t) => [t.kind, t.name, t.state])).toEqual([
+      ["task", "Seed", "success"],
+      ["loop", "loop()", "success"],
+      ["task", "After", "skipped"],
+    ]);
+    expect(runBundle(root, "counted_loop", ["--n", "2"]).output).toContain("AFTER");
   });
 });
 
