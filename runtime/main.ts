@@ -59,5 +59,5 @@ async function dispatch(input: BundleInput, root: string, argv: string[]): Promi
   const resubmit = rest.some((a) => a === "--resubmit-failed" || a.startsWith("--resubmit-failed="));
   const values = (resubmit && (await import("./backends/slurm/run-dir.js")).resubmitValues(rest, specs, node.command!.path, root)) || parseCommandArgs(rest, specs);
   const { runPipelineCommand } = await import("./pipeline.js");
-  return runPipelineCommand({ ...input, root, command: node.command!, values, bundleFile: fileURLToPath(input.bundleUrl) });
+  return runPipelineCommand({ ...input, root, command: node.command!, values, bundleFile: fileURLToPath(input.bundleUrl), ownsProcess: true });
 }

@@ -13,6 +13,7 @@ import type { Validators } from "./execute/validate.js";
 import { startThreadsBackend, type ThreadsBackend } from "./backends/threads/index.js";
 import { workerCount } from "./backends/threads/worker-count.js";
 import { guardProcessExit } from "./execute/exit-guard.js";
+import { ReportedError } from "./report.js";
 import { recordAndCheck, sourceSite } from "./graph/record-and-check.js";
 import { interactiveInsideMap } from "./graph/interactive-in-map.js";
 import { GraphError } from "./graph/recorder.js";
@@ -36,6 +37,8 @@ export interface PipelineRun extends PipelineLoaders {
   values: Record<string, unknown>;
   /** The bundle file, which the threads backend starts its workers from. */
   bundleFile?: string;
+  /** The run is what this process is for (a bundle's CLI): an exception nobody catches fails the run, recorded. */
+  ownsProcess?: boolean;
 }
 
 export interface RunOutcome {
@@ -97,7 +100,12 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
   const { handleInterrupts } = await import("./db/interrupt.js");
   let tracking: Promise<Tracking> | undefined;
   let records: Tracking | undefined;
-  const stopHandling = handleInterrupts(controller, { onCancel: async (signal) => (records ?? (await tracking?.catch(() => undefined)))?.cancel(signal) });
+  const recordsNow = async () => records ?? (await tracking?.catch(() => undefined));
+  const stopHandling = handleInterrupts(controller, {
+    onCancel: async (signal) => (await recordsNow())?.cancel(signal),
+    // A bundle's process only: in a test runner's worker, its own handlers report such errors.
+    onCrash: run.ownsProcess ? async (error) => (await recordsNow())?.abandon(error.message) : undefined,
+  });
   try {
     // Tracked commands (the default): open the databases, check migrations, record the run and its tasks.
     if (run.command.db) {
@@ -135,11 +143,17 @@ async function runTracked(
   if (threads) useThreads(threads, exec);
   const slurm = backend === "slurm" ? startSlurm(await import("./backends/slurm/index.js"), run, exec, globals, modules) : undefined;
   const unguardExit = guardProcessExit();
+  // Aborted by a signal (cancelled), or by an exception outside any task (failed: see handleInterrupts).
+  const aborted = () => {
+    const reason: unknown = controller.signal.reason;
+    // (the crash handler has said what happened)
+    return reason instanceof Error && reason.name === "OutsideTaskError" ? { state: "failed" as const, error: new ReportedError(1) } : { state: "cancelled" as const, error: new RunCancelled() };
+  };
   try {
-    if (controller.signal.aborted) throw new RunCancelled();
+    if (controller.signal.aborted) throw aborted().error;
     const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, elementPath: [] });
-    await records?.finish(controller.signal.aborted ? "cancelled" : "success");
-    if (controller.signal.aborted) throw new RunCancelled();
+    await records?.finish(controller.signal.aborted ? aborted().state : "success");
+    if (controller.signal.aborted) throw aborted().error;
     return { code: 0, result: terminalOutputs(outputs, plan), runId: records?.runId ?? null };
   } catch (error) {
     if (isExitPipeline(error) && !controller.signal.aborted) {
@@ -152,8 +166,8 @@ async function runTracked(
       await records?.finish("cancelled").catch(() => {});
       return { code: 0, result: {}, runId: records?.runId ?? null };
     }
-    await records?.finish(controller.signal.aborted ? "cancelled" : "failed").catch(() => {});
-    throw controller.signal.aborted ? new RunCancelled() : (slurm?.unwrap(error) ?? error);
+    await records?.finish(controller.signal.aborted ? aborted().state : "failed").catch(() => {});
+    throw controller.signal.aborted ? aborted().error : (slurm?.unwrap(error) ?? error);
   } finally {
     unguardExit();
     await slurm?.close();

@@ -4,12 +4,23 @@
  * exiting with 130. A second signal exits at once.
  */
 import { RunCancelled } from "../execute/run-graph.js";
+import { userStack } from "../report.js";
 
 export const CANCEL_EXIT_CODE = 130;
+
+// The process's own exit, taken before a run guards process.exit() against tasks (execute/exit-guard.ts):
+// a crash handler runs in the async context of the task code that threw, where the guard would refuse it.
+const exitProcess: (code: number) => never = process.exit.bind(process);
 
 export interface InterruptOptions {
   /** Records the cancellation (awaited before the grace period starts). */
   onCancel?: (signal: NodeJS.Signals) => Promise<void> | void;
+  /**
+   * Given when the run owns the process (a bundle's CLI, not a test runner's worker): an exception nobody
+   * catches (a callback of task code that outlived its task, a promise nobody awaited) aborts the run with
+   * an OutsideTaskError; this records it (awaited before the grace period, after which the process exits 1).
+   */
+  onCrash?: (error: OutsideTaskError) => Promise<void> | void;
   /** How long the run may take to unwind after the signal (default 1000 ms, or OUTFLOW_CANCEL_GRACE_MS). */
   graceMs?: number;
 }
@@ -19,19 +30,47 @@ export function handleInterrupts(controller: AbortController, opts: InterruptOpt
   const grace = opts.graceMs ?? (Number(process.env.OUTFLOW_CANCEL_GRACE_MS) || 1000);
   let received: NodeJS.Signals | undefined;
   const handler = (signal: NodeJS.Signals) => {
-    if (received) process.exit(CANCEL_EXIT_CODE);
+    if (received) exitProcess(CANCEL_EXIT_CODE);
     received = signal;
     process.stderr.write(`outflow: ${signal} received, cancelling the run\n`);
     controller.abort(new RunCancelled());
     void Promise.resolve()
       .then(() => opts.onCancel?.(signal))
       .catch((error) => process.stderr.write(`outflow: could not record the cancellation: ${error instanceof Error ? error.message : String(error)}\n`))
-      .finally(() => setTimeout(() => process.exit(CANCEL_EXIT_CODE), grace).unref());
+      .finally(() => setTimeout(() => exitProcess(CANCEL_EXIT_CODE), grace).unref());
   };
   process.on("SIGINT", handler);
   process.on("SIGTERM", handler);
+  const crash = (thrown: unknown) => {
+    if (received) return;
+    received = "SIGABRT";
+    const error = new OutsideTaskError(thrown);
+    // Said here: the run may not unwind within the grace period (a task still sleeping).
+    const stack = userStack(thrown);
+    process.stderr.write(`error: ${error.message}\n${stack ? stack + "\n" : ""}`);
+    controller.abort(error);
+    void Promise.resolve()
+      .then(() => opts.onCrash?.(error))
+      .catch((e) => process.stderr.write(`outflow: could not record the failure: ${e instanceof Error ? e.message : String(e)}\n`))
+      .finally(() => setTimeout(() => exitProcess(1), grace).unref());
+  };
+  if (opts.onCrash) {
+    process.on("uncaughtException", crash);
+    process.on("unhandledRejection", crash);
+  }
   return () => {
     process.off("SIGINT", handler);
     process.off("SIGTERM", handler);
+    process.off("uncaughtException", crash);
+    process.off("unhandledRejection", crash);
   };
+}
+
+/** An exception thrown outside any task during a run (a timer or a promise of task code that nobody awaited). */
+export class OutsideTaskError extends Error {
+  constructor(readonly thrown: unknown) {
+    const reason = thrown instanceof Error ? `${thrown.name === "Error" ? "" : thrown.name + ": "}${thrown.message}` : String(thrown);
+    super(`uncaught exception outside any task (a callback or promise of task code that outlived its task?): ${reason}`);
+    this.name = "OutsideTaskError";
+  }
 }

@@ -45,6 +45,8 @@ export interface Tracking {
   finish(state: Exclude<RunState, "running">): Promise<void>;
   /** Records the cancellation at once: running tasks failed, the run cancelled. */
   cancel(signal: string): Promise<void>;
+  /** Records at once a failure outside any task (an exception thrown by a callback of task code): running tasks failed with it, the run failed. */
+  abandon(message: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,17 @@ export async function startTracking(input: TrackingInput): Promise<Tracking> {
 
 function tracking(session: DatabaseSession, store: RecordStore, recorder: RunRecorder, extra: RunObserver | undefined): Tracking {
   let ended = false;
+  // The run ends now, whatever its tasks still do: what is buffered is written, the rows still running are
+  // failed with `message`, and later events of tasks still unwinding are not written.
+  const stop = async (state: "cancelled" | "failed", message: string) => {
+    if (ended) return;
+    ended = true;
+    recorder.stop();
+    await recorder.flush().catch(() => {});
+    const now = new Date();
+    await store.failRunning(recorder.runId, now, message);
+    await store.endRun(recorder.runId, state, now);
+  };
   return {
     runId: recorder.runId,
     observer: extra ? tee(recorder, extra) : recorder,
@@ -102,15 +115,8 @@ function tracking(session: DatabaseSession, store: RecordStore, recorder: RunRec
       await store.endRun(recorder.runId, failure ? "failed" : state, new Date());
       if (failure) throw failure;
     },
-    async cancel(signal) {
-      if (ended) return;
-      ended = true;
-      recorder.stop();
-      await recorder.flush().catch(() => {});
-      const now = new Date();
-      await store.failRunning(recorder.runId, now, `run cancelled (${signal})`);
-      await store.endRun(recorder.runId, "cancelled", now);
-    },
+    cancel: (signal) => stop("cancelled", `run cancelled (${signal})`),
+    abandon: (message) => stop("failed", message),
     close: () => session.close(),
   };
 }

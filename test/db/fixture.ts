@@ -73,6 +73,11 @@ export const Unsendable = task(function Unsendable(n: IterateOn<"numbers", numbe
   if (context.args.throw) throw "not an Error";
   return { value: () => n };
 });
+// Leaves behind a timer that throws (or, with --rejects, a promise nobody awaits), and returns at once.
+export const Stray = task(function Stray(): void {
+  if (context.args.rejects) void Promise.reject(new Error("nobody awaited this"));
+  else setTimeout(() => { throw new Error("late failure"); }, 100);
+});
 // A quick synchronous task (an infinite loop of it is interrupted by Ctrl-C); says once that it runs.
 let laps = 0;
 export const Lap = task(function Lap(numbers: number[]): { numbers: number[] } {
@@ -104,7 +109,7 @@ export const Hello = task(function Hello(): void {
 `;
 
 export const EXTRAS_COMMANDS = `import { command, map, ifThenElse, loop } from "outflow";
-import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Unsendable, Received, Stopper, Lap, Spin, Done, Hello } from "./tasks.js";
+import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Unsendable, Received, Stopper, Lap, Stray, Spin, Done, Hello } from "./tasks.js";
 
 export const explode = command({
   description: "Fails in its second task",
@@ -177,6 +182,14 @@ export const skip_branches = command({
     thenNode.pipe(map({ outputName: "busy" }, () => { Busy(); })).pipe(Done());
     thenNode.pipe(loop({ iterations: 2 }, () => { Hello(); }));
     elseNode.pipe(Hello());
+  },
+});
+
+export const stray = command({
+  description: "A task whose timer throws after it returned, while the next task sleeps",
+  args: { seconds: { type: "number", default: 30 }, rejects: { type: "boolean", default: false } },
+  setup() {
+    Stray().pipe(Nap());
   },
 });
 

@@ -181,6 +181,21 @@ describe("run and task records on SQLite", () => {
     expect(query("select name from task where run_uuid = ? and state = 'running'", run.uuid)).toEqual([]);
   });
 
+  it.each([[[], "late failure"], [["--rejects"], "nobody awaited this"]])("fails the run, recorded, on an exception outside any task (%s): one line, exit 1, the running task failed with it", (extra, message) => {
+    const started = Date.now();
+    const r = runBundle(root, "stray", extra);
+    expect(r.code, r.stderr).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(r.stderr).toContain(`error: uncaught exception outside any task (a callback or promise of task code that outlived its task?): ${message}`);
+    expect(r.stderr).toMatch(/^\s+at .*plugins\/extras\/tasks\.ts:\d+:\d+/m);
+    const run = lastRun("stray");
+    expect(run.state).toBe("failed");
+    expect(run.end_time).not.toBeNull();
+    const rows = query("select name, state, exception_message from task where run_uuid = ? order by id", run.uuid);
+    expect(rows.map((t) => [t.name, t.state])).toEqual([["Stray", "success"], ["Nap", "failed"]]);
+    expect(rows[1].exception_message).toContain(message);
+  });
+
   it.each(["spin", "spin_untracked"])("stops a sequential map of slow synchronous elements after the element in flight on SIGINT (%s)", async (command) => {
     const bundle = startWatched(root, command, ["--ms", "1000"]);
     await bundle.until("element 0 started");
