@@ -74,11 +74,13 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     let batchNow = batchSize(total, size, simultaneous);
     const largest = maxBatchSize(total, size, simultaneous);
     let next = 0;
+    let biggest = 0;
     const pending: { first: number; count: number }[] = [];
     const take = (): { first: number; count: number } | undefined => {
       if (next >= total) return pending.shift();
       const range = { first: next, count: Math.min(batchNow, total - next) };
       next += range.count;
+      biggest = Math.max(biggest, range.count);
       return range;
     };
     // The map's first failure, or the exitPipeline() of an element (which ends the run successfully).
@@ -179,7 +181,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       }
     };
     await Promise.all(Array.from({ length: Math.min(limit, Math.ceil(total / batchNow)) }, lane));
-    threadsLog.debug(`${name}: ${total} element${total === 1 ? "" : "s"} in ${batches} batch${batches === 1 ? "" : "es"} of up to ${batchNow}`);
+    threadsLog.debug(`${name}: ${total} element${total === 1 ? "" : "s"} in ${batches} batch${batches === 1 ? "" : "es"} of up to ${biggest}${failure ? " (stopped early)" : ""}`);
     if (signal?.aborted) throw new RunCancelled();
     if (failure) throw failure;
     return results;
