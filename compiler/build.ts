@@ -34,6 +34,9 @@ export interface BuildResult {
   timings: Record<string, number>;
 }
 
+/** What a graph lacks (an input nobody provides, a map with nothing to iterate): a graph cut short by a throw lacks them too. */
+const UNFINISHED = new Set(["OF101", "OF106", "OF109"]);
+
 function cacheDir(root: string): string {
   return join(root, "node_modules", ".cache", "outflow");
 }
@@ -127,7 +130,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (!c.graph) continue;
     const planned = planGraph(c.graph, tasks);
     const plan = planned.plan;
-    const graphDiagnostics = planned.diagnostics.filter((d) => !(d.code === "OF111" && [...rejected].some((id) => d.message.includes(id))));
+    const graphDiagnostics = planned.diagnostics.filter(
+      (d) =>
+        !(d.code === "OF111" && [...rejected].some((id) => d.message.includes(id))) &&
+        // checkMapOptions reports OF113 at the option as written; the plan can only point at the map.
+        d.code !== "OF113" &&
+        // setup() stopped at a throw (OF100): what it never got to pipe or record is not a problem of its own.
+        !(c.error && UNFINISHED.has(d.code)),
+    );
     diagnostics.push(...graphDiagnostics);
     if (!graphDiagnostics.some((d) => d.code === "OF105")) diagnostics.push(...checkGraphTypes({ project, root: opts.root, tasks: extracted.tasks }, c.graph, plan));
     diagnostics.push(...checkMapOptions(project, opts.root, c.graph));

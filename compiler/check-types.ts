@@ -6,6 +6,7 @@ import { siteOf, type ExtractedTask } from "./signatures.js";
 import { callAt } from "./call-at.js";
 import { reduceReturnType } from "./map-options.js";
 import { valueTypes, type ValueTypes } from "./value-types.js";
+import { builtinLabel } from "../runtime/graph/labels.js";
 
 /**
  * The type checks on top of the name-level plan: every edge, pass-through, map element and bound
@@ -29,11 +30,17 @@ interface Context extends TypeCheckInput {
 
 export function checkGraphTypes(input: TypeCheckInput, graph: GraphSpec, plan: GraphPlan): Diagnostic[] {
   const ctx: Context = { ...input, types: valueTypes(input.project.getTypeChecker().compilerObject) };
-  return checkBody(ctx, graph, plan, new Map()).diagnostics;
+  return checkBody(ctx, graph, plan, { offers: new Map() }).diagnostics;
+}
+
+/** What a body's entry tasks get passed through, and from which map() or loop(). */
+interface Outer {
+  offers: Offers;
+  owner?: NodeSpec;
 }
 
 /** A workflow's diagnostics and what each of its nodes offers (undefined: not known, as for a loop). */
-function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Offers): { diagnostics: Diagnostic[]; produced: Map<number, Offers | undefined> } {
+function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Outer): { diagnostics: Diagnostic[]; produced: Map<number, Offers | undefined> } {
   const diagnostics: Diagnostic[] = [];
   const produced = new Map<number, Offers | undefined>();
   const { types } = ctx;
@@ -41,19 +48,21 @@ function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Offer
     const node = graph.nodes[id];
     const nodePlan = plan.nodes[id];
     if (PASS_KINDS.has(node.kind)) {
-      // if/then/else/merge/interactive pass on what their parents (or the enclosing body) offer.
-      const passed = new Map<string, ts.Type>(nodePlan.parents.length ? [] : outer);
+      // if/then/else/interactive pass on what their parents (or the enclosing body) offer; merge() what any
+      // of its branches may: the union of their types.
+      const passed = new Map<string, ts.Type>(nodePlan.parents.length ? [] : outer.offers);
       for (const p of nodePlan.parents) for (const [k, v] of produced.get(p) ?? []) if (!passed.has(k)) passed.set(k, v);
+      if (node.kind === "merge") for (const k of passed.keys()) passed.set(k, types.unionOf(branchTypes(nodePlan, produced, k).map((b) => b.type)));
       produced.set(id, passed);
       continue;
     }
     if (node.kind === "loop") {
-      diagnostics.push(...checkBody(ctx, node.loop!.body, nodePlan.body!, scopeOf(nodePlan, produced, outer)).diagnostics);
+      diagnostics.push(...checkBody(ctx, node.loop!.body, nodePlan.body!, { offers: scopeOf(nodePlan, produced, outer.offers), owner: node }).diagnostics);
       produced.set(id, undefined);
       continue;
     }
     if (node.kind === "map") {
-      const scope = scopeOf(nodePlan, produced, outer);
+      const scope = scopeOf(nodePlan, produced, outer.offers);
       const name = node.map!.options.outputName;
       if (nodePlan.iterate !== undefined && scope.has(nodePlan.iterate)) {
         const target = scope.get(nodePlan.iterate)!;
@@ -61,7 +70,7 @@ function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Offer
           diagnostics.push({ code: "OF107", message: `IterateOn target "${nodePlan.iterate}" of map(${name}) is ${types.text(target)}, not an array`, site: node.site });
         }
       }
-      const body = checkBody(ctx, node.map!.body, nodePlan.body!, scope);
+      const body = checkBody(ctx, node.map!.body, nodePlan.body!, { offers: scope, owner: node });
       diagnostics.push(...body.diagnostics);
       produced.set(id, new Map([[name, mapResultType(ctx, node, nodePlan.body!, body.produced)]]));
       continue;
@@ -69,33 +78,33 @@ function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Offer
     // A task that is not known (already reported: OF111, OF121) offers nothing known either.
     const task = ctx.tasks.get(node.task!);
     produced.set(id, task && new Map([...task.outputTypes].map(([k, t]) => [k, t.compilerType])));
-    if (task) diagnostics.push(...checkInputs(ctx, graph, node, nodePlan, task, produced, outer));
+    if (task) diagnostics.push(...checkInputs(ctx, graph, plan, node, task, produced, outer));
   }
   return { diagnostics, produced };
 }
 
-function checkInputs(ctx: Context, graph: GraphSpec, node: NodeSpec, nodePlan: NodePlan, task: ExtractedTask, produced: Map<number, Offers | undefined>, outer: Offers): Diagnostic[] {
+function checkInputs(ctx: Context, graph: GraphSpec, plan: GraphPlan, node: NodeSpec, task: ExtractedTask, produced: Map<number, Offers | undefined>, outer: Outer): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const { types } = ctx;
   const taskName = task.spec.name;
-  const mismatch = (name: string, who: string, src: ts.Type, dst: ts.Type): Diagnostic => ({
+  const mismatch = (name: string, who: string, src: ts.Type, dst: ts.Type, note = ""): Diagnostic => ({
     code: "OF102",
-    message: `Type mismatch on input "${name}" of task ${taskName}: ${who} ${types.text(src)}, ${taskName} expects ${types.text(dst)}`,
+    message: `Type mismatch on input "${name}" of task ${taskName}: ${who} ${types.text(src)}${note}, ${taskName} expects ${types.text(dst)}`,
     site: node.site,
   });
-  for (const { name, from } of nodePlan.inputs) {
+  for (const { name, from } of plan.nodes[node.id].inputs) {
     const declared = task.inputTypes.get(name);
     if (!declared) continue;
     // An IterateOn<K, T> parameter is checked as T.
     const dst = (task.iterateElementTypes.get(name) ?? declared).compilerType;
     if (from.kind === "output") {
       const src = produced.get(from.node)?.get(from.output) ?? types.unknown;
-      if (!types.assignable(src, dst)) diagnostics.push(mismatch(name, `${providerName(ctx, graph.nodes[from.node])} provides`, src, dst));
+      if (!types.assignable(src, dst)) diagnostics.push(mismatch(name, `${providerName(ctx, graph.nodes[from.node])} provides`, src, dst, misfitBranches(ctx, graph, plan, produced, from.node, name, dst)));
     } else if (from.kind === "outer") {
-      const src = outer.get(from.output) ?? types.unknown;
-      if (!types.assignable(src, dst)) diagnostics.push(mismatch(name, "the map passes through", src, dst));
+      const src = outer.offers.get(from.output) ?? types.unknown;
+      if (!types.assignable(src, dst)) diagnostics.push(mismatch(name, `${builtinLabel(outer.owner!)} passes through`, src, dst));
     } else if (from.kind === "element") {
-      const target = outer.get(from.target);
+      const target = outer.offers.get(from.target);
       const elem = target === undefined ? types.unknown : elementOf(types, target);
       if (elem !== undefined && !types.assignable(elem, dst)) {
         diagnostics.push({ code: "OF108", message: `IterateOn element type mismatch on input "${name}" of task ${taskName}: "${from.target}" has elements of type ${types.text(elem)}, ${taskName} expects ${types.text(dst)}`, site: node.site });
@@ -107,10 +116,25 @@ function checkInputs(ctx: Context, graph: GraphSpec, node: NodeSpec, nodePlan: N
   return diagnostics;
 }
 
+/** The upstream node an input's value comes from, as messages name it. */
 function providerName(ctx: Context, upstream: NodeSpec): string {
-  if (upstream.kind !== "map") return ctx.tasks.get(upstream.task!)?.spec.name ?? upstream.kind;
-  const map = `map(${upstream.map!.options.outputName})`;
-  return upstream.map!.customReduce ? `the reduce of ${map}` : map;
+  if (upstream.kind === "task") return ctx.tasks.get(upstream.task!)?.spec.name ?? upstream.task!;
+  return upstream.kind === "map" && upstream.map!.customReduce ? `the reduce of ${builtinLabel(upstream)}` : builtinLabel(upstream);
+}
+
+/** For a value from a merge(): ` (number from NumLabel)`, the branches whose type does not fit. */
+function misfitBranches(ctx: Context, graph: GraphSpec, plan: GraphPlan, produced: Map<number, Offers | undefined>, id: number, name: string, dst: ts.Type): string {
+  if (graph.nodes[id].kind !== "merge") return "";
+  const misfits = branchTypes(plan.nodes[id], produced, name).filter((b) => !ctx.types.assignable(b.type, dst));
+  return ` (${misfits.map((b) => `${ctx.types.text(b.type)} from ${providerName(ctx, graph.nodes[b.parent])}`).join(", ")})`;
+}
+
+/** What each branch into a merge() offers under `name` (the branches that offer it). */
+function branchTypes(mergePlan: NodePlan, produced: Map<number, Offers | undefined>, name: string): { parent: number; type: ts.Type }[] {
+  return mergePlan.parents.flatMap((parent) => {
+    const type = produced.get(parent)?.get(name);
+    return type ? [{ parent, type }] : [];
+  });
 }
 
 /** What a map or loop body sees: its parents' outputs (the last one wins a name), or the enclosing body's. */

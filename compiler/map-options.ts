@@ -3,14 +3,13 @@ import type { GraphSpec, NodeSpec, Site } from "../contract/manifest.js";
 import type { Diagnostic } from "../contract/diagnostic.js";
 import { callAt, objectLiteralOf, propertyNamed } from "./call-at.js";
 import { siteOf } from "./signatures.js";
+import { COUNT_OPTIONS, countMessage, isCount } from "../runtime/graph/map-counts.js";
 
 /**
- * What the source of a `map(options, body)` call says about its options: literal values that cannot work
- * (OF113), a map with no `outputName` (OF114), and the return type of its `reduce`.
+ * What the source of a `map(options, body)` call says about its options: values that cannot work (OF113:
+ * a literal, or the value recorded; at the option where it is written), a map with no `outputName`
+ * (OF114), and the return type of its `reduce`.
  */
-
-/** Options that count things: a positive integer or nothing. */
-const COUNTS = ["cpusPerTask", "simultaneousTasks"] as const;
 
 /** OF113 and OF114 for every map of a graph, at any depth (map and loop bodies included). */
 export function checkMapOptions(project: Project, root: string, graph: GraphSpec): Diagnostic[] {
@@ -32,13 +31,14 @@ function checkMap(project: Project, root: string, node: NodeSpec): Diagnostic[] 
   if (typeof name !== "string") {
     diagnostics.push({ code: "OF114", message: `${label} has no outputName: the map's result needs a name, as in map({ outputName: "results" }, () => { ... })`, site: node.site });
   }
-  for (const option of COUNTS) {
+  const recorded = node.map!.options as unknown as Record<string, unknown>;
+  for (const option of COUNT_OPTIONS) {
     const property = options && propertyNamed(options, option);
     const value = property && valueNode(property);
-    if (!property || !value) continue;
-    const bad = numberLiterals(value.getType()).find((n) => !Number.isInteger(n) || n < 1);
+    // A literal that cannot work (`0`, `debug ? 0 : 4`), else the value recorded when setup() ran (`args.n`).
+    const bad = [...(value ? numberLiterals(value.getType()) : []), recorded[option]].find((v) => !isCount(v));
     if (bad === undefined) continue;
-    diagnostics.push({ code: "OF113", message: `${label}: ${option} must be a positive integer, got ${bad}`, site: siteOf(property, root) });
+    diagnostics.push({ code: "OF113", message: countMessage(label, option, bad), site: property ? siteOf(property, root) : node.site });
   }
   return diagnostics;
 }

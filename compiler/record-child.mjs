@@ -3,31 +3,44 @@
 // A child keeps user top-level code out of the compiler's process and lets a timeout stop a runaway setup().
 import { readFileSync } from "node:fs";
 import { SourceMap } from "node:module";
-import { dirname, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 
 const [bundle, root] = process.argv.slice(2);
 const map = new SourceMap(JSON.parse(readFileSync(bundle + ".map", "utf8")));
 
-function toSite(raw) {
-  const file = raw.file.startsWith("file:") ? fileURLToPath(raw.file) : raw.file;
-  if (resolve(file) !== resolve(bundle)) return { file: relative(root, file), line: raw.line, column: raw.column };
-  const e = map.findEntry(raw.line - 1, raw.column - 1);
-  if (!e || !e.originalSource) return { file: relative(root, file), line: raw.line, column: raw.column };
+/** A bundle position in the original sources: an absolute path, 1-based line and column. */
+function original(raw) {
+  const file = resolve(raw.file.startsWith("file:") ? fileURLToPath(raw.file) : raw.file);
+  const e = file === resolve(bundle) ? map.findEntry(raw.line - 1, raw.column - 1) : undefined;
+  if (!e || !e.originalSource) return { file, line: raw.line, column: raw.column };
   const source = resolve(dirname(bundle), e.originalSource.startsWith("file:") ? fileURLToPath(e.originalSource) : e.originalSource);
-  return { file: relative(root, source).split("\\").join("/"), line: e.originalLine + 1, column: e.originalColumn + 1 };
+  return { file: source, line: e.originalLine + 1, column: e.originalColumn + 1 };
 }
 
+function toSite(raw) {
+  const o = original(raw);
+  return { ...o, file: relative(root, o.file).split("\\").join("/") };
+}
+
+// outflow's own code (this file included) and the packages: an error's position is never there.
+const outflowRoot = fileURLToPath(new URL("..", import.meta.url));
+const OWN = ["runtime", "contract", "compiler"].map((d) => join(outflowRoot, d) + sep);
+const isPipelineSource = (file) => !OWN.some((d) => file.startsWith(d)) && !file.split(sep).includes("node_modules");
+
 function errorSite(error) {
+  // outflow refusing a call of its API (GraphError) knows the user's call.
   if (error && error.site) return toSite(error.site);
-  // The first frame in the recording bundle (not in this file: process.exit's stand-in throws here).
-  const self = fileURLToPath(import.meta.url);
-  for (const m of String(error?.stack ?? "").matchAll(/\(?((?:file:\/\/)?[^\s()]+\.mjs):(\d+):(\d+)\)?/g)) {
-    const file = m[1].startsWith("file:") ? fileURLToPath(m[1]) : m[1];
-    if (resolve(file) !== self) return toSite({ file: m[1], line: Number(m[2]), column: Number(m[3]) });
+  // Else the first frame in the pipeline's own sources: the throw, or the user's call that led into outflow.
+  for (const m of String(error?.stack ?? "").matchAll(/\(?((?:file:\/\/)?[^\s()]+\.m?[jt]s):(\d+):(\d+)\)?/g)) {
+    const raw = { file: m[1], line: Number(m[2]), column: Number(m[3]) };
+    if (isPipelineSource(original(raw).file)) return toSite(raw);
   }
   return { file: "", line: 0, column: 0 };
 }
+
+// Enough frames to get past outflow's own to the user's call.
+Error.stackTraceLimit = 100;
 
 // process.exit() in a module's top level or in setup() would end the recording silently: make it throw at
 // the call instead, so the diagnostic points there.
@@ -36,6 +49,15 @@ const exit = process.exit.bind(process);
 process.exit = (code) => {
   throw new Error(`process.exit(${code ?? ""}) was called while ${phase}`);
 };
+
+/**
+ * A number arg with no default is recorded as 1, not 0: it may be a count (`simultaneousTasks: args.n`,
+ * `loop({ iterations: args.n })`), and 1 is a count every option takes; the runtime records the real value.
+ */
+function withCountPlaceholders(args) {
+  const number = (spec) => spec.default === undefined && (spec.type === "number" || spec.type === "integer");
+  return Object.fromEntries(Object.entries(args).map(([name, spec]) => [name, number(spec) ? { ...spec, default: 1 } : spec]));
+}
 
 let mod;
 try {
@@ -66,7 +88,7 @@ const commands = rt.flattenCommands(rt.findCommands(mod.__modules)).map((c) => {
   };
   if (def.setup) {
     phase = `setup() of command ${c.name} ran`;
-    const recording = rt.record(() => def.setup({ args: rt.recordingArgs(args, read) }));
+    const recording = rt.record(() => def.setup({ args: rt.recordingArgs(withCountPlaceholders(args), read) }));
     out.graph = rt.toGraphSpec(recording.graph, toSite);
     if (recording.error) out.error = { message: String(recording.error?.message ?? recording.error), site: errorSite(recording.error) };
   }

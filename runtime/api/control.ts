@@ -1,4 +1,5 @@
-import { addIfThenElse, addLoopNode, addPassNode } from "../graph/recorder.js";
+import { addIfThenElse, addLoopNode, addPassNode, refuse } from "../graph/recorder.js";
+import { shown } from "../graph/labels.js";
 import type { GraphNode } from "../graph/model.js";
 
 /**
@@ -14,23 +15,28 @@ export type LoopOptions = { iterations: number } | { infinite: true };
  * terminal tasks returned in the last iteration.
  */
 export function loop(options: LoopOptions, body: () => void): GraphNode {
-  const iterations = "infinite" in options && options.infinite ? null : (options as { iterations: number }).iterations;
-  if (iterations !== null && (!Number.isInteger(iterations) || iterations < 0)) throw new TypeError(`loop(): iterations must be a whole number >= 0, got ${iterations}`);
+  const given = (typeof options === "object" && options !== null ? options : {}) as Partial<{ iterations: unknown; infinite: unknown }>;
+  if (given.infinite !== true && !("iterations" in given)) refuse(`loop() takes { iterations: n } or { infinite: true } as its options, got ${shown(options)}`, loop);
+  const iterations = given.infinite === true ? null : given.iterations;
+  if (iterations !== null && (typeof iterations !== "number" || !Number.isInteger(iterations) || iterations < 0)) refuse(`loop(): iterations must be a whole number >= 0, got ${shown(iterations)}`, loop);
+  if (typeof body !== "function") refuse(`loop() takes a function that builds its body, as in loop({ iterations: 3 }, () => { Step(); }); got ${shown(body)}`, loop);
   return addLoopNode(iterations, body, loop);
 }
 
 /**
  * Splits the workflow in two: `const [ifNode, thenNode, elseNode] = ifThenElse(cond)`. Pipe the inputs
- * into `ifNode`; `cond` receives their outputs; the children of `thenNode` run when it returns true, those
+ * into `ifNode` (piping into `thenNode` or `elseNode` is refused: they pass on what `ifNode` received);
+ * `cond` receives their outputs; the children of `thenNode` run when it returns true, those
  * of `elseNode` otherwise, and the branch not taken is recorded `skipped`.
  */
 export function ifThenElse(condition: (inputs: Record<string, unknown>) => boolean | Promise<boolean>): [GraphNode, GraphNode, GraphNode] {
-  if (typeof condition !== "function") throw new TypeError("ifThenElse() takes a condition function");
+  if (typeof condition !== "function") refuse(`ifThenElse() takes a condition function, as in ifThenElse((inputs) => (inputs.value as number) > 10); got ${shown(condition)}`, ifThenElse);
   return addIfThenElse(condition, ifThenElse);
 }
 
 /** Joins branches: outputs the outputs of its only non-skipped parent. */
 export function merge(): GraphNode {
+  if (arguments.length) refuse("merge() takes no arguments: pipe each branch into it (const join = merge(); a.pipe(join); b.pipe(join))", merge);
   return addPassNode("merge", merge);
 }
 

@@ -1,4 +1,5 @@
-import { addMapNode } from "../graph/recorder.js";
+import { addMapNode, refuse } from "../graph/recorder.js";
+import { shown } from "../graph/labels.js";
 import type { GraphNode } from "../graph/model.js";
 import type { MapOptions as MapSpecOptions } from "../../contract/manifest.js";
 
@@ -13,6 +14,10 @@ export interface MapOptions<R = unknown> extends MapSpecOptions {
  * body unmapped. The map outputs `{ [outputName]: results in input order }`.
  */
 export function map(options: MapOptions, body: () => void): GraphNode {
+  const usage = `as in map({ outputName: "results" }, () => { Compute(); })`;
+  if (typeof options !== "object" || options === null) refuse(`map() takes its options first, ${usage}; got ${shown(options)}`, map);
+  if (typeof body !== "function") refuse(`map() takes a function that builds its body, ${usage}; got ${shown(body)}`, map);
+  // A count that cannot work (`simultaneousTasks: args.n` with n = 0) is OF113 of the recorded graph, at this call.
   const { reduce, ...rest } = options;
   return addMapNode({ options: rest, reduce }, body, map);
 }

@@ -1,5 +1,7 @@
 import type { GraphSpec, NodeSpec, Site, TaskSpec } from "../../contract/manifest.js";
 import type { Diagnostic } from "../../contract/diagnostic.js";
+import { builtinLabel } from "./labels.js";
+import { recordedCountDiagnostics } from "./map-counts.js";
 
 export type { Diagnostic };
 
@@ -62,8 +64,7 @@ function taskOffers(node: NodeSpec, tasks: TaskTable): Offers {
 const PASS_KINDS = new Set(["if", "then", "else", "merge", "interactive"]);
 
 export function nodeLabel(node: NodeSpec, tasks: TaskTable): string {
-  if (node.kind === "task") return tasks[node.task!]?.name ?? node.task ?? "?";
-  return node.kind === "map" ? `map(${node.map!.options.outputName})` : node.kind === "then" || node.kind === "else" ? `ifThenElse().${node.kind}` : `${node.kind}()`;
+  return node.kind === "task" ? (tasks[node.task!]?.name ?? node.task ?? "?") : builtinLabel(node);
 }
 
 /** Parents and children of every node, by id. */
@@ -169,6 +170,7 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
       const outer = visible();
       const body = planGraph(node.map!.body, tasks, { outer, owner: node });
       diagnostics.push(...body.diagnostics);
+      diagnostics.push(...recordedCountDiagnostics(node, nodeLabel(node, tasks)));
       const iterate = iterateTarget(node, tasks, diagnostics);
       if (iterate !== undefined && !outer.has(iterate)) {
         const what = [...outer.keys()];
@@ -209,7 +211,7 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
       if (providers.length > 0) {
         const missing = providers[0].missingFrom;
         if (missing?.length && !input.optional) {
-          diagnostics.push({ code: "OF101", message: `Task ${spec.name} needs input "${input.name}" but merge() gets it only from some branches; ${missing.join(", ")} do not provide it`, site: node.site });
+          diagnostics.push({ code: "OF101", message: `Task ${spec.name} needs input "${input.name}" but merge() gets it only from some branches; ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not provide it`, site: node.site });
         }
         inputs.push({ name: input.name, from: { kind: "output", node: providers[0].node.id, output: input.name } });
         continue;
@@ -246,14 +248,18 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
   return { plan: { order, nodes, terminals }, diagnostics, offers };
 }
 
-/** merge(): a name every branch provides is offered plainly; one only some provide is marked. */
+/**
+ * merge(): a name is offered with the union of its branches' types (any branch may be the one that ran);
+ * a name only some branches provide is marked with the ones that do not.
+ */
 function mergeOffers(parents: NodeSpec[], offers: Offers[], tasks: TaskTable): Offers {
   const out: Offers = new Map();
   for (const p of parents) {
-    for (const [name, o] of offers[p.id] ?? []) {
+    for (const name of offers[p.id]?.keys() ?? []) {
       if (out.has(name)) continue;
+      const types = [...new Set(parents.flatMap((q) => offers[q.id]?.get(name)?.type ?? []))];
       const missingFrom = parents.filter((q) => !offers[q.id]?.has(name)).map((q) => nodeLabel(q, tasks));
-      out.set(name, { type: o.type, ...(missingFrom.length ? { missingFrom } : {}) });
+      out.set(name, { type: types.join(" | "), ...(missingFrom.length ? { missingFrom } : {}) });
     }
   }
   return out;

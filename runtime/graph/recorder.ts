@@ -2,6 +2,7 @@ import { callSite, type RawSite } from "./site.js";
 import { emptyGraph, type Graph, type GraphNode, type LoopNodeInfo, type MapNodeInfo } from "./model.js";
 import type { NodeKind } from "../../contract/manifest.js";
 import type { TaskRef } from "../api/task.js";
+import { builtinLabel, workflowLabel } from "./labels.js";
 
 /**
  * Graph recording. Calling a task inside `setup()` adds a node to the graph being recorded; no task body
@@ -20,6 +21,11 @@ export class GraphError extends Error {
     super(message);
     this.name = "GraphError";
   }
+}
+
+/** A call of outflow's API that cannot work (`loop({ iterations: -1 }, ...)`): refused at the user's call of `api`. */
+export function refuse(message: string, api: Function): never {
+  throw new GraphError(message, callSite(api));
 }
 
 function current(what: string, site: RawSite): Graph {
@@ -62,14 +68,34 @@ function addEdge(from: GraphNode, to: GraphNode, site: RawSite): void {
     throw new GraphError("pipe() takes task or map nodes (call the task: `Compute()`, not `Compute`)", site);
   }
   if (from.graph !== to.graph) {
-    throw new GraphError("pipe() connects nodes of different workflows (a map body cannot be piped to from outside; pipe into the map node instead)", site);
+    const body = to.graph.owner ?? from.graph.owner!;
+    throw new GraphError(
+      `pipe() connects nodes of different workflows (from ${workflowLabel(from.graph.owner)} into ${workflowLabel(to.graph.owner)}): ` +
+        `a body's tasks are piped only to each other; pipe into the ${builtinLabel(body)} node, and onward from it`,
+      site,
+    );
   }
   if (from === to) throw new GraphError("a node cannot be piped into itself", site);
-  let keys = edgeKeys.get(from.graph);
-  if (!keys) edgeKeys.set(from.graph, (keys = new Set()));
-  const key = `${from.id}>${to.id}`;
-  if (keys.has(key)) return;
-  keys.add(key);
+  // A then/else node passes on what its if node received (ifThenElse() pipes it), and nothing else.
+  if ((to.kind === "then" || to.kind === "else") && !keysOf(from.graph).has(edgeKey(from, to))) {
+    throw new GraphError(`pipe() into ${builtinLabel(to)}: only its own if node feeds it; pipe the values into the if node instead (const [ifNode, thenNode, elseNode] = ifThenElse(...); x.pipe(ifNode))`, site);
+  }
+  link(from, to, site);
+}
+
+function keysOf(graph: Graph): Set<string> {
+  let keys = edgeKeys.get(graph);
+  if (!keys) edgeKeys.set(graph, (keys = new Set()));
+  return keys;
+}
+
+const edgeKey = (from: GraphNode, to: GraphNode) => `${from.id}>${to.id}`;
+
+/** Adds the edge from → to, once. */
+function link(from: GraphNode, to: GraphNode, site: RawSite): void {
+  const keys = keysOf(from.graph);
+  if (keys.has(edgeKey(from, to))) return;
+  keys.add(edgeKey(from, to));
   from.graph.edges.push({ from: from.id, to: to.id, site });
 }
 
@@ -124,8 +150,8 @@ export function addIfThenElse(condition: NonNullable<GraphNode["condition"]>, sk
   const ifNode = addNode("if", "ifThenElse()", site, { condition });
   const thenNode = addNode("then", "ifThenElse()", site);
   const elseNode = addNode("else", "ifThenElse()", site);
-  addEdge(ifNode, thenNode, site);
-  addEdge(ifNode, elseNode, site);
+  link(ifNode, thenNode, site);
+  link(ifNode, elseNode, site);
   return [ifNode, thenNode, elseNode];
 }
 

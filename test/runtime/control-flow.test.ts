@@ -297,6 +297,6 @@ export const cmd = command({
     const diagnostics = await checkPipeline(bad);
     expect(diagnostics).toHaveLength(1);
     expect(diagnostics[0]).toMatchObject({ code: "OF101", site: { file: "plugins/p/commands.ts", line: 11 } });
-    expect(diagnostics[0].message).toContain(`needs input "extra" but merge() gets it only from some branches; C do not provide it`);
+    expect(diagnostics[0].message).toContain(`needs input "extra" but merge() gets it only from some branches; C does not provide it`);
   }, 60_000);
 });
