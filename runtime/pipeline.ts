@@ -110,7 +110,7 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
     // Tracked commands (the default): open the databases, check migrations, record the run and its tasks.
     if (run.command.db) {
       const [{ startTracking }, catalog] = await Promise.all([import("./db/tracking.js"), run.loadDb?.()]);
-      if (controller.signal.aborted) throw new RunCancelled();
+      if (controller.signal.aborted) throw abortError(controller);
       tracking = startTracking({ config, root: run.root, catalog: catalog as never, command: run.command, args, backend, graph, plan, tasks: run.manifest.tasks, observer: observer === silentObserver ? undefined : observer });
       records = await tracking;
     }
@@ -144,11 +144,7 @@ async function runTracked(
   const slurm = backend === "slurm" ? startSlurm(await import("./backends/slurm/index.js"), run, exec, globals, modules) : undefined;
   const unguardExit = guardProcessExit();
   // Aborted by a signal (cancelled), or by an exception outside any task (failed: see handleInterrupts).
-  const aborted = () => {
-    const reason: unknown = controller.signal.reason;
-    // (the crash handler has said what happened)
-    return reason instanceof Error && reason.name === "OutsideTaskError" ? { state: "failed" as const, error: new ReportedError(1) } : { state: "cancelled" as const, error: new RunCancelled() };
-  };
+  const aborted = () => ({ state: isCrash(controller) ? ("failed" as const) : ("cancelled" as const), error: abortError(controller) });
   try {
     if (controller.signal.aborted) throw aborted().error;
     const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, elementPath: [] });
@@ -172,6 +168,17 @@ async function runTracked(
     unguardExit();
     await slurm?.close();
   }
+}
+
+/** The run was aborted by an exception outside any task (see handleInterrupts), not by a signal. */
+function isCrash(controller: AbortController): boolean {
+  const reason: unknown = controller.signal.reason;
+  return reason instanceof Error && reason.name === "OutsideTaskError";
+}
+
+/** What an aborted run ends with: cancelled (exit 130), or failed by a crash the handler has already said (exit 1). */
+function abortError(controller: AbortController): Error {
+  return isCrash(controller) ? new ReportedError(1) : new RunCancelled();
 }
 
 function startThreads(run: PipelineRun, workers: number, globals: Record<string, unknown>, args: Record<string, unknown>, config: OutflowConfig): ThreadsBackend {

@@ -52,7 +52,9 @@ export function handleInterrupts(controller: AbortController, opts: InterruptOpt
     void Promise.resolve()
       .then(() => opts.onCrash?.(error))
       .catch((e) => process.stderr.write(`outflow: could not record the failure: ${e instanceof Error ? e.message : String(e)}\n`))
-      .finally(() => setTimeout(() => exitProcess(1), grace).unref());
+      // Referenced: when the callback that threw was the one a task waited for, nothing else may keep the
+      // process alive, and it would end with node's "unsettled top-level await" (13) instead of 1.
+      .finally(() => setTimeout(() => exitProcess(1), grace));
   };
   if (opts.onCrash) {
     process.on("uncaughtException", crash);

@@ -4,7 +4,7 @@ import { ExitPipeline } from "../api/control.js";
 import { relative, resolve } from "node:path";
 import { runInteractive } from "./interactive.js";
 import { sourceSite } from "../graph/record-and-check.js";
-import { mapScope, runGraph, terminalOutputs, SKIP, TaskFailure, type Execution, type Frame, type GraphState, type Outputs } from "./run-graph.js";
+import { mapScope, runGraph, terminalOutputs, RunCancelled, SKIP, TaskFailure, type Execution, type Frame, type GraphState, type Outputs } from "./run-graph.js";
 
 /** `exitPipeline()` ended the run (also when the error crossed a worker boundary and lost its class). */
 export function isExitPipeline(error: unknown): boolean {
@@ -21,6 +21,8 @@ export async function runControlNode(exec: Execution, node: GraphNode, plan: Nod
       try {
         decision = await node.condition!(inputs);
       } catch (error) {
+        // exitPipeline() in a condition ends the run (successfully), as in a task.
+        if (isExitPipeline(error) || error instanceof RunCancelled) throw error;
         throw await controlFailure(exec, node, frame, "ifThenElse() condition", error);
       }
       decisions.set(node.id, Boolean(decision));

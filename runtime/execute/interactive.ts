@@ -1,4 +1,4 @@
-import { context, runInScope, type Scope } from "../context.js";
+import { context, currentScope, runInScope, type Scope } from "../context.js";
 import type { REPLEval } from "node:repl";
 import { ProcessExitInTask } from "./exit-guard.js";
 import type { Execution, Outputs } from "./run-graph.js";
@@ -35,7 +35,9 @@ export async function runInteractive(inputs: Record<string, unknown>, exec: Exec
   // (it would end the process with the run still running).
   let exit: unknown;
   const realExit = process.exit;
+  // Only what is typed at this prompt: a task running meanwhile on another branch reaches the guard as usual.
   process.exit = ((code?: number | string | null) => {
+    if (currentScope() !== scope) return realExit.call(process, code as number | undefined);
     exit = new ProcessExitInTask(code);
     server.close();
   }) as typeof process.exit;

@@ -147,6 +147,8 @@ export async function runGraph(exec: Execution, graph: Graph, plan: GraphPlan, f
         if (--turns.countdown === 0) {
           const turn = turns.check();
           if (turn) await turn;
+          // A sibling that failed during the turn: this node does not start.
+          if (failed) throw new RunCancelled();
         }
         return runNode(id).catch((error) => {
           failed = true;

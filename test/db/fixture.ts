@@ -69,6 +69,7 @@ export const Fragile = task(function Fragile(n: IterateOn<"numbers", number>): {
 });
 // Element \`at\` returns a function (typed unknown), which cannot leave a worker; with --throw it throws a string.
 export const Unsendable = task(function Unsendable(n: IterateOn<"numbers", number>): { value: unknown } {
+  if (n % 100 === 0) logger.info(\`unsendable ran \${n}\`);
   if (n !== Number(context.args.at)) return { value: n };
   if (context.args.throw) throw "not an Error";
   return { value: () => n };
@@ -77,6 +78,10 @@ export const Unsendable = task(function Unsendable(n: IterateOn<"numbers", numbe
 export const Stray = task(function Stray(): void {
   if (context.args.rejects) void Promise.reject(new Error("nobody awaited this"));
   else setTimeout(() => { throw new Error("late failure"); }, 100);
+});
+// Waits for a timer whose callback throws before it resolves: nothing is left to keep the process alive.
+export const StrayAwait = task(async function StrayAwait(): Promise<void> {
+  await new Promise<void>((resolve) => setTimeout(() => { JSON.parse("{"); resolve(); }, 10));
 });
 // A quick synchronous task (an infinite loop of it is interrupted by Ctrl-C); says once that it runs.
 let laps = 0;
@@ -109,7 +114,7 @@ export const Hello = task(function Hello(): void {
 `;
 
 export const EXTRAS_COMMANDS = `import { command, map, ifThenElse, loop } from "outflow";
-import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Unsendable, Received, Stopper, Lap, Stray, Spin, Done, Hello } from "./tasks.js";
+import { Items, Boom, After, Nap, Square, SlowSquare, Total, Numbers, Busy, Fragile, Unsendable, Received, Stopper, Lap, Stray, StrayAwait, Spin, Done, Hello } from "./tasks.js";
 
 export const explode = command({
   description: "Fails in its second task",
@@ -190,6 +195,14 @@ export const stray = command({
   args: { seconds: { type: "number", default: 30 }, rejects: { type: "boolean", default: false } },
   setup() {
     Stray().pipe(Nap());
+  },
+});
+
+export const stray_await = command({
+  description: "A task whose awaited timer throws",
+  db: false,
+  setup() {
+    StrayAwait();
   },
 });
 

@@ -196,6 +196,23 @@ describe("run and task records on SQLite", () => {
     expect(rows[1].exception_message).toContain(message);
   });
 
+  it("exits 1, not 13, when the callback that threw was the one a task waited for (nothing else keeps the process alive)", () => {
+    const r = runBundle(root, "stray_await", []);
+    expect(r.stderr).toContain("error: uncaught exception outside any task (a callback or promise of task code that outlived its task?): SyntaxError:");
+    expect(r.code).toBe(1);
+  });
+
+  it("stops a threads batch at the element that calls exitPipeline(): its later elements never start", () => {
+    const r = runBundle(root, "stop_in_map", ["--backend", "threads", "--workers", "2", "--count", "4000", "--at", "1"]);
+    expect(r.code, r.stderr).toBe(0);
+    const run = lastRun("stop_in_map");
+    const elements = query("select element_index as i from task where run_uuid = ? and kind = 'element' order by element_index", run.uuid).map((e) => e.i as number);
+    // Elements 0 and 1 of the first batch (250 elements); batches the other worker had taken may finish.
+    expect(elements.slice(0, 2)).toEqual([0, 1]);
+    expect(elements.filter((i) => i > 1 && i < 250)).toEqual([]);
+    expect(elements.length).toBeLessThan(4000);
+  });
+
   it.each(["spin", "spin_untracked"])("stops a sequential map of slow synchronous elements after the element in flight on SIGINT (%s)", async (command) => {
     const bundle = startWatched(root, command, ["--ms", "1000"]);
     await bundle.until("element 0 started");
@@ -291,6 +308,8 @@ describe("run and task records on SQLite", () => {
     expect(failed.map((f) => [f.kind, f.name])).toEqual([["element", "busy[1700]"], ["task", "Unsendable"]]);
     expect(failed[0].exception_message).toMatch(/^task Unsendable \(map element 1700\) failed: DataCloneError: /);
     expect(failed[1].exception_message).toMatch(/^DataCloneError: a result cannot be sent back from the worker thread/);
+    // The culprit is found without running its batch again: element 1600 (same batch) ran once.
+    expect(r.stderr.split("unsendable ran 1600\n").length - 1).toBe(1);
   });
 
   it.each(["sequential", "threads"])("records a non-Error thrown by a map element the same way on %s: its text, no stack", (backend) => {

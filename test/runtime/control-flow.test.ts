@@ -49,7 +49,7 @@ export const ShowAll = task(function ShowAll(values: number[]): void {
 `;
 
 const commands = `
-import { command, loop, ifThenElse, merge, interactive, map } from "outflow";
+import { command, loop, ifThenElse, merge, interactive, map, exitPipeline } from "outflow";
 import * as t from "./tasks.js";
 
 export const looping = command({
@@ -90,6 +90,14 @@ export const skipping_loop = command({
   args: { skip: { type: "boolean", default: false }, value: { type: "number", default: 2 } },
   setup() {
     t.Seed().pipe(loop({ iterations: 2 }, () => { t.Maybe(); })).pipe(t.Last());
+  },
+});
+export const decided_to_stop = command({
+  setup() {
+    const [ifNode, thenNode, elseNode] = ifThenElse(() => exitPipeline("the condition says stop"));
+    t.Seed().pipe(ifNode);
+    thenNode.pipe(t.Big()).pipe(t.Last());
+    elseNode.pipe(t.Show());
   },
 });
 export const undecided = command({
@@ -217,6 +225,13 @@ describe("a loop of zero iterations", () => {
 });
 
 describe("ifThenElse() conditions", () => {
+  it("a condition that calls exitPipeline() ends the run successfully", () => {
+    const r = runBundle(root, "decided_to_stop", []);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("exitPipeline(): the condition says stop; the run ends here");
+    expect(lastRunRows("decided_to_stop").map((t) => [t.name, t.state])).toEqual([["Seed", "success"], ["Big", "skipped"], ["Show", "skipped"], ["Last", "skipped"]]);
+  });
+
   it("a condition that throws fails the run naming the ifThenElse() and where it is; a row holds the exception", () => {
     const r = runBundle(root, "undecided", []);
     expect(r.code).toBe(1);

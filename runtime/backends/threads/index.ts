@@ -160,7 +160,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       if (reply.whole) return count > 1 ? splitUp(first, count) : failElement(first, batch.at ?? new Date(), deserializeError(reply.failures[0].error));
       for (const f of reply.failures) {
         const error = deserializeError(f.error);
-        failure ??= error instanceof TaskFailure || isExitPipeline(error) ? error : new TaskFailure(name, [...job.elementPath, f.index], error);
+        failure ??= error instanceof TaskFailure || isExitPipeline(error) ? error : new TaskFailure(bodySpec?.name ?? name, [...job.elementPath, f.index], error);
       }
       const back = reply.values;
       if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);

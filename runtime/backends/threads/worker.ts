@@ -7,7 +7,7 @@ import { runInScope, type RunInfo, type Scope } from "../../context.js";
 import type { PipelineLoaders } from "../../pipeline.js";
 import type { WorkerDatabases } from "../../db/worker.js";
 import { ElementHost } from "../elements.js";
-import { SKIPPED_ELEMENT } from "../../execute/run-graph.js";
+import { SKIPPED_ELEMENT, TaskFailure } from "../../execute/run-graph.js";
 import { packValues, packedTransfer, serializeError, unpackNumber, type SerializedError, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import { cloneError, transferables } from "./pool.js";
 
@@ -53,15 +53,52 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
     try {
       parentPort!.postMessage(reply, transfer);
     } catch (error) {
-      // A result that cannot be cloned (a function typed unknown, say): the job fails with that error, and
-      // the worker goes on.
-      parentPort!.postMessage(failedReply(message, cloneError(error, "a result cannot be sent back from the worker thread")));
+      // A result that cannot be cloned (a function typed unknown, say): the elements whose results those are
+      // fail with the clone error, the others' results go back (never run twice); failing that, the whole
+      // job fails with it. The worker goes on.
+      const salvaged = reply.kind === "elements" && message.kind === "elements" ? withoutUncloneable(reply, message.elementPath) : undefined;
+      try {
+        if (!salvaged) throw error;
+        parentPort!.postMessage(salvaged, transferables(salvaged.values));
+      } catch {
+        parentPort!.postMessage(failedReply(message, cloneError(error, "a result cannot be sent back from the worker thread")));
+      }
     }
   };
   parentPort!.on("message", (message: WorkerRequest | RunMessage) => {
     if (message.kind === "run") return gotRun(message.run);
     void handle(message);
   });
+}
+
+/**
+ * An elements reply less the results that cannot be cloned: each such element fails with the clone error,
+ * in its records too (its element row with the task's failure, its task's row with the error). Undefined
+ * when no single result is at fault.
+ */
+function withoutUncloneable(reply: Extract<WorkerReply, { kind: "elements" }>, elementPath: number[]): Extract<WorkerReply, { kind: "elements" }> | undefined {
+  if (!Array.isArray(reply.values)) return undefined;
+  const values = [...reply.values];
+  const failures = [...reply.failures];
+  const events = reply.events.map((e) => ({ ...e }));
+  for (let k = 0; k < values.length; k++) {
+    try {
+      structuredClone(values[k]);
+    } catch (error) {
+      const index = reply.first + k;
+      const cause = cloneError(error, "a result cannot be sent back from the worker thread");
+      const mine = events.filter((e) => e.element === index);
+      const taskName = mine.find((e) => e.parent !== null)?.name;
+      const failure = taskName ? new TaskFailure(taskName, [...elementPath, index], cause) : cause;
+      for (const e of mine) {
+        e.state = "failed";
+        e.error = serializeError(e.parent === null ? failure : cause);
+      }
+      values[k] = undefined;
+      failures.push({ index, error: serializeError(failure) });
+    }
+  }
+  return failures.length > reply.failures.length ? { ...reply, values, failures, events } : undefined;
 }
 
 /** The reply of a job that failed as a whole: the task's error, or the same error for each of the batch's elements. */
@@ -84,7 +121,9 @@ async function runTask(manifest: Manifest, state: Ready, request: Extract<Worker
 async function runElements(state: Ready, request: Extract<WorkerRequest, { kind: "elements" }>): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
   const input = request.values;
   const packed = input instanceof Float64Array ? input : undefined;
-  const items = { first: request.first, values: input, map: packed ? (unpackNumber as (v: unknown) => unknown) : undefined };
+  // exitPipeline() in an element ends the map: the batch's later elements do not start (as on sequential).
+  let exited = false;
+  const items = { first: request.first, values: input, map: packed ? (unpackNumber as (v: unknown) => unknown) : undefined, until: () => exited };
   // A packed batch's number results are written over its own values (element k is read before its result
   // is written): nothing is allocated for them. The first result of another kind moves them to an array.
   let out: unknown[] | undefined = packed ? undefined : new Array<unknown>(input.length);
@@ -102,6 +141,7 @@ async function runElements(state: Ready, request: Extract<WorkerRequest, { kind:
     if (!ok) {
       failures.push({ index, error: v as SerializedError });
       failed.add(k);
+      if ((v as SerializedError).name === "ExitPipeline") exited = true;
       return;
     }
     if (v === SKIPPED_ELEMENT) {
