@@ -155,6 +155,9 @@ function mapResultType(ctx: Context, node: NodeSpec, body: GraphPlan, produced: 
  * body's terminal nodes merged; the value itself when that is one name, else an object of them all.
  */
 function elementResultType(types: ValueTypes, body: GraphPlan, produced: Map<number, Offers | undefined>): ts.Type {
+  // Several terminals: at run time those on a branch not taken (or after a Skipped) give nothing, so the
+  // names an element has depend on the run; not checked rather than a false error.
+  if (body.terminals.length > 1) return types.unknown;
   const byName = new Map<string, ts.Type[]>();
   for (const id of body.terminals) {
     const offers = produced.get(id);

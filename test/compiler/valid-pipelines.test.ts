@@ -101,6 +101,7 @@ export const Label = task(function Label(doubled: number): { label: string } {
   return { label: String(doubled) };
 });
 export const TakeHalves = task(function TakeHalves(both: readonly { half: number; label: string }[]): void {});
+export const TakeNumbers = task(function TakeNumbers(halves: number[]): void {});
 export const TakeTotal = task(function TakeTotal(total: number): void {});
 export const TakeLoose = task(function TakeLoose(loose: string[]): void {});
 
@@ -124,9 +125,9 @@ export const ShowKinds = task(function ShowKinds(kinds: string[]): void {
 });
 `;
 
-const COMMANDS = `import { command, map, pipe } from "outflow";
+const COMMANDS = `import { command, map, pipe, ifThenElse } from "outflow";
 import {
-  MakePair, TakeA, MakeMode, TakeMode, MakeList, MakeFrozen, TakeReadonly, EachFrozen, Defaults, Sleep, Fetch, Parse, Report,
+  TakeNumbers, MakePair, TakeA, MakeMode, TakeMode, MakeList, MakeFrozen, TakeReadonly, EachFrozen, Defaults, Sleep, Fetch, Parse, Report,
   Log, Quiet, Source, Left, Right, Join, MakeRows, EachRow, Sum, MakeMatrix, RowCells, Cell, Grid, Extra,
   Show, ShowList, ShowEither, Pair, TakePairs, Half, Label, TakeHalves, TakeTotal, TakeLoose,
   MakeMaybe, Fill, ShowFilled, MakeWeird, Kind, ShowKinds,
@@ -226,6 +227,17 @@ export const into_unknown = command({
     MakeRows().pipe(map({ outputName: "doubled_all" }, () => {
       EachRow();
     })).pipe(ShowEither());
+  },
+});
+
+export const branching_body = command({
+  setup() {
+    // Two terminals, one per branch (Half, and the else node): an element has one of them at run time.
+    MakeRows().pipe(map({ outputName: "halves" }, () => {
+      const [ifNode, thenNode] = ifThenElse((v) => (v.doubled as number) > 2);
+      EachRow().pipe(ifNode);
+      thenNode.pipe(Half());
+    })).pipe(TakeNumbers());
   },
 });
 
@@ -428,6 +440,10 @@ describe("valid pipelines build without diagnostics", () => {
     expectClean(["element_objects"], ["Pair", "TakePairs", "Half", "Label", "TakeHalves"]);
   });
 
+  it("a map body whose terminals are on different branches (no merge) is not checked against one object of them all", () => {
+    expectClean(["branching_body"], ["TakeNumbers"]);
+  });
+
   it("a map with reduce provides the reduce's return type; a reduce returning any is not checked", () => {
     expectClean(["reduced"], ["TakeTotal", "TakeLoose"]);
     expect(command(["reduced"]).graph!.nodes.filter((n) => n.map?.customReduce)).toHaveLength(2);
@@ -475,7 +491,7 @@ describe("valid pipelines build without diagnostics", () => {
       expect(manifest.format).toBe(1);
       expect(manifest.configModule).toBe("outflow.config.ts");
       expect(manifest.plugins).toEqual([{ name: "p", dir: "plugins/p" }]);
-      expect(Object.keys(manifest.tasks)).toHaveLength(43);
+      expect(Object.keys(manifest.tasks)).toHaveLength(44);
       expect(manifest.tasks["plugins/p/tasks.ts#RowCells"]).toEqual({
         id: "plugins/p/tasks.ts#RowCells",
         name: "RowCells",
