@@ -158,6 +158,15 @@ if (!only || only === "maps") {
     const seqBase = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "sequential"], opts: env(1) });
     const seqBig = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "sequential"], opts: env(1_000_000) });
     if (seqBase && seqBig) add("maps", "same map, sequential: RSS growth / data", (seqBig - seqBase) / 1024 / dataMiB, "x");
+    // Ten times the data: what grows with the data (the input and the results, 2x) against what a warm pool
+    // costs once (each thread's optimized code and young generation), which the 1e6 ratio includes.
+    const huge = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "threads"], opts: env(10_000_000) });
+    const seqHuge = rssMedian({ cmd: [join(chainRoot, "dist/fine_map.js"), "--backend", "sequential"], opts: env(10_000_000) });
+    if (huge) {
+      add("maps", "1e7-number map on threads: RSS growth / data (76 MiB)", (huge - base) / 1024 / (10 * dataMiB), "x");
+      add("maps", "1e6 -> 1e7 on threads: extra RSS / extra data", (huge - big) / 1024 / (9 * dataMiB), "x");
+    }
+    if (seqHuge && seqBase) add("maps", "1e7-number map, sequential: RSS growth / data", (seqHuge - seqBase) / 1024 / (10 * dataMiB), "x");
     if (floorBase && floorBig) {
       add("maps", "raw worker floor, same 1e6 map: RSS growth / data", (floorBig - floorBase) / 1024 / dataMiB, "x");
       add("maps", "ratio RSS growth outflow / raw floor", (big - base) / (floorBig - floorBase), "x");
