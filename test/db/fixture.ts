@@ -14,7 +14,8 @@ import { fixtureTsconfig } from "../helpers/pipeline-fixture.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 
-export const EXTRAS_TASKS = `import { task, context, logger, exitPipeline, type IterateOn } from "outflow";
+export const EXTRAS_TASKS = `import { appendFileSync } from "node:fs";
+import { task, context, logger, exitPipeline, type IterateOn } from "outflow";
 
 export const Items = task(function Items(): { items: number[] } {
   return { items: [1, 2, 3] };
@@ -69,7 +70,8 @@ export const Fragile = task(function Fragile(n: IterateOn<"numbers", number>): {
 });
 // Element \`at\` returns a function (typed unknown), which cannot leave a worker; with --throw it throws a string.
 export const Unsendable = task(function Unsendable(n: IterateOn<"numbers", number>): { value: unknown } {
-  if (n % 100 === 0) logger.info(\`unsendable ran \${n}\`);
+  // Every 100th element says it ran, in --log (written at once: a worker's log lines may not outlive it).
+  if (context.args.log && n % 100 === 0) appendFileSync(String(context.args.log), n + "\\n");
   if (n !== Number(context.args.at)) return { value: n };
   if (context.args.throw) throw "not an Error";
   return { value: () => n };
@@ -164,7 +166,7 @@ export const fragile = command({
 
 export const unsendable = command({
   description: "Maps Unsendable over count numbers",
-  args: { count: { type: "integer", default: 3000 }, at: { type: "integer", default: -1 }, throw: { type: "boolean", default: false } },
+  args: { count: { type: "integer", default: 3000 }, at: { type: "integer", default: -1 }, throw: { type: "boolean", default: false }, log: { type: "string", default: "" } },
   setup() {
     Numbers().pipe(map({ outputName: "busy" }, () => { Unsendable(); })).pipe(Received());
   },
