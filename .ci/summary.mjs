@@ -10,8 +10,11 @@ try {
   process.exit(1);
 }
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+// A test file that failed without a failing test in it (it did not load, its beforeAll threw) counts once;
+// numFailedTestSuites would also count the files and describe blocks of failing tests a second time.
+const brokenFiles = (report.testResults ?? []).filter((f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed")).length;
 // An unhandled error outside any test (a stray rejection) fails the run without failing a test: count it.
-const outside = !report.success && report.numFailedTests + (report.numFailedTestSuites ?? 0) === 0 ? 1 : 0;
-const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) + outside;
+const outside = !report.success && report.numFailedTests + brokenFiles === 0 ? 1 : 0;
+const failed = report.numFailedTests + brokenFiles + outside;
 console.log(`${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(report.success && report.numTotalTests > 0 ? 0 : 1);
