@@ -1,4 +1,4 @@
-import { relative, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { CommandSpec, Manifest } from "../contract/manifest.js";
 import { UsageError, globalOptions } from "./cli/args.js";
 import { loadConfig } from "./config/load.js";
@@ -14,7 +14,7 @@ import { startThreadsBackend, type ThreadsBackend } from "./backends/threads/ind
 import { workerCount } from "./backends/threads/worker-count.js";
 import { guardProcessExit } from "./execute/exit-guard.js";
 import { ReportedError } from "./report.js";
-import { recordAndCheck, sourceSite } from "./graph/record-and-check.js";
+import { recordAndCheck, siteText } from "./graph/record-and-check.js";
 import { interactiveInsideMap } from "./graph/interactive-in-map.js";
 import { GraphError } from "./graph/recorder.js";
 import type { Tracking } from "./db/tracking.js";
@@ -91,8 +91,7 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
   for (const flag of ["emit-only", "resubmit-failed"]) if (globals[flag] && backend !== "slurm") throw new UsageError(`--${flag} only applies to --backend slurm (the backend is ${backend})`);
   const cornered = backend === "sequential" ? undefined : interactiveInsideMap(graph);
   if (cornered) {
-    const where = sourceSite(cornered.node.site);
-    throw new GraphError(`${relative(run.root, resolve(run.root, where.file))}:${where.line}:${where.column} - interactive() inside map(${cornered.map.map!.options.outputName}) cannot run on --backend ${backend}: the map's elements run in ${backend === "slurm" ? "Slurm array tasks" : "worker threads"}, which have no terminal; run this command with --backend sequential`, cornered.node.site);
+    throw new GraphError(`${siteText(run.root, cornered.node.site)} - interactive() inside map(${cornered.map.map!.options.outputName}) cannot run on --backend ${backend}: the map's elements run in ${backend === "slurm" ? "Slurm array tasks" : "worker threads"}, which have no terminal; run this command with --backend sequential`, cornered.node.site);
   }
   if (backend === "slurm") (await import("./backends/slurm/index.js")).slurmPreflight(globals, run.bundleFile);
   // Ctrl-C is handled from here on: a signal while the databases open (migrations of a fresh file, the

@@ -3,7 +3,7 @@
  * cancels its jobs), record the cancellation, then give the run a short grace period to unwind before
  * exiting with 130. A second signal exits at once.
  */
-import { RunCancelled } from "../execute/run-graph.js";
+import { RunCancelled, reasonOf } from "../execute/run-graph.js";
 import { userStack } from "../report.js";
 
 export const CANCEL_EXIT_CODE = 130;
@@ -29,15 +29,23 @@ export interface InterruptOptions {
 export function handleInterrupts(controller: AbortController, opts: InterruptOptions = {}): () => void {
   const grace = opts.graceMs ?? (Number(process.env.OUTFLOW_CANCEL_GRACE_MS) || 1000);
   let received: NodeJS.Signals | undefined;
+  // Abort the run, record why, then exit after the grace period (a timer that keeps the process alive
+  // when `hold`; else the process may end sooner, once the run has unwound).
+  const end = (reason: Error, record: () => Promise<void> | void, what: string, code: number, hold: boolean) => {
+    controller.abort(reason);
+    void Promise.resolve()
+      .then(record)
+      .catch((error) => process.stderr.write(`outflow: could not record the ${what}: ${error instanceof Error ? error.message : String(error)}\n`))
+      .finally(() => {
+        const timer = setTimeout(() => exitProcess(code), grace);
+        if (!hold) timer.unref();
+      });
+  };
   const handler = (signal: NodeJS.Signals) => {
     if (received) exitProcess(CANCEL_EXIT_CODE);
     received = signal;
     process.stderr.write(`outflow: ${signal} received, cancelling the run\n`);
-    controller.abort(new RunCancelled());
-    void Promise.resolve()
-      .then(() => opts.onCancel?.(signal))
-      .catch((error) => process.stderr.write(`outflow: could not record the cancellation: ${error instanceof Error ? error.message : String(error)}\n`))
-      .finally(() => setTimeout(() => exitProcess(CANCEL_EXIT_CODE), grace).unref());
+    end(new RunCancelled(), () => opts.onCancel?.(signal), "cancellation", CANCEL_EXIT_CODE, false);
   };
   process.on("SIGINT", handler);
   process.on("SIGTERM", handler);
@@ -48,13 +56,9 @@ export function handleInterrupts(controller: AbortController, opts: InterruptOpt
     // Said here: the run may not unwind within the grace period (a task still sleeping).
     const stack = userStack(thrown);
     process.stderr.write(`error: ${error.message}\n${stack ? stack + "\n" : ""}`);
-    controller.abort(error);
-    void Promise.resolve()
-      .then(() => opts.onCrash?.(error))
-      .catch((e) => process.stderr.write(`outflow: could not record the failure: ${e instanceof Error ? e.message : String(e)}\n`))
-      // Referenced: when the callback that threw was the one a task waited for, nothing else may keep the
-      // process alive, and it would end with node's "unsettled top-level await" (13) instead of 1.
-      .finally(() => setTimeout(() => exitProcess(1), grace));
+    // Held: when the callback that threw was the one a task waited for, nothing else may keep the process
+    // alive, and it would end with node's "unsettled top-level await" (13) instead of 1.
+    end(error, () => opts.onCrash?.(error), "failure", 1, true);
   };
   if (opts.onCrash) {
     process.on("uncaughtException", crash);
@@ -71,8 +75,7 @@ export function handleInterrupts(controller: AbortController, opts: InterruptOpt
 /** An exception thrown outside any task during a run (a timer or a promise of task code that nobody awaited). */
 export class OutsideTaskError extends Error {
   constructor(readonly thrown: unknown) {
-    const reason = thrown instanceof Error ? `${thrown.name === "Error" ? "" : thrown.name + ": "}${thrown.message}` : String(thrown);
-    super(`uncaught exception outside any task (a callback or promise of task code that outlived its task?): ${reason}`);
+    super(`uncaught exception outside any task (a callback or promise of task code that outlived its task?): ${reasonOf(thrown)}`);
     this.name = "OutsideTaskError";
   }
 }

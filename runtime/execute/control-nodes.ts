@@ -1,10 +1,10 @@
 import type { GraphNode } from "../graph/model.js";
 import type { NodePlan } from "../graph/plan.js";
 import { ExitPipeline } from "../api/control.js";
-import { relative, resolve } from "node:path";
 import { runInteractive } from "./interactive.js";
-import { sourceSite } from "../graph/record-and-check.js";
-import { mapScope, runGraph, terminalOutputs, RunCancelled, SKIP, TaskFailure, type Execution, type Frame, type GraphState, type Outputs } from "./run-graph.js";
+import { siteText } from "../graph/record-and-check.js";
+import { builtinLabel } from "../graph/labels.js";
+import { allTerminalsSkipped, mapScope, runGraph, terminalOutputs, RunCancelled, SKIP, TaskFailure, type Execution, type Frame, type GraphState, type Outputs } from "./run-graph.js";
 
 /** `exitPipeline()` ended the run (also when the error crossed a worker boundary and lost its class). */
 export function isExitPipeline(error: unknown): boolean {
@@ -23,7 +23,7 @@ export async function runControlNode(exec: Execution, node: GraphNode, plan: Nod
       } catch (error) {
         // exitPipeline() in a condition ends the run (successfully), as in a task.
         if (isExitPipeline(error) || error instanceof RunCancelled) throw error;
-        throw await controlFailure(exec, node, frame, "ifThenElse() condition", error);
+        throw await controlFailure(exec, node, frame, error, " condition");
       }
       decisions.set(node.id, Boolean(decision));
       return inputs;
@@ -40,7 +40,7 @@ export async function runControlNode(exec: Execution, node: GraphNode, plan: Nod
         const error = new Error(`merge() received outputs from ${live.length} branches; exactly one branch may run (return Skipped from the others)`);
         // Said where the merge() is: a stack would show outflow's frames in the bundle.
         error.stack = `Error: ${error.message}`;
-        throw await controlFailure(exec, node, frame, "merge()", error);
+        throw await controlFailure(exec, node, frame, error);
       }
       return results.get(live[0])!;
     }
@@ -58,9 +58,9 @@ export async function runControlNode(exec: Execution, node: GraphNode, plan: Nod
  * a row of its own holds the exception (control nodes have none otherwise), and the failure names the
  * node and where it is in the command's source.
  */
-async function controlFailure(exec: Execution, node: GraphNode, frame: Frame, label: string, error: unknown): Promise<TaskFailure> {
-  const site = sourceSite(node.site);
-  const where = `${relative(exec.scope.run.root, resolve(exec.scope.run.root, site.file))}:${site.line}:${site.column}`;
+async function controlFailure(exec: Execution, node: GraphNode, frame: Frame, error: unknown, part = ""): Promise<TaskFailure> {
+  const label = builtinLabel(node) + part;
+  const where = siteText(exec.scope.run.root, node.site);
   const handle = await exec.observer.taskStarted({ name: label, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [], outputs: [] });
   await exec.observer.taskFinished(handle, "failed", error);
   return new TaskFailure(`${label} at ${where}`, frame.elementPath, error);
@@ -76,8 +76,7 @@ async function runLoop(exec: Execution, node: GraphNode, plan: NodePlan, outer: 
       const outputs = await runGraph(exec, body, plan.body!, { outer, parentHandle: handle, elementPath: frame.elementPath });
       // Every terminal of the last iteration skipped (it returned Skipped): what follows the loop is skipped
       // too, up to a merge(), as after a skipped task.
-      const terminals = plan.body!.terminals;
-      last = terminals.length > 0 && terminals.every((id) => outputs.get(id) === SKIP) ? SKIP : terminalOutputs(outputs, plan.body!);
+      last = allTerminalsSkipped(outputs, plan.body!) ? SKIP : terminalOutputs(outputs, plan.body!);
     }
     await exec.observer.taskFinished(handle, "success");
     return last;

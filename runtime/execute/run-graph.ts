@@ -9,6 +9,7 @@ import { runSingleTaskElements, singleTaskBody } from "./single-task-map.js";
 import { mayRunConcurrently } from "../graph/concurrency.js";
 import { getLogger } from "../logging/logger.js";
 import { EventLoopTurns } from "./event-loop-turn.js";
+import { builtinLabel } from "../graph/labels.js";
 
 /** Receives task lifecycle events (the database run records implement it). */
 export interface TaskStartEvent {
@@ -33,11 +34,15 @@ export interface RunObserver {
 export const silentObserver: RunObserver = { taskStarted: () => undefined, taskFinished: () => {} };
 
 /** A task failed: names the task, the map element (if any) and keeps the original error as `cause`. */
+/** What was thrown, as a message says it: `boom`, `RangeError: out of range`, or the text of a non-Error. */
+export function reasonOf(thrown: unknown): string {
+  return thrown instanceof Error ? `${thrown.name === "Error" ? "" : thrown.name + ": "}${thrown.message}` : String(thrown);
+}
+
 export class TaskFailure extends Error {
   constructor(readonly task: string, readonly elementPath: number[], readonly cause: unknown) {
     const where = elementPath.length ? ` (map element ${elementPath.join("/")})` : "";
-    const reason = cause instanceof Error ? `${cause.name === "Error" ? "" : cause.name + ": "}${cause.message}` : String(cause);
-    super(`task ${task}${where} failed: ${reason}`);
+    super(`task ${task}${where} failed: ${reasonOf(cause)}`);
     this.name = "TaskFailure";
   }
 }
@@ -180,7 +185,6 @@ function inputValue(plan: NodePlan["inputs"][number], node: GraphNode, results: 
   }
 }
 
-/** Records a task whose upstream was skipped as `skipped` (control nodes just pass the skip on). */
 /** A node on a branch not taken: tasks, maps and loops get their `skipped` row (control nodes have none). */
 async function skipNode(exec: Execution, node: GraphNode, frame: Frame): Promise<Outputs> {
   const where = { parent: frame.parentHandle, element: frame.element?.index };
@@ -188,10 +192,8 @@ async function skipNode(exec: Execution, node: GraphNode, frame: Frame): Promise
   if (node.kind === "task") {
     const spec = exec.tasks[node.task!.id!];
     started = { ...where, name: spec.name, plugin: spec.plugin, taskId: spec.id, inputs: spec.inputs.map((i) => i.name), outputs: spec.outputs.map((o) => o.name) };
-  } else if (node.kind === "map") {
-    started = { ...where, name: `map(${node.map!.options.outputName})`, plugin: "", inputs: [], outputs: [node.map!.options.outputName] };
-  } else if (node.kind === "loop") {
-    started = { ...where, name: "loop()", plugin: "", inputs: [], outputs: [] };
+  } else if (node.kind === "map" || node.kind === "loop") {
+    started = { ...where, name: builtinLabel(node), plugin: "", inputs: [], outputs: node.map ? [node.map.options.outputName] : [] };
   }
   if (started) await exec.observer.taskFinished(await exec.observer.taskStarted(started), "skipped");
   return SKIP;
@@ -296,9 +298,14 @@ function withoutSkipped(elements: unknown[]): unknown[] {
   return elements.includes(SKIPPED_ELEMENT) ? elements.filter((e) => e !== SKIPPED_ELEMENT) : elements;
 }
 
+/** Every terminal of a (body) graph was skipped: it gives nothing, and what follows it is skipped too. */
+export function allTerminalsSkipped(outputs: Map<number, Outputs>, plan: GraphPlan): boolean {
+  return plan.terminals.length > 0 && plan.terminals.every((id) => outputs.get(id) === SKIP);
+}
+
 /** One element's result: the outputs of the body's terminal tasks; a single output is unwrapped. */
 export function elementResult(outputs: Map<number, Outputs>, plan: GraphPlan): unknown {
-  if (plan.terminals.length > 0 && plan.terminals.every((id) => outputs.get(id) === SKIP)) return SKIPPED_ELEMENT;
+  if (allTerminalsSkipped(outputs, plan)) return SKIPPED_ELEMENT;
   const merged = terminalOutputs(outputs, plan);
   const keys = Object.keys(merged);
   return keys.length === 1 ? merged[keys[0]] : merged;

@@ -5,7 +5,7 @@
  * load the CLI and config code (the YAML parser among it).
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import type { CommandSpec, Manifest, Site } from "../../contract/manifest.js";
 import { formatDiagnostic } from "../../contract/diagnostic.js";
 import { registerTasks, findCommands, flattenCommands, type ModuleTable } from "../registry.js";
@@ -20,6 +20,12 @@ import type { RawSite } from "./site.js";
 /** Maps a bundle position back to the user's source, relative to the pipeline root. */
 export function sourceSite(site: RawSite): Site {
   return originalPosition(site.file, site.line, site.column) ?? site;
+}
+
+/** A recorded call's place in the command's source as messages give it: `plugins/p/commands.ts:12:16`. */
+export function siteText(root: string, site: RawSite): string {
+  const where = sourceSite(site);
+  return `${relative(root, resolve(root, where.file))}:${where.line}:${where.column}`;
 }
 
 function readSource(root: string, file: string): string | undefined {

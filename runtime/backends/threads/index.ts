@@ -104,6 +104,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     const { observer, tasks } = current();
     const body = singleTaskBody(job);
     const bodySpec = body ? tasks[body.node.task!.id!] : undefined;
+    // Who an element's failure without a task of its own is said of: the body's one task, else the map.
+    const blamed = bodySpec?.name ?? name;
     const elementStarted = async (index: number, at: Date): Promise<{ element: unknown; task?: unknown }> => {
       const element = await observer.taskStarted(elementStartEvent(job, index, at));
       if (!bodySpec) return { element };
@@ -114,7 +116,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // An element that failed with no records of its own (its worker died, its result could not be sent
     // back): its rows are written here, the element's with the map's failure, its task's with the error.
     const failElement = async (index: number, at: Date, error: unknown): Promise<void> => {
-      const elementFailure = new TaskFailure(bodySpec?.name ?? name, [...job.elementPath, index], error);
+      const elementFailure = new TaskFailure(blamed, [...job.elementPath, index], error);
       failure ??= elementFailure;
       const rows = await elementStarted(index, at);
       if (rows.task !== undefined) await observer.taskFinished(rows.task, "failed", error);
@@ -123,8 +125,8 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
 
     // A batch still in the pool's queue is dropped once the map has failed or the run was cancelled.
     const wanted = () => !failure && !signal?.aborted;
-    // Find the element at fault (one that kills its worker, one whose result cannot be sent back): the
-    // batch is run again one element at a time, after the rest.
+    // Find the element at fault in a batch that failed as a whole (one element killed its worker, the worker
+    // could not start): the batch is run again one element at a time, after the rest.
     const splitUp = (first: number, count: number): void => {
       for (let i = first; i < first + count; i++) pending.push({ first: i, count: 1 });
     };
@@ -160,7 +162,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       if (reply.whole) return count > 1 ? splitUp(first, count) : failElement(first, batch.at ?? new Date(), deserializeError(reply.failures[0].error));
       for (const f of reply.failures) {
         const error = deserializeError(f.error);
-        failure ??= error instanceof TaskFailure || isExitPipeline(error) ? error : new TaskFailure(bodySpec?.name ?? name, [...job.elementPath, f.index], error);
+        failure ??= error instanceof TaskFailure || isExitPipeline(error) ? error : new TaskFailure(blamed, [...job.elementPath, f.index], error);
       }
       const back = reply.values;
       if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);

@@ -61,7 +61,7 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
         if (!salvaged) throw error;
         parentPort!.postMessage(salvaged, transferables(salvaged.values));
       } catch {
-        parentPort!.postMessage(failedReply(message, cloneError(error, "a result cannot be sent back from the worker thread")));
+        parentPort!.postMessage(failedReply(message, cloneError(error, RESULT_NOT_SENT)));
       }
     }
   };
@@ -70,6 +70,8 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
     void handle(message);
   });
 }
+
+const RESULT_NOT_SENT = "a result cannot be sent back from the worker thread";
 
 /**
  * An elements reply less the results that cannot be cloned: each such element fails with the clone error,
@@ -86,14 +88,15 @@ function withoutUncloneable(reply: Extract<WorkerReply, { kind: "elements" }>, e
       structuredClone(values[k]);
     } catch (error) {
       const index = reply.first + k;
-      const cause = cloneError(error, "a result cannot be sent back from the worker thread");
-      const mine = events.filter((e) => e.element === index);
-      const taskName = mine.find((e) => e.parent !== null)?.name;
-      const failure = taskName ? new TaskFailure(taskName, [...elementPath, index], cause) : cause;
-      for (const e of mine) {
-        e.state = "failed";
-        e.error = serializeError(e.parent === null ? failure : cause);
-      }
+      const cause = cloneError(error, RESULT_NOT_SENT);
+      // The element's row, and its task's in a one-task body (never a row of a nested map's element that
+      // happens to have the same index).
+      const element = events.find((e) => e.parent === null && e.element === index);
+      const children = element ? events.filter((e) => e.parent === element.id) : [];
+      const task = children.length === 1 ? children[0] : undefined;
+      const failure = task ? new TaskFailure(task.name, [...elementPath, index], cause) : cause;
+      if (element) Object.assign(element, { state: "failed", error: serializeError(failure) });
+      if (task) Object.assign(task, { state: "failed", error: serializeError(cause) });
       values[k] = undefined;
       failures.push({ index, error: serializeError(failure) });
     }
