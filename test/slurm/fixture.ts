@@ -4,7 +4,7 @@
  */
 export const tasks = `
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
-import { task, context, logger, Skipped, type IterateOn, type SkippedValue } from "outflow";
+import { task, context, logger, exitPipeline, Skipped, type IterateOn, type SkippedValue } from "outflow";
 
 export const GenData = task(function GenData(): { some_data_array: number[] } {
   return { some_data_array: [42, 43, 44, 45] };
@@ -64,6 +64,14 @@ export const Tally = task(function Tally(number: IterateOn<"numbers", number>): 
   if (context.args.log) appendFileSync(String(context.args.log), number + "\\n");
   if (number === Number(context.args.exitOn) && existsSync(String(context.args.marker))) process.exit(3);
   if (number === Number(context.args.bad) && existsSync(String(context.args.marker))) throw new RangeError("element " + number + " refuses");
+  return { square: number * number };
+});
+
+// Appends its element to --log, sleeps --sleep ms, and element --at ends the run with exitPipeline().
+export const Stopper = task(async function Stopper(number: IterateOn<"numbers", number>): Promise<{ square: number }> {
+  appendFileSync(String(context.args.log), number + "\\n");
+  await new Promise((r) => setTimeout(r, Number(context.args.sleep)));
+  if (number === Number(context.args.at)) exitPipeline("element " + number + " says stop");
   return { square: number * number };
 });
 
@@ -127,6 +135,13 @@ export const squares = command({
     const slurm: Record<string, unknown> = { elementsPerTask: args.perTask, time: "10:00" };
     if (args.maxArray) slurm.maxArraySize = args.maxArray;
     t.Range().pipe(map({ outputName: "squares", simultaneousTasks: args.simultaneous || undefined, slurm }, () => { t.Square(); })).pipe(t.Sum());
+  },
+});
+
+export const stopper = command({
+  args: { count: { type: "integer", default: 6 }, at: { type: "integer", required: true }, log: { type: "string", required: true }, sleep: { type: "integer", default: 0 }, perTask: { type: "integer", default: 1 }, simultaneous: { type: "integer", default: 1 } },
+  setup({ args }) {
+    t.Range().pipe(map({ outputName: "squares", simultaneousTasks: args.simultaneous, slurm: { elementsPerTask: args.perTask } }, () => { t.Stopper(); })).pipe(t.Sum());
   },
 });
 

@@ -107,4 +107,49 @@ describe("poller", () => {
     expect(poller.stats.resolvedByQueue).toBe(2);
     expect(calls.squeue).toBe(poller.stats.cycles);
   });
+
+  it("takes the tasks of a scancelled array that had not started as lost at once (squeue folds them into one N/A row), not after the grace period", async () => {
+    const dir = statusDir("e");
+    let squeueCalls = 0;
+    const cluster = {
+      async queue(): Promise<QueueRow[]> {
+        squeueCalls++;
+        // Task 0 is still running; 1 and 2 were pending when the array was cancelled.
+        return [
+          { name: "job-e", arrayJobId: "80", task: undefined, state: "CANCELLED" },
+          { name: "job-e", arrayJobId: "80", task: 0, state: "RUNNING" },
+        ];
+      },
+    } as unknown as SlurmCluster;
+    const poller = new Poller(cluster, { minMs: 60_000, maxMs: 60_000, filesMs: 20, graceMs: 60_000 });
+    const lost: [number, string | undefined][] = [];
+    const exits: number[] = [];
+    const watched = poller.watch({ name: "job-e", pending: new Set([0, 1, 2]), exitFile: (t) => join(dir, `${t}.exit`), statusDir: dir, onExit: (t) => void exits.push(t), onLost: (t, l) => void lost.push([t, l.state]) });
+    setTimeout(() => writeFileSync(join(dir, "0.exit"), "exit=0\n"), 80);
+    await watched;
+    expect(lost.sort()).toEqual([[1, "CANCELLED"], [2, "CANCELLED"]]);
+    expect(exits).toEqual([0]);
+    expect(squeueCalls).toBe(1);
+  });
+
+  it("refresh() asks squeue at once instead of at the next cycle", async () => {
+    let squeueCalls = 0;
+    let state = "RUNNING";
+    const cluster = {
+      async queue(): Promise<QueueRow[]> {
+        squeueCalls++;
+        return [{ name: "job-f", arrayJobId: "81", task: 0, state }];
+      },
+    } as unknown as SlurmCluster;
+    const dir = statusDir("f");
+    const poller = new Poller(cluster, { minMs: 60_000, maxMs: 60_000, filesMs: 20, graceMs: 60_000 });
+    const lost: number[] = [];
+    const watched = poller.watch({ name: "job-f", pending: new Set([0]), exitFile: (t) => join(dir, `${t}.exit`), statusDir: dir, onExit: () => {}, onLost: (t) => void lost.push(t) });
+    await new Promise((r) => setTimeout(r, 60));
+    state = "CANCELLED";
+    poller.refresh();
+    await watched;
+    expect(lost).toEqual([0]);
+    expect(squeueCalls).toBe(2);
+  });
 });

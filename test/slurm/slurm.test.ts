@@ -138,6 +138,35 @@ suite("slurm backend on a real Slurm", () => {
     expect(rows.filter((r) => r.kind === "element").map((r) => r.name).sort()).toEqual([0, 1, 2, 3].map((i) => `map_computation_result[${i}]`));
   });
 
+  it.each([
+    { perTask: 1, at: 2, ran: [0, 1, 2], never: [4, 5] },
+    { perTask: 3, at: 1, ran: [0, 1], never: [2, 5] },
+  ])("ends the run successfully when an element calls exitPipeline() ($perTask per array task): tasks not started are cancelled", ({ perTask, at, ran, never }) => {
+    const log = join(scratch, `stopper-${perTask}.log`);
+    const { run, dir } = runSlurm("stopper", ["--at", String(at), "--log", log, "--sleep", "1000", "--per-task", String(perTask)]);
+    expect(run.code, run.output).toBe(0);
+    expect(run.stderr).toContain(`map(squares): element ${at} called exitPipeline(): the array tasks not started are cancelled`);
+    expect(run.stderr).toContain(`exitPipeline(): element ${at} says stop; the run ends here`);
+    expect(run.output).not.toContain("RESULT");
+    const started = readFileSync(log, "utf8").split("\n").filter(Boolean).map(Number);
+    for (const i of ran) expect(started).toContain(i);
+    for (const i of never) expect(started).not.toContain(i);
+    // Nothing of the array is left in the queue.
+    const jobId = mapFile(dir).arrays[0].jobId!;
+    expect(squeue(["--array", `--jobs=${jobId}`, "--states=PENDING,RUNNING", "--format=%K"])).toEqual([]);
+    const runId = dir.split("/").pop()!;
+    const db = new Database(join(root, "outflow.db"), { readonly: true });
+    const state = db.prepare("select state from run where uuid = ?").get(runId);
+    const rows = db.prepare("select name, state, kind from task where run_uuid = ? order by id").all(runId) as { name: string; state: string; kind: string }[];
+    db.close();
+    expect(state).toEqual({ state: "success" });
+    expect(rows.filter((r) => r.state === "running" || r.state === "pending")).toEqual([]);
+    // The element that stopped the run, and its task, succeeded; Sum was never reached.
+    expect(rows.find((r) => r.name === `squares[${at}]`)?.state).toBe("success");
+    expect(rows.find((r) => r.name === "Sum")?.state).toBe("skipped");
+    expect(rows.filter((r) => r.name === "Stopper").every((r) => r.state === "success")).toBe(true);
+  }, 60_000);
+
   it("gives the elements of a tracked command the run's database through context.em", () => {
     const { run } = runSlurm("tracked_db", ["--multiplier", "3"]);
     expect(run.code, run.output).toBe(0);

@@ -173,6 +173,16 @@ export class SlurmCluster {
     return rows;
   }
 
+  /**
+   * `scancel --state=PENDING` the given jobs: their array tasks that have not started never will; the
+   * running ones go on. A message when scancel failed, else undefined.
+   */
+  async cancelPending(jobIds: string[]): Promise<string | undefined> {
+    if (!jobIds.length) return undefined;
+    const r = await this.run("scancel", ["--state=PENDING", ...jobIds], { timeout: 20_000 });
+    return r.code === 0 ? undefined : firstLines(r.stderr) || `exit code ${r.code}`;
+  }
+
   /** `scancel` the given jobs, synchronously (it runs from a signal handler, before the process exits). */
   cancelNow(jobIds: string[]): string | undefined {
     if (!jobIds.length) return undefined;

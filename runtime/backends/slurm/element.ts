@@ -2,7 +2,7 @@
  * One Slurm array task: `node dist/<command>.js --outflow-element <map dir> [--outflow-task <n>]` (the task
  * number defaults to $SLURM_ARRAY_TASK_ID). Reads the run's context and its elements from the map
  * directory, runs them in this process, writes `results/<n>.bin` atomically and exits 0 when every element
- * succeeded, 1 otherwise. The generated script then writes `status/<n>.exit`. A packed task journals each
+ * succeeded (or one called exitPipeline(), after which a packed task runs no other), 1 otherwise. The generated script then writes `status/<n>.exit`. A packed task journals each
  * element's result as it comes (`results/<n>.journal`); a resubmitted one finds its earlier attempts'
  * results (set aside as `results/<n>.prev.bin`, or in the journal of a killed attempt): it runs only the
  * elements without a successful result there and writes the merged results (see kept.ts).
@@ -84,8 +84,10 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
   // attributable, and journals each success as it comes: killed half-way, it keeps what it computed.
   const packed = taskInput.values.length > 1;
   const journal = packed ? new Journal(dir.journal(task)) : undefined;
+  // exitPipeline() in an element ends the run (the driver stops the map): a packed task runs no further element.
+  let exited = false;
   function* items() {
-    for (let k = 0; k < taskInput.values.length; k++) {
+    for (let k = 0; k < taskInput.values.length && !exited; k++) {
       const index = taskInput.first + k;
       if (keep.has(index)) continue;
       if (packed) {
@@ -98,7 +100,10 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
   }
   const { results, events } = await host.run({ path: ctx.path, elementPath: ctx.elementPath, outer: ctx.outer, items: items() }, (outcome, elementEvents) => {
     if (outcome.ok) journal?.append({ outcome, events: elementEvents } satisfies JournalEntry);
-    else {
+    else if (outcome.error.name === "ExitPipeline") {
+      exited = true;
+      process.stderr.write(`outflow: element ${outcome.index} called exitPipeline(): ${outcome.error.message}\n`);
+    } else {
       const e = outcome.error;
       process.stderr.write(`outflow: element ${outcome.index} failed${e.task ? ` in task ${e.task}` : ""}: ${e.name === "Error" ? "" : `${e.name}: `}${e.message}\n${e.stack ? e.stack.split("\n").slice(1).join("\n") + "\n" : ""}`);
     }
@@ -109,5 +114,5 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
   writeValue(dir.result(task), record);
   journal?.close();
   if (journal) rmSync(journal.file, { force: true });
-  return results.every((r) => r.ok) ? 0 : 1;
+  return results.every((r) => r.ok || r.error.name === "ExitPipeline") ? 0 : 1;
 }

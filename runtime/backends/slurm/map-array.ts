@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import { RunCancelled, SKIPPED_ELEMENT, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { outerForElements } from "../elements.js";
 import type { Logger } from "../../logging/logger.js";
-import { replayEvents } from "../events.js";
+import { deserializeError, replayEvents, type SerializedError } from "../events.js";
 import { ACTIVE_STATES, SlurmError, cpusOf, type SlurmCluster } from "./cluster.js";
 import { ensureDir, readJson, readValue, writeAtomic, writeJson, writeValue } from "./files.js";
 import { writeInputs } from "./inputs.js";
@@ -196,6 +196,19 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
 
   const results = new Array<unknown>(count);
   const failures: ElementFailure[] = [];
+  // exitPipeline() in an element, collected before any failure: the run ends (successfully) once the array
+  // tasks already running have finished; those not started are cancelled. As on threads, the first of an
+  // exitPipeline() and a failure to come back decides; what comes after is recorded, not reported.
+  let exited: unknown;
+  const exitPipeline = (index: number, error: SerializedError) => {
+    exited = deserializeError(error);
+    const ids = [...new Set(map.arrays.flatMap((a) => (a.jobId ? [a.jobId] : [])))];
+    ctx.log.info(`${label}: element ${index} called exitPipeline(): the array tasks not started are cancelled, the running ones finish`);
+    void ctx.cluster.cancelPending(ids).then((problem) => {
+      if (problem) ctx.log.warning(`${label}: scancel --state=PENDING ${ids.join(" ")} failed: ${problem}`);
+      ctx.poller.refresh();
+    });
+  };
   const collect = async (task: number, status: ExitStatus) => {
     const [first, end] = taskRange(task, map.perTask, count);
     let record: TaskResults | undefined;
@@ -205,12 +218,14 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
       record = undefined;
     }
     if (!record) {
-      for (const [a, b] of rerunRanges(dir, task, first, end)) failures.push({ first: a, end: b, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined });
+      if (exited === undefined) for (const [a, b] of rerunRanges(dir, task, first, end)) failures.push({ first: a, end: b, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined });
       return;
     }
     for (const r of record.results) {
       if (r.ok) results[r.index] = r.skipped ? SKIPPED_ELEMENT : r.value;
-      else failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: `${r.error.task ? `task ${r.error.task}: ` : ""}${r.error.name === "Error" ? "" : `${r.error.name}: `}${r.error.message}` });
+      else if (exited !== undefined) continue;
+      else if (r.error.name === "ExitPipeline" && !failures.length) exitPipeline(r.index, r.error);
+      else if (r.error.name !== "ExitPipeline") failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: `${r.error.task ? `task ${r.error.task}: ` : ""}${r.error.name === "Error" ? "" : `${r.error.name}: `}${r.error.message}` });
     }
     await replayEvents(ctx.exec.observer, record.events, job.parentHandle);
   };
@@ -223,11 +238,14 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     mayBeStale: inFlight,
     onExit: (t, status) => collect(t, status),
     onLost: (t: number, lost: LostTask) => {
+      // Cancelled after an element's exitPipeline(): not a failure.
+      if (exited !== undefined) return;
       const [first, end] = taskRange(t, map.perTask, count);
       for (const [a, b] of rerunRanges(dir, t, first, end)) failures.push({ first: a, end: b, task: t, state: lost.state, arrayJobId: lost.arrayJobId });
     },
   });
   if (ctx.exec.signal?.aborted) throw new RunCancelled();
+  if (exited !== undefined) throw exited;
   if (failures.length) await reportFailures(ctx, dir, label, failures, count);
   return results;
 }

@@ -99,6 +99,7 @@ export class Poller {
   private loop?: Promise<void>;
   private wake?: () => void;
   private stopped?: unknown;
+  private queueNow = false;
   readonly stats: PollStats = { cycles: 0, queueCalls: 0, intervalsMs: [], fileChecks: 0, resolvedByFiles: 0, resolvedByQueue: 0, watchesEndedByFiles: 0 };
   readonly minMs: number;
   readonly maxMs: number;
@@ -137,6 +138,12 @@ export class Poller {
     });
   }
 
+  /** Asks Slurm at once instead of at the next cycle (after a scancel: the cancelled tasks resolve now). */
+  refresh(): void {
+    this.queueNow = true;
+    this.wake?.();
+  }
+
   /** Stops polling: every watch rejects with `error`. */
   stop(error: unknown): void {
     this.stopped = error;
@@ -172,7 +179,8 @@ export class Poller {
     const started = Date.now();
     let nextQueue = Date.now();
     while (this.entries.size && this.stopped === undefined) {
-      if (Date.now() >= nextQueue || this.filesMs <= 0) {
+      if (Date.now() >= nextQueue || this.filesMs <= 0 || this.queueNow) {
+        this.queueNow = false;
         let progress: boolean | undefined = false;
         try {
           this.stats.cycles++;
@@ -263,8 +271,15 @@ export class Poller {
   private async step(entry: Entry, rows: QueueRow[]): Promise<boolean> {
     const { watch } = entry;
     const byTask = new Map<number, { active: boolean; state: string; arrayJobId: string }>();
+    // The array tasks that were still pending when the array was scancelled are one row without a task
+    // number (`N/A`, CANCELLED): a task without a row of its own is one of them.
+    let cancelledRest: { state: string; arrayJobId: string } | undefined;
     for (const row of rows) {
-      if (row.name !== watch.name || row.task === undefined) continue;
+      if (row.name !== watch.name) continue;
+      if (row.task === undefined) {
+        if (KILLED_STATES.has(row.state)) cancelledRest = { state: row.state, arrayJobId: row.arrayJobId };
+        continue;
+      }
       entry.arrays.add(row.arrayJobId);
       const active = ACTIVE_STATES.has(row.state);
       const seen = byTask.get(row.task);
@@ -289,9 +304,10 @@ export class Poller {
       }
       const since = entry.missingSince.get(task) ?? now;
       entry.missingSince.set(task, since);
-      if ((info && KILLED_STATES.has(info.state)) || now - since >= this.graceMs) {
+      const killed = info ? (KILLED_STATES.has(info.state) ? info : undefined) : cancelledRest;
+      if (killed || now - since >= this.graceMs) {
         watch.pending.delete(task);
-        await watch.onLost(task, { state: info?.state, arrayJobId: info?.arrayJobId });
+        await watch.onLost(task, { state: (killed ?? info)?.state, arrayJobId: (killed ?? info)?.arrayJobId });
         this.stats.resolvedByQueue++;
         progress = true;
       }
