@@ -2,22 +2,13 @@ import { UsageError } from "./cli/usage-error.js";
 import { ConfigError } from "./config/errors.js";
 import { GraphError } from "./graph/recorder.js";
 import { TaskFailure, RunCancelled } from "./execute/run-graph.js";
-import { mapStack } from "./source-map.js";
+import { userStack } from "./user-stack.js";
 
 /** A failure already explained to the user (diagnostics printed): only the exit code remains. */
 export class ReportedError extends Error {
   constructor(readonly exitCode: number) {
     super(`exit ${exitCode}`);
   }
-}
-
-/** Frames of the user's code (not the runtime's, not node's), mapped back to their .ts source. */
-export function userStack(error: unknown): string {
-  if (!(error instanceof Error) || !error.stack) return "";
-  const lines = mapStack(error.stack).split("\n").slice(1);
-  // Frames with a place in a file (not `at async Promise.all (index 2)`), outside node and outflow.
-  const frames = lines.filter((l) => /^\s+at .*:\d+:\d+\)?$/.test(l) && !/node:|runtime\/|node_modules|<anonymous>/.test(l));
-  return frames.slice(0, 8).join("\n");
 }
 
 /** Prints one clear line for an error and returns the exit code (2 = bad input, 1 = failure, 130 = cancelled). */

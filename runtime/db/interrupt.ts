@@ -4,7 +4,7 @@
  * exiting with 130. A second signal exits at once.
  */
 import { RunCancelled, reasonOf } from "../execute/run-graph.js";
-import { userStack } from "../report.js";
+import { userStack } from "../user-stack.js";
 
 export const CANCEL_EXIT_CODE = 130;
 

@@ -301,6 +301,7 @@ export const counted = command({
   args: { n: { type: "integer", required: true }, times: { type: "integer", required: true } },
   db: false,
   setup({ args }) {
+    if (args.times > 100) throw new RangeError("times is too large for this pipeline");
     Many().pipe(map({ outputName: "doubled", simultaneousTasks: args.n, cpusPerTask: args.n }, () => {
       Each();
     }));
@@ -329,6 +330,13 @@ export const counted = command({
     expect(r.stderr).toContain(`plugins/p/commands.ts:${at.line}:${at.column} - error OF113: map(doubled): simultaneousTasks must be a positive integer, got 0`);
     expect(r.stderr).toContain("error OF113: map(doubled): cpusPerTask must be a positive integer, got 0");
     expect(r.output).not.toMatch(/runtime\/api|runtime\/graph|\n\s+at /);
+  });
+
+  it("an exception setup() throws with these args: the place in the user's code that threw it, one line, no stack", () => {
+    const r = runBundle(root, "counted", ["--n", "1", "--times", "500"]);
+    expect(r.code, r.output).toBe(1);
+    const at = locate(commands, "new RangeError");
+    expect(r.stderr).toBe(`error: plugins/p/commands.ts:${at.line}:${at.column} - setup() of counted failed: RangeError: times is too large for this pipeline\n`);
   });
 
   it("loop iterations of -1 from the command line: at the loop( call, one line, no stack", () => {
