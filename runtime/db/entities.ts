@@ -8,9 +8,10 @@ export const RUN_STATES = ["running", "success", "failed", "cancelled"] as const
 export const TASK_STATES = ["pending", "running", "success", "failed", "skipped"] as const;
 /**
  * `task`: a task call; `map`: a map node; `element`: one element of a map (parent of its body's tasks);
- * `loop`: a loop node. Stored as text so new node kinds need no migration.
+ * `loop`: a loop node; `iteration`: one run of a loop's body (`loop()[2]`, parent of that run's tasks).
+ * Stored as text so new node kinds need no migration.
  */
-export const TASK_KINDS = ["task", "map", "element", "loop"] as const;
+export const TASK_KINDS = ["task", "map", "element", "loop", "iteration"] as const;
 
 export type RunState = (typeof RUN_STATES)[number];
 export type TaskState = (typeof TASK_STATES)[number];

@@ -118,7 +118,7 @@ export class RunRecorder implements RunObserver {
 function kindOf(e: StartEvent): TaskKind | "control" {
   if (e.taskId) return "task";
   if (e.name.startsWith("map(")) return "map";
-  if (e.name.startsWith("loop(")) return "loop";
+  if (e.name.startsWith("loop(")) return /\[\d+\]$/.test(e.name) ? "iteration" : "loop";
   return /\[\d+\]$/.test(e.name) ? "element" : "control";
 }
 

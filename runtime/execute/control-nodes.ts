@@ -73,10 +73,20 @@ async function runLoop(exec: Execution, node: GraphNode, plan: NodePlan, outer: 
   let last: Outputs = SKIP;
   try {
     for (let i = 0; iterations === null || i < iterations; i++) {
-      const outputs = await runGraph(exec, body, plan.body!, { outer, parentHandle: handle, elementPath: frame.elementPath });
-      // Every terminal of the last iteration skipped (it returned Skipped): what follows the loop is skipped
+      // Each run of the body has a row (`loop()[i]`, kind iteration), the parent of that run's task rows.
+      const iteration = await exec.observer.taskStarted({ name: `loop()[${i}]`, plugin: "", parent: handle, element: i, inputs: Object.keys(outer), outputs: [] });
+      let outputs: Awaited<ReturnType<typeof runGraph>>;
+      try {
+        outputs = await runGraph(exec, body, plan.body!, { outer, parentHandle: iteration, elementPath: frame.elementPath });
+      } catch (error) {
+        await exec.observer.taskFinished(iteration, isExitPipeline(error) ? "success" : "failed", isExitPipeline(error) ? undefined : error);
+        throw error;
+      }
+      // Every terminal of the iteration skipped (it returned Skipped): what follows the loop is skipped
       // too, up to a merge(), as after a skipped task.
-      last = allTerminalsSkipped(outputs, plan.body!) ? SKIP : terminalOutputs(outputs, plan.body!);
+      const skipped = allTerminalsSkipped(outputs, plan.body!);
+      await exec.observer.taskFinished(iteration, skipped ? "skipped" : "success");
+      last = skipped ? SKIP : terminalOutputs(outputs, plan.body!);
     }
     await exec.observer.taskFinished(handle, "success");
     return last;

@@ -162,6 +162,24 @@ describe("loop()", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("error: task Tick failed: boom at tick 2");
   });
+
+  it("records each run of the body as an iteration row (loop()[i]), the parent of that run's task rows", () => {
+    expect(runBundle(root, "looping", ["--infinite", "--boom", "3"]).code).toBe(1);
+    const db = new Database(join(root, "outflow.db"), { readonly: true });
+    const run = db.prepare("select uuid from run where command = 'looping' order by start_time desc limit 1").get() as { uuid: string };
+    const rows = db.prepare("select t.kind, t.name, t.state, t.element_index as i, p.name as parent, t.exception_message as error from task t left join task p on p.id = t.parent_id where t.run_uuid = ? and t.kind <> 'task' or (t.run_uuid = ? and t.name = 'Tick') order by t.id").all(run.uuid, run.uuid);
+    db.close();
+    const failed = "boom at tick 3";
+    expect(rows).toEqual([
+      { kind: "loop", name: "loop()", state: "failed", i: null, parent: null, error: expect.stringContaining(failed) },
+      { kind: "iteration", name: "loop()[0]", state: "success", i: 0, parent: "loop()", error: null },
+      { kind: "task", name: "Tick", state: "success", i: null, parent: "loop()[0]", error: null },
+      { kind: "iteration", name: "loop()[1]", state: "success", i: 1, parent: "loop()", error: null },
+      { kind: "task", name: "Tick", state: "success", i: null, parent: "loop()[1]", error: null },
+      { kind: "iteration", name: "loop()[2]", state: "failed", i: 2, parent: "loop()", error: expect.stringContaining(failed) },
+      { kind: "task", name: "Tick", state: "failed", i: null, parent: "loop()[2]", error: failed },
+    ]);
+  });
 });
 
 describe.each(["sequential", "threads"])("ifThenElse() and merge() on %s", (backend) => {
@@ -204,6 +222,9 @@ describe("a loop whose body returns Skipped", () => {
       { kind: "task", name: "Seed", state: "success", exception_message: null },
       { kind: "loop", name: "loop()", state: "success", exception_message: null },
       { kind: "task", name: "Last", state: "skipped", exception_message: null },
+      // Both runs of the body returned Skipped (rows made as they start, after the planned ones).
+      { kind: "iteration", name: "loop()[0]", state: "skipped", exception_message: null },
+      { kind: "iteration", name: "loop()[1]", state: "skipped", exception_message: null },
     ]);
     const ran = runBundle(root, "skipping_loop", []);
     expect(ran.output).toContain("LAST maybe 2");
