@@ -7,7 +7,7 @@ import type { GraphNode } from "../graph/model.js";
  * interactive(). Like map(), they are recorded in `setup()` and checked by the compiler.
  */
 
-export type LoopOptions = { iterations: number } | { infinite: true };
+export type LoopOptions = { iterations: number; infinite?: never } | { infinite: true; iterations?: never };
 
 /**
  * Repeats `body` (`iterations` times, or until `exitPipeline()` / an exception when `infinite`). Upstream
@@ -17,6 +17,7 @@ export type LoopOptions = { iterations: number } | { infinite: true };
 export function loop(options: LoopOptions, body: () => void): GraphNode {
   const given = (typeof options === "object" && options !== null ? options : {}) as Partial<{ iterations: unknown; infinite: unknown }>;
   if (given.infinite !== true && !("iterations" in given)) refuse(`loop() takes { iterations: n } or { infinite: true } as its options, got ${shown(options)}`, loop);
+  if ("infinite" in given && "iterations" in given) refuse(`loop() takes either { iterations: n } or { infinite: true }, not both: got ${shown(options)}`, loop);
   const iterations = given.infinite === true ? null : given.iterations;
   if (iterations !== null && (typeof iterations !== "number" || !Number.isInteger(iterations) || iterations < 0)) refuse(`loop(): iterations must be a whole number >= 0, got ${shown(iterations)}`, loop);
   if (typeof body !== "function") refuse(`loop() takes a function that builds its body, as in loop({ iterations: 3 }, () => { Step(); }); got ${shown(body)}`, loop);

@@ -139,6 +139,14 @@ export const negative_iterations = command({
   },
 });
 
+export const loop_both_ways = command({
+  setup() {
+    Seed().pipe(loop({ iterations: 2, infinite: true } as any, () => {
+      Step();
+    }));
+  },
+});
+
 export const loop_without_options = command({
   setup() {
     Seed().pipe(loop({} as any, () => {
@@ -262,6 +270,7 @@ describe("control flow and outflow's API in setup(): diagnostics", () => {
     const refused = (name: string, call: string, message: string) => expect(only(name)).toEqual({ code: "OF100", message: `setup() of command ${name} threw: ${message}`, site: inCommand(name, call) });
     refused("negative_iterations", "loop(", "loop(): iterations must be a whole number >= 0, got -1");
     refused("loop_without_options", "loop(", "loop() takes { iterations: n } or { infinite: true } as its options, got {}");
+    refused("loop_both_ways", "loop(", "loop() takes either { iterations: n } or { infinite: true }, not both: got {\"iterations\":2,\"infinite\":true}");
     refused("loop_without_body", "loop(", "loop() takes a function that builds its body, as in loop({ iterations: 3 }, () => { Step(); }); got undefined");
     refused("condition_not_function", "ifThenElse(", "ifThenElse() takes a condition function, as in ifThenElse((inputs) => (inputs.value as number) > 10); got 42");
     refused("map_without_body", "map(", 'map() takes a function that builds its body, as in map({ outputName: "results" }, () => { Compute(); }); got undefined');
