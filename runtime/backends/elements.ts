@@ -9,7 +9,7 @@ import type { OutflowConfig } from "../config/schema.js";
 import type { RunInfo, Scope } from "../context.js";
 import { recordAndCheck } from "../graph/record-and-check.js";
 import type { ModuleTable } from "../registry.js";
-import { SKIPPED_ELEMENT, runMapElement, silentObserver, type Execution, type MapJob } from "../execute/run-graph.js";
+import { SKIPPED_ELEMENT, TaskFailure, elementStartEvent, runMapElement, silentObserver, type Execution, type MapJob } from "../execute/run-graph.js";
 import type { Validators } from "../execute/validate.js";
 import type { Graph, GraphNode } from "../graph/model.js";
 import type { GraphPlan, NodePlan } from "../graph/plan.js";
@@ -89,6 +89,39 @@ export function outerForElements(job: MapJob): Record<string, unknown> {
   if (target === undefined || bodyReadsWhole(job.node.map!.body, job.plan.body, target)) return job.outer;
   const { [target]: _iterated, ...rest } = job.outer;
   return rest;
+}
+
+/** Who an element's failure without a task of its own is said of: the body's one task, else the map. */
+export function blamedFor(exec: Execution, job: MapJob): string {
+  const body = singleTaskBody(job);
+  return (body && exec.tasks[body.node.task!.id!]?.name) ?? `map(${job.node.map!.options.outputName})`;
+}
+
+/**
+ * The driver's rows of an element that ran away from it (a worker thread, an Slurm array task) and whose
+ * own records never came back: the element's row and, in a one-task body, its task's row under it (which
+ * task of a longer body ran is unknown there).
+ */
+export async function startElementRows(exec: Execution, job: MapJob, index: number, at: Date): Promise<{ element: unknown; task?: unknown }> {
+  const element = await exec.observer.taskStarted(elementStartEvent(job, index, at));
+  const body = singleTaskBody(job);
+  const spec = body ? exec.tasks[body.node.task!.id!] : undefined;
+  if (!spec) return { element };
+  const task = await exec.observer.taskStarted({ name: spec.name, plugin: spec.plugin, taskId: spec.id, parent: element, element: index, inputs: spec.inputs.map((i) => i.name), outputs: spec.outputs.map((o) => o.name), at });
+  return { element, task };
+}
+
+/**
+ * An element that failed with no records of its own (its worker or array task died, its result could not
+ * be sent back): its rows are written by the driver, the element's failed with the map's failure, its
+ * task's with the error. Returns the element's failure.
+ */
+export async function recordFailedElement(exec: Execution, job: MapJob, index: number, at: Date, error: unknown): Promise<TaskFailure> {
+  const failure = new TaskFailure(blamedFor(exec, job), [...job.elementPath, index], error);
+  const rows = await startElementRows(exec, job, index, at);
+  if (rows.task !== undefined) await exec.observer.taskFinished(rows.task, "failed", error);
+  await exec.observer.taskFinished(rows.element, "failed", failure);
+  return failure;
 }
 
 /**

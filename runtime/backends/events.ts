@@ -57,6 +57,27 @@ export function deserializeError(s: SerializedError): unknown {
   return s.task === undefined ? cause : new TaskFailure(s.task, s.elementPath ?? [], cause);
 }
 
+/** A structured-clone failure, saying which way the value was going; the DataCloneError's name is kept. */
+export function cloneError(error: unknown, what: string): unknown {
+  return error instanceof Error ? Object.assign(new Error(`${what}: ${error.message}`), { name: error.name }) : error;
+}
+
+/**
+ * Element `index` succeeded but its result cannot leave this process (a worker thread, an array task):
+ * its records say it failed with `cause`, its element row with the task's failure, its task's row (in a
+ * one-task body) with `cause` itself; never a row of a nested map's element with the same index. Returns
+ * the element's failure, serialized.
+ */
+export function failUnsendable(events: RecordedEvent[], index: number, elementPath: number[], cause: unknown): SerializedError {
+  const element = events.find((e) => e.parent === null && e.element === index);
+  const children = element ? events.filter((e) => e.parent === element.id) : [];
+  const task = children.length === 1 ? children[0] : undefined;
+  const failure = serializeError(task ? new TaskFailure(task.name, [...elementPath, index], cause) : cause);
+  if (element) Object.assign(element, { state: "failed", error: failure });
+  if (task) Object.assign(task, { state: "failed", error: serializeError(cause) });
+  return failure;
+}
+
 /** Collects task record events where elements run; the driver replays them with `replayEvents`. */
 export class EventCollector implements RunObserver {
   events: RecordedEvent[] = [];

@@ -75,6 +75,14 @@ export const Stopper = task(async function Stopper(number: IterateOn<"numbers", 
   return { square: number * number };
 });
 
+// Element --bad returns a function (typed unknown): a result that cannot be written for the driver.
+export const Unwritable = task(function Unwritable(number: IterateOn<"numbers", number>): { thing: unknown } {
+  return { thing: number === Number(context.args.bad) ? () => number : number * 10 };
+});
+export const ShowThings = task(function ShowThings(things: unknown[]): void {
+  logger.info("RESULT " + JSON.stringify(things));
+});
+
 // Odd numbers are skipped: left out of the map's results.
 export const EvenSquare = task(function EvenSquare(number: IterateOn<"numbers", number>): { square: number } | SkippedValue {
   return number % 2 ? Skipped : { square: number * number };
@@ -181,6 +189,20 @@ export const packed = command({
   db: false,
   setup({ args }) {
     t.Range().pipe(map({ outputName: "squares", simultaneousTasks: args.simultaneous || undefined, slurm: { elementsPerTask: "auto" } }, () => { t.Tally(); })).pipe(t.Sum());
+  },
+});
+
+export const tracked_packed = command({
+  args: { count: { type: "integer", default: 8 }, simultaneous: { type: "integer", default: 2 }, exitOn: { type: "integer", default: -1 }, marker: { type: "string", default: "/nonexistent" } },
+  setup({ args }) {
+    t.Range().pipe(map({ outputName: "squares", simultaneousTasks: args.simultaneous, slurm: { elementsPerTask: "auto" } }, () => { t.Tally(); })).pipe(t.Sum());
+  },
+});
+
+export const unwritable = command({
+  args: { count: { type: "integer", default: 4 }, bad: { type: "integer", default: -1 }, perTask: { type: "integer", default: 1 } },
+  setup({ args }) {
+    t.Range().pipe(map({ outputName: "things", slurm: { elementsPerTask: args.perTask } }, () => { t.Unwritable(); })).pipe(t.ShowThings());
   },
 });
 

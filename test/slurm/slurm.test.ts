@@ -63,6 +63,16 @@ function mapFile(runDir: string): { perTask: number; tasks: number; count: numbe
   return JSON.parse(readFileSync(join(runDir, "map-1", "map.json"), "utf8"));
 }
 
+/** The task rows of the tracked run whose run directory is `dir`. */
+function taskRows(dir: string): Record<string, unknown>[] {
+  const db = new Database(join(root, "outflow.db"), { readonly: true });
+  try {
+    return db.prepare("select id, kind, name, state, element_index, parent_id, exception_message from task where run_uuid = ? order by id").all(dir.split("/").pop()!) as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
 function squeue(args: string[]): string[] {
   const r = spawnSync("squeue", ["--noheader", ...args], { encoding: "utf8" });
   return r.stdout.split("\n").filter(Boolean);
@@ -165,6 +175,36 @@ suite("slurm backend on a real Slurm", () => {
     expect(rows.find((r) => r.name === `squares[${at}]`)?.state).toBe("success");
     expect(rows.find((r) => r.name === "Sum")?.state).toBe("skipped");
     expect(rows.filter((r) => r.name === "Stopper").every((r) => r.state === "success")).toBe(true);
+  }, 60_000);
+
+  it("records the elements of an array task that died: what its journal kept as it ran, the rest failed with how the task ended", () => {
+    const marker = join(scratch, "tracked-packed-exit");
+    writeFileSync(marker, "");
+    const { run, dir } = runSlurm("tracked_packed", ["--exit-on", "5", "--marker", marker]);
+    expect(run.code).toBe(1);
+    const log = join(dir, "map-1", "logs", "1.err");
+    expect(run.stderr).toContain(`map(squares): elements 5-7 (array task 1) failed: exit code 3; log: ${log}`);
+    const rows = taskRows(dir);
+    const elements = rows.filter((r) => r.kind === "element").sort((a, b) => (a.element_index as number) - (b.element_index as number));
+    expect(elements.map((r) => [r.name, r.state])).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => [`squares[${i}]`, i < 5 ? "success" : "failed"]));
+    for (const e of elements.slice(5)) expect(e.exception_message).toBe(`task Tally (map element ${e.element_index}) failed: array task 1 ended: exit code 3; log: ${log}`);
+    // Each element's task row under it, as on the local backends.
+    const tally = rows.filter((r) => r.name === "Tally");
+    expect(tally.map((r) => [elements.find((e) => e.id === r.parent_id)?.name, r.state]).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => [`squares[${i}]`, i < 5 ? "success" : "failed"]));
+    expect(rows.filter((r) => r.state === "running")).toEqual([]);
+    rmSync(marker);
+  }, 60_000);
+
+  it.each([1, 2])("fails only the element whose result cannot be written for the driver (%i per array task), in its records too", (perTask) => {
+    const { run, dir } = runSlurm("unwritable", ["--bad", "1", "--per-task", String(perTask)]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`map(things): element 1 (array task ${perTask === 1 ? 1 : 0}) failed: exit code 1: task Unwritable: a result cannot be written for the driver: () => number could not be cloned.`);
+    expect(run.stderr).toMatch(/1 of 4 elements failed on Slurm/);
+    const rows = taskRows(dir);
+    const byElement = (i: number) => rows.find((r) => r.name === `things[${i}]`);
+    expect([0, 1, 2, 3].map((i) => byElement(i)?.state)).toEqual(["success", "failed", "success", "success"]);
+    const task = rows.find((r) => r.name === "Unwritable" && r.parent_id === byElement(1)?.id);
+    expect(task).toMatchObject({ state: "failed", exception_message: "a result cannot be written for the driver: () => number could not be cloned." });
   }, 60_000);
 
   it("gives the elements of a tracked command the run's database through context.em", () => {

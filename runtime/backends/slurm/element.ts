@@ -10,17 +10,20 @@
 import { rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
+import { serialize } from "node:v8";
 import type { Manifest } from "../../../contract/manifest.js";
 import { configureLogging } from "../../logging/logger.js";
 import type { PipelineLoaders } from "../../pipeline.js";
 import type { DatabaseSession } from "../../db/session.js";
 import type { DbCatalog } from "../../db/catalog.js";
 import { ElementHost } from "../elements.js";
+import { cloneError, failUnsendable, type ElementOutcome, type RecordedEvent } from "../events.js";
 import { Journal, readValue, writeValue } from "./files.js";
 import { foldJournal, mergeEvents, type JournalEntry } from "./kept.js";
 import { LAYOUT_VERSION, MapDir, compactRanges, type ElementContext, type TaskInput, type TaskResults } from "./layout.js";
 
 export const ELEMENT_FLAG = "--outflow-element";
+const RESULT_NOT_WRITTEN = "a result cannot be written for the driver";
 export const TASK_FLAG = "--outflow-task";
 
 function flag(argv: string[], name: string): string | undefined {
@@ -98,9 +101,21 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
       yield { index, value: taskInput.values[k] };
     }
   }
+  // A result that cannot be written for the driver (a function in a value typed unknown): that element
+  // fails with the clone error, in its records too, and the others' results are kept.
+  const unwritable = (outcome: ElementOutcome, elementEvents: RecordedEvent[], error: unknown) => {
+    const failure = failUnsendable(elementEvents, outcome.index, ctx.elementPath, cloneError(error, RESULT_NOT_WRITTEN));
+    Object.assign(outcome, { ok: false, error: failure, value: undefined, skipped: undefined });
+    process.stderr.write(`outflow: element ${outcome.index} failed${failure.task ? ` in task ${failure.task}` : ""}: ${failure.name}: ${failure.message}\n`);
+  };
   const { results, events } = await host.run({ path: ctx.path, elementPath: ctx.elementPath, outer: ctx.outer, items: items() }, (outcome, elementEvents) => {
-    if (outcome.ok) journal?.append({ outcome, events: elementEvents } satisfies JournalEntry);
-    else if (outcome.error.name === "ExitPipeline") {
+    if (outcome.ok) {
+      try {
+        journal?.append({ outcome, events: elementEvents } satisfies JournalEntry);
+      } catch (error) {
+        unwritable(outcome, elementEvents, error);
+      }
+    } else if (outcome.error.name === "ExitPipeline") {
       exited = true;
       process.stderr.write(`outflow: element ${outcome.index} called exitPipeline(): ${outcome.error.message}\n`);
     } else {
@@ -111,7 +126,20 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
   const all = keep.size ? [...kept, ...results].sort((a, b) => a.index - b.index) : results;
   const allEvents = keep.size ? mergeEvents(earlier!.events, events) : events;
   const record: TaskResults = { version: LAYOUT_VERSION, task, host: hostname(), start, end: Date.now(), results: all, events: allEvents };
-  writeValue(dir.result(task), record);
+  try {
+    writeValue(dir.result(task), record);
+  } catch (error) {
+    // Find the results at fault (one element per task unless packed, where the journal found them already).
+    for (const r of results) {
+      if (!r.ok) continue;
+      try {
+        serialize(r.value);
+      } catch (cause) {
+        unwritable(r, allEvents, cause);
+      }
+    }
+    writeValue(dir.result(task), record);
+  }
   journal?.close();
   if (journal) rmSync(journal.file, { force: true });
   return results.every((r) => r.ok || r.error.name === "ExitPipeline") ? 0 : 1;

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { RunCancelled, SKIPPED_ELEMENT, type Execution, type MapJob } from "../../execute/run-graph.js";
-import { outerForElements } from "../elements.js";
+import { outerForElements, recordFailedElement } from "../elements.js";
 import type { Logger } from "../../logging/logger.js";
 import { deserializeError, replayEvents, type SerializedError } from "../events.js";
 import { ACTIVE_STATES, SlurmError, cpusOf, type SlurmCluster } from "./cluster.js";
@@ -75,6 +75,10 @@ interface ElementFailure {
   state?: string;
   arrayJobId?: string;
   message?: string;
+  /** The task died before its elements' records came back: the driver writes their rows. */
+  rowless?: true;
+  /** When the task started, if its status file says. */
+  at?: Date;
 }
 
 function describeExit(f: ElementFailure): string {
@@ -218,7 +222,15 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
       record = undefined;
     }
     if (!record) {
-      if (exited === undefined) for (const [a, b] of rerunRanges(dir, task, first, end)) failures.push({ first: a, end: b, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined });
+      // The task died before it wrote its results (exit, signal, TIMEOUT, out of memory). What it or an
+      // earlier attempt kept (a packed task's journal) is recorded and counts; the rest failed, and gets
+      // its rows once the failure is known (see reportFailures).
+      const kept = keptResults(dir, task);
+      if (kept) {
+        for (const r of kept.results) if (r.ok) results[r.index] = r.skipped ? SKIPPED_ELEMENT : r.value;
+        await replayEvents(ctx.exec.observer, kept.events, job.parentHandle);
+      }
+      if (exited === undefined) for (const [a, b] of rerunRanges(dir, task, first, end)) failures.push({ first: a, end: b, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined, rowless: true, at: status.start ? new Date(status.start * 1000) : undefined });
       return;
     }
     for (const r of record.results) {
@@ -241,13 +253,22 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
       // Cancelled after an element's exitPipeline(): not a failure.
       if (exited !== undefined) return;
       const [first, end] = taskRange(t, map.perTask, count);
-      for (const [a, b] of rerunRanges(dir, t, first, end)) failures.push({ first: a, end: b, task: t, state: lost.state, arrayJobId: lost.arrayJobId });
+      for (const [a, b] of rerunRanges(dir, t, first, end)) failures.push({ first: a, end: b, task: t, state: lost.state, arrayJobId: lost.arrayJobId, rowless: true });
     },
   });
   if (ctx.exec.signal?.aborted) throw new RunCancelled();
   if (exited !== undefined) throw exited;
-  if (failures.length) await reportFailures(ctx, dir, label, failures, count);
+  if (failures.length) await reportFailures(ctx, job, dir, label, failures, count);
   return results;
+}
+
+/** What earlier attempts of a task that left no results kept (its journal, set-aside results); unreadable: nothing. */
+function keptResults(dir: MapDir, task: number): ReturnType<typeof earlierResults> {
+  try {
+    return earlierResults(dir, task);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -255,12 +276,8 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
  * computed (set aside, or journalled before it was killed): they did not fail.
  */
 function rerunRanges(dir: MapDir, task: number, first: number, end: number): [number, number][] {
-  let kept = new Set<number>();
-  try {
-    kept = new Set((earlierResults(dir, task)?.results ?? []).map((r) => r.index));
-  } catch {
-    // unreadable: count every element as failed
-  }
+  // Unreadable: every element counts as failed.
+  const kept = new Set((keptResults(dir, task)?.results ?? []).map((r) => r.index));
   const ranges: [number, number][] = [];
   for (let i = first; i < end; i++) {
     if (kept.has(i)) continue;
@@ -272,7 +289,7 @@ function rerunRanges(dir: MapDir, task: number, first: number, end: number): [nu
   return ranges;
 }
 
-async function reportFailures(ctx: MapRunContext, dir: MapDir, label: string, failures: ElementFailure[], total: number): Promise<never> {
+async function reportFailures(ctx: MapRunContext, job: MapJob, dir: MapDir, label: string, failures: ElementFailure[], total: number): Promise<never> {
   // Tasks that left no status file: ask Slurm once per array for their exit code (while it remembers them).
   const arrays = new Set(failures.filter((f) => f.exit === undefined && f.arrayJobId).map((f) => f.arrayJobId!));
   for (const id of arrays) {
@@ -289,10 +306,17 @@ async function reportFailures(ctx: MapRunContext, dir: MapDir, label: string, fa
     const which = f.end - f.first === 1 ? `element ${f.first}` : `elements ${f.first}-${f.end - 1}`;
     return `${label}: ${which} (array task ${f.task}) failed: ${describeExit(f)}${f.message ? `: ${f.message}` : ""}; log: ${dir.err(f.task)}`;
   });
+  // Elements whose task died left no records: their rows say how it ended, as on the local backends.
+  for (const f of failures) {
+    if (!f.rowless) continue;
+    const error = new Error(`array task ${f.task} ended: ${describeExit(f)}${f.message ? `: ${f.message}` : ""}; log: ${dir.err(f.task)}`);
+    error.stack = `Error: ${error.message}`;
+    for (let i = f.first; i < f.end; i++) await recordFailedElement(ctx.exec, job, i, f.at ?? new Date(), error);
+  }
   writeAtomic(dir.failedList, lines.join("\n") + "\n");
   const shown = 20;
   for (const line of lines.slice(0, shown)) ctx.log.error(line);
   if (lines.length > shown) ctx.log.error(`${label}: ... and ${lines.length - shown} more (all listed in ${dir.failedList})`);
   ctx.log.error(`${label}: resubmit only the failed elements with: ${shellQuote(ctx.node)} ${shellQuote(ctx.bundle)} --resubmit-failed ${shellQuote(ctx.runDir)}`);
-  throw new SlurmMapFailure(`${elements} of ${total} element${total > 1 ? "s" : ""} failed on Slurm (listed above and in ${dir.failedList})`);
+  throw new SlurmMapFailure(`${elements} of ${total} element${total > 1 ? "s" : ""} failed on Slurm (each with its exit and log in ${dir.failedList})`);
 }

@@ -1,13 +1,12 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { TaskSpec } from "../../../contract/manifest.js";
-import { RunCancelled, SKIPPED_ELEMENT, TaskFailure, elementStartEvent, type Execution, type MapJob } from "../../execute/run-graph.js";
-import { singleTaskBody } from "../../execute/single-task-map.js";
+import { RunCancelled, SKIPPED_ELEMENT, TaskFailure, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { isExitPipeline } from "../../execute/control-nodes.js";
 import { getLogger } from "../../logging/logger.js";
 import { WorkerPool, WorkerCrash, JobNotStarted } from "./pool.js";
 import { replayEvents } from "../events.js";
-import { outerForElements } from "../elements.js";
+import { blamedFor, outerForElements, recordFailedElement, startElementRows } from "../elements.js";
 import { deserializeError, packValues, packedTransfer, spareOf, unpackNumber, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 export interface ThreadsBackend {
@@ -99,28 +98,13 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // A batch's element records come back with its reply. The elements of a batch that never replies get
     // their rows here, as on the sequential backend: a worker that died fails its element, and when the
     // run is cancelled the elements in flight are recorded running, then failed with the cancellation.
-    // In a single-task body the element's task is known too: it gets its row under the element, as on the
-    // sequential backend (the task rows of a longer body stayed in the worker: which one ran is unknown).
-    const { observer, tasks } = current();
-    const body = singleTaskBody(job);
-    const bodySpec = body ? tasks[body.node.task!.id!] : undefined;
-    // Who an element's failure without a task of its own is said of: the body's one task, else the map.
-    const blamed = bodySpec?.name ?? name;
-    const elementStarted = async (index: number, at: Date): Promise<{ element: unknown; task?: unknown }> => {
-      const element = await observer.taskStarted(elementStartEvent(job, index, at));
-      if (!bodySpec) return { element };
-      const task = await observer.taskStarted({ name: bodySpec.name, plugin: bodySpec.plugin, taskId: bodySpec.id, parent: element, element: index, inputs: bodySpec.inputs.map((i) => i.name), outputs: bodySpec.outputs.map((o) => o.name), at });
-      return { element, task };
-    };
-
-    // An element that failed with no records of its own (its worker died, its result could not be sent
-    // back): its rows are written here, the element's with the map's failure, its task's with the error.
+    const exec = current();
+    const blamed = blamedFor(exec, job);
+    const elementStarted = (index: number, at: Date) => startElementRows(exec, job, index, at);
     const failElement = async (index: number, at: Date, error: unknown): Promise<void> => {
-      const elementFailure = new TaskFailure(blamed, [...job.elementPath, index], error);
-      failure ??= elementFailure;
-      const rows = await elementStarted(index, at);
-      if (rows.task !== undefined) await observer.taskFinished(rows.task, "failed", error);
-      await observer.taskFinished(rows.element, "failed", elementFailure);
+      // The map stops here: no lane takes another batch while the element's rows are written.
+      failure ??= new TaskFailure(blamed, [...job.elementPath, index], error);
+      await recordFailedElement(exec, job, index, at, error);
     };
 
     // A batch still in the pool's queue is dropped once the map has failed or the run was cancelled.

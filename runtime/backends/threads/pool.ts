@@ -1,4 +1,5 @@
 import type { Worker, TransferListItem } from "node:worker_threads";
+import { cloneError } from "../events.js";
 
 /** A worker died (process.exit, out of memory, uncaught error) while running a job. */
 export class WorkerCrash extends Error {
@@ -14,11 +15,6 @@ export class JobNotStarted extends Error {
     super("the job was dropped before it started");
     this.name = "JobNotStarted";
   }
-}
-
-/** A structured-clone failure, saying which way the value was going; the DataCloneError's name is kept. */
-export function cloneError(error: unknown, what: string): unknown {
-  return error instanceof Error ? Object.assign(new Error(`${what}: ${error.message}`), { name: error.name }) : error;
 }
 
 export interface RunOptions {

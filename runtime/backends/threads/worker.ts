@@ -7,9 +7,10 @@ import { runInScope, type RunInfo, type Scope } from "../../context.js";
 import type { PipelineLoaders } from "../../pipeline.js";
 import type { WorkerDatabases } from "../../db/worker.js";
 import { ElementHost } from "../elements.js";
-import { SKIPPED_ELEMENT, TaskFailure } from "../../execute/run-graph.js";
+import { SKIPPED_ELEMENT } from "../../execute/run-graph.js";
+import { cloneError, failUnsendable } from "../events.js";
 import { packValues, packedTransfer, serializeError, unpackNumber, type SerializedError, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
-import { cloneError, transferables } from "./pool.js";
+import { transferables } from "./pool.js";
 
 interface Ready {
   host: ElementHost;
@@ -88,17 +89,8 @@ function withoutUncloneable(reply: Extract<WorkerReply, { kind: "elements" }>, e
       structuredClone(values[k]);
     } catch (error) {
       const index = reply.first + k;
-      const cause = cloneError(error, RESULT_NOT_SENT);
-      // The element's row, and its task's in a one-task body (never a row of a nested map's element that
-      // happens to have the same index).
-      const element = events.find((e) => e.parent === null && e.element === index);
-      const children = element ? events.filter((e) => e.parent === element.id) : [];
-      const task = children.length === 1 ? children[0] : undefined;
-      const failure = task ? new TaskFailure(task.name, [...elementPath, index], cause) : cause;
-      if (element) Object.assign(element, { state: "failed", error: serializeError(failure) });
-      if (task) Object.assign(task, { state: "failed", error: serializeError(cause) });
       values[k] = undefined;
-      failures.push({ index, error: serializeError(failure) });
+      failures.push({ index, error: failUnsendable(events, index, elementPath, cloneError(error, RESULT_NOT_SENT)) });
     }
   }
   return failures.length > reply.failures.length ? { ...reply, values, failures, events } : undefined;
