@@ -47,6 +47,23 @@ describe("sbatch directives of a map", () => {
     expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { array: "0-3" } })).toThrow(/array is set by outflow/);
     expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { output: "x" } })).toThrow(/output is set by outflow/);
     expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { extra: ["--job-name=x"] } })).toThrow(/job-name is set by outflow/);
+    // Abbreviations and short forms sbatch reads as the same options.
+    const refused = (slurm: Record<string, unknown>) => {
+      try {
+        mapSubmission({}, undefined, { outputName: "r", slurm });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "accepted";
+    };
+    expect(refused({ arra: "1" })).toBe("slurm option arra (sbatch reads it as --array) is set by outflow and cannot be given");
+    expect(refused({ jobNa: "x" })).toBe("slurm option job-na (sbatch reads it as --job-name) is set by outflow and cannot be given");
+    expect(refused({ extra: ["-a1"] })).toBe('slurm extra argument "-a1" (sbatch reads it as --array) is set by outflow and cannot be given');
+    expect(refused({ extra: ["-Jmyname"] })).toBe('slurm extra argument "-Jmyname" (sbatch reads it as --job-name) is set by outflow and cannot be given');
+    expect(refused({ extra: ["--outp=x"] })).toBe('slurm extra argument "--outp=x" (sbatch reads it as --output) is set by outflow and cannot be given');
+    expect(refused({ extra: ["-o", "x"] })).toBe('slurm extra argument "-o" (sbatch reads it as --output) is set by outflow and cannot be given');
+    // Options that only look alike are kept.
+    expect(mapSubmission({}, undefined, { outputName: "r", slurm: { exclusive: true, account: "a", extra: ["-c2", "--exclude=n1"] } }).directives).toEqual(["--exclusive", "--account=a", "-c2", "--exclude=n1"]);
     expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { comment: "a\n#SBATCH --x" } })).toThrow(/line break/);
     expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { "bad name": 1 } })).toThrow(/not an sbatch option name/);
     expect(() => mapSubmission({}, undefined, { outputName: "r", simultaneousTasks: 0 })).toThrow(/positive integer/);

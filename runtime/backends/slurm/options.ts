@@ -29,6 +29,25 @@ export interface MapSubmission {
 const OWN = new Set(["simultaneous-tasks", "elements-per-task", "max-array-size", "extra"]);
 /** Set by outflow itself: a user value would break the map. */
 const RESERVED = new Set(["array", "output", "error", "job-name", "chdir", "parsable", "wrap", "wait", "input", "open-mode"]);
+/** Their short forms (`-a1`, `-o file`, `-J name`…). */
+const RESERVED_SHORT: Record<string, string> = { a: "array", o: "output", e: "error", J: "job-name", D: "chdir", W: "wait", i: "input" };
+
+/**
+ * The reserved option a long option name means to sbatch, if any: the name itself, or an abbreviation
+ * of it (sbatch reads `--arra` as `--array`).
+ */
+function reservedLong(name: string): string | undefined {
+  if (RESERVED.has(name)) return name;
+  return [...RESERVED].find((r) => r.startsWith(name));
+}
+
+/** The reserved option a raw argument (`--arra=1`, `-a1`, `-Jname`) sets, if any. */
+function reservedArg(arg: string): string | undefined {
+  const long = /^--([A-Za-z][\w-]*)/.exec(arg);
+  if (long) return reservedLong(kebab(long[1]));
+  const short = /^-([A-Za-z])/.exec(arg);
+  return short ? RESERVED_SHORT[short[1]] : undefined;
+}
 
 function kebab(key: string): string {
   return key.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase();
@@ -61,7 +80,8 @@ export function mapSubmission(config: SlurmConfig | undefined, command: Record<s
   const directives: string[] = [];
   for (const [key, value] of merged) {
     if (OWN.has(key)) continue;
-    if (RESERVED.has(key)) throw new DirectiveError(`slurm option ${key} is set by outflow and cannot be given`);
+    const reserved = reservedLong(key);
+    if (reserved) throw new DirectiveError(`slurm option ${key}${reserved === key ? "" : ` (sbatch reads it as --${reserved})`} is set by outflow and cannot be given`);
     if (!/^[a-z][a-z0-9-]*$/.test(key)) throw new DirectiveError(`slurm option ${JSON.stringify(key)} is not an sbatch option name`);
     if (value === false) continue;
     if (value === true) directives.push(`--${key}`);
@@ -72,7 +92,8 @@ export function mapSubmission(config: SlurmConfig | undefined, command: Record<s
     const m = /^(--?[A-Za-z][\w-]*)(?:=(.*))?$/s.exec(arg);
     if (!m) throw new DirectiveError(`slurm extra argument ${JSON.stringify(arg)} is not an sbatch option (--name or --name=value)`);
     const name = m[1].replace(/^-+/, "");
-    if (RESERVED.has(kebab(name))) throw new DirectiveError(`slurm extra argument ${m[1]} is set by outflow and cannot be given`);
+    const reserved = reservedArg(arg);
+    if (reserved) throw new DirectiveError(`slurm extra argument ${m[1] === `--${reserved}` ? m[1] : `${JSON.stringify(arg)} (sbatch reads it as --${reserved})`} is set by outflow and cannot be given`);
     directives.push(m[2] === undefined ? m[1] : `${m[1]}=${directiveValue(name, m[2])}`);
   }
   const simultaneous = merged.has("simultaneous-tasks") ? positiveInt("simultaneousTasks", merged.get("simultaneous-tasks")) : undefined;
