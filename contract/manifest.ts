@@ -53,6 +53,11 @@ export interface TaskSpec {
   inputs: InputSpec[];
   /** Empty for a `void` task. */
   outputs: OutputSpec[];
+  /**
+   * Whether the declared return type allows `Skipped` (`{...} | SkippedValue`). Absent when not recorded:
+   * the graph checks then take the task as one that may return it (a `merge()` after it is not refused).
+   */
+  skippable?: boolean;
 }
 
 export type ArgType = "string" | "number" | "integer" | "boolean" | "enum";

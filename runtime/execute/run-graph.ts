@@ -303,12 +303,15 @@ export function allTerminalsSkipped(outputs: Map<number, Outputs>, plan: GraphPl
   return plan.terminals.length > 0 && plan.terminals.every((id) => outputs.get(id) === SKIP);
 }
 
-/** One element's result: the outputs of the body's terminal tasks; a single output is unwrapped. */
+/**
+ * One element's result: the outputs of the body's terminal tasks. The value itself when the terminals
+ * offer exactly one name (known from the plan, not from what ran: a body ending in a merge() of branches
+ * returning `big` or `small` gives `{ small: "small1" }`, never a bare string), else the object of them.
+ */
 export function elementResult(outputs: Map<number, Outputs>, plan: GraphPlan): unknown {
   if (allTerminalsSkipped(outputs, plan)) return SKIPPED_ELEMENT;
   const merged = terminalOutputs(outputs, plan);
-  const keys = Object.keys(merged);
-  return keys.length === 1 ? merged[keys[0]] : merged;
+  return plan.resultNames.length === 1 ? merged[plan.resultNames[0]] : merged;
 }
 
 const mapLog = getLogger("outflow.map");

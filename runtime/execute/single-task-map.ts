@@ -81,14 +81,10 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
     return fn(...args);
   };
   const call = only === undefined ? callAny : callOne;
+  // As elementResult: the value itself when the task declares one output, else the object of its outputs
+  // (also when an optional one is missing: `{ a: 1 }` of `{ a: number; b?: string }` stays an object).
   const resultOf =
-    spec.outputs.length === 1
-      ? singleOutputReader(spec, exec.validators)
-      : (returned: unknown): unknown => {
-          const result = validateOutputs(spec, exec.validators, returned);
-          const keys = Object.keys(result);
-          return keys.length === 1 ? result[keys[0]] : result;
-        };
+    spec.outputs.length === 1 ? singleOutputReader(spec, exec.validators) : (returned: unknown): unknown => validateOutputs(spec, exec.validators, returned);
   const exitOrFailure = (index: number, error: unknown): unknown => (error instanceof Error && error.name === "ExitPipeline" ? error : new TaskFailure(spec.name, [...job.elementPath, index], error));
 
   if (!tracked && !exec.forkEm) {

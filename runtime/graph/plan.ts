@@ -45,6 +45,11 @@ export interface GraphPlan {
   nodes: NodePlan[];
   /** Nodes with no children: their outputs make a map element's result. */
   terminals: number[];
+  /**
+   * The output names the terminals offer together, known statically: a map element's result is the value
+   * itself when this is one name, else an object of the names present at run time (README, Maps).
+   */
+  resultNames: string[];
 }
 
 
@@ -64,7 +69,22 @@ function taskOffers(node: NodeSpec, tasks: TaskTable): Offers {
 const PASS_KINDS = new Set(["if", "then", "else", "merge", "interactive"]);
 
 export function nodeLabel(node: NodeSpec, tasks: TaskTable): string {
-  return node.kind === "task" ? (tasks[node.task!]?.name ?? node.task ?? "?") : builtinLabel(node);
+  return node.kind === "task" ? (tasks[node.task!]?.name ?? exportName(node.task)) : builtinLabel(node);
+}
+
+/** A task id's export name (`plugins/p/tasks.ts#Bad` → `Bad`; `?#Hidden`, a task that is not exported, → `Hidden`). */
+function exportName(id: string | undefined): string {
+  return id === undefined ? "?" : id.slice(id.lastIndexOf("#") + 1);
+}
+
+/** In messages: a task node, `Task Last`; any other node as written, `map(ys)`. */
+function nodeTitle(node: NodeSpec, tasks: TaskTable): string {
+  return node.kind === "task" ? `Task ${nodeLabel(node, tasks)}` : builtinLabel(node);
+}
+
+/** A task not in the manifest (reported once, OF111 or OF121): what it would provide is not known. */
+function isUnknownTask(node: NodeSpec, tasks: TaskTable): boolean {
+  return node.kind === "task" && !tasks[node.task!];
 }
 
 /** Parents and children of every node, by id. */
@@ -125,10 +145,34 @@ interface Scope {
   outer: Offers;
   /** The map or loop node owning this body (for messages). */
   owner?: NodeSpec;
+  /** Something upstream of the owner is a task not in the manifest (already reported): `outer` may lack names. */
+  incomplete?: boolean;
+}
+
+/**
+ * When a node runs, as far as the graph says: the ifThenElse() sides it is on (`<if id>:then`,
+ * `<if id>:else`; a merge() keeps only what all its branches share), or `never` for a node below both
+ * sides of one if node (reported once, OF115, at the first such node).
+ */
+type Branches = Set<string> | "never";
+
+/** Two nodes that never both run: one is on the then side of an if node, the other on its else side. */
+function exclusive(a: Branches, b: Branches): boolean {
+  if (a === "never" || b === "never") return true;
+  for (const side of a) if (b.has(otherSide(side))) return true;
+  return false;
+}
+
+function otherSide(side: string): string {
+  return side.endsWith(":then") ? side.replace(/:then$/, ":else") : side.replace(/:else$/, ":then");
 }
 
 /** Resolves every input of every node and reports what cannot be resolved. */
-export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { plan: GraphPlan; diagnostics: Diagnostic[]; offers: Offers[] } {
+export function planGraph(
+  graph: GraphSpec,
+  tasks: TaskTable,
+  scope?: Scope,
+): { plan: GraphPlan; diagnostics: Diagnostic[]; offers: Offers[]; branches: Branches[]; mayBeSkipped: boolean[]; incomplete: boolean[] } {
   const diagnostics: Diagnostic[] = [];
   const { order, cycle } = topologicalOrder(graph);
   if (cycle) {
@@ -139,6 +183,10 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
   }
   const nodes: NodePlan[] = [];
   const offers: Offers[] = [];
+  const branches: Branches[] = [];
+  const mayBeSkipped: boolean[] = [];
+  /** Nodes whose offers may lack names: a task not in the manifest, or what passes on its values. */
+  const incomplete: boolean[] = [];
   const links = adjacency(graph);
   for (const id of order) {
     const node = graph.nodes[id];
@@ -147,32 +195,54 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
     const offered = new Map<string, { node: NodeSpec; type: string; missingFrom?: string[] }[]>();
     for (const p of parents) for (const [name, o] of offers[p.id] ?? []) offered.set(name, [...(offered.get(name) ?? []), { node: p, ...o }]);
     const isEntry = parents.length === 0 && scope !== undefined;
+    // What reaches this node may lack names when something upstream is not known (already reported).
+    const partial = parentIds.some((p) => incomplete[p]) || (isEntry && scope!.incomplete === true);
+    incomplete[id] = isUnknownTask(node, tasks) || (PASS_KINDS.has(node.kind) && partial);
+    branches[id] = branchesOf(node, parentIds, branches, graph, tasks, diagnostics);
+    mayBeSkipped[id] = skippable(node, parentIds, mayBeSkipped, branches[id], tasks);
     // What an entry of a body, or a map/loop, sees: the enclosing pass-through plus what its parents offer.
     const visible = (): Offers => {
       const out: Offers = new Map(isEntry ? scope!.outer : []);
       for (const [name, list] of offered) out.set(name, { type: list[0].type });
       return out;
     };
+    /** OF104 for the names a map, loop, if node or interactive() receives from two parents (all of them when `reads` is "all"). */
+    const ambiguousPassThrough = (reads: Set<string> | "all") => {
+      for (const [name, list] of offered) {
+        if (list.length < 2 || (reads !== "all" && !reads.has(name))) continue;
+        const providers = list.map((p) => `${nodeLabel(p.node, tasks)} (${p.type})`).join(" and ");
+        diagnostics.push({ code: "OF104", message: `Input "${name}" of ${builtinLabel(node)} is ambiguous: provided by ${providers}; rename one output`, site: node.site });
+      }
+    };
 
     if (PASS_KINDS.has(node.kind)) {
+      // then/else get only their if node's values, and a merge()'s parents are its branches (one runs).
+      if (node.kind === "if" || node.kind === "interactive") ambiguousPassThrough("all");
+      if (node.kind === "merge") mergeAlwaysFails(node, parents, mayBeSkipped, tasks, diagnostics);
       offers[id] = node.kind === "merge" ? mergeOffers(parents, offers, tasks) : visible();
       nodes[id] = { node: id, parents: parentIds, inputs: [] };
       continue;
     }
     if (node.kind === "loop") {
-      const body = planGraph(node.loop!.body, tasks, { outer: visible(), owner: node });
+      const body = planGraph(node.loop!.body, tasks, { outer: visible(), owner: node, incomplete: partial });
       diagnostics.push(...body.diagnostics);
+      ambiguousPassThrough(readsFromOuter(node.loop!.body, body.plan));
+      ambiguousTerminals(node, body, tasks, diagnostics);
       offers[id] = terminalOffers(body.plan, body.offers);
+      incomplete[id] ||= body.plan.terminals.some((t) => body.incomplete[t]);
       nodes[id] = { node: id, parents: parentIds, inputs: [], body: body.plan };
       continue;
     }
     if (node.kind === "map") {
       const outer = visible();
-      const body = planGraph(node.map!.body, tasks, { outer, owner: node });
+      const body = planGraph(node.map!.body, tasks, { outer, owner: node, incomplete: partial });
       diagnostics.push(...body.diagnostics);
       diagnostics.push(...recordedCountDiagnostics(node, nodeLabel(node, tasks)));
-      const iterate = iterateTarget(node, tasks, diagnostics);
-      if (iterate !== undefined && !outer.has(iterate)) {
+      const iterate = iterateTarget(node, body.plan, tasks, diagnostics);
+      const reads = readsFromOuter(node.map!.body, body.plan);
+      ambiguousPassThrough(reads === "all" || iterate === undefined ? reads : new Set([...reads, iterate]));
+      ambiguousTerminals(node, body, tasks, diagnostics);
+      if (iterate !== undefined && !outer.has(iterate) && !partial) {
         const what = [...outer.keys()];
         diagnostics.push({
           code: "OF106",
@@ -188,7 +258,10 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
     offers[id] = taskOffers(node, tasks);
     const spec = tasks[node.task!];
     if (!spec) {
-      diagnostics.push({ code: "OF111", message: `Task ${node.task} is not known to the manifest (is it exported from a plugin module?)`, site: node.site });
+      // The id stays in the message when it is one (the compiler drops this OF111 for a task it refused, OF121, by its id).
+      const name = exportName(node.task);
+      const shownId = node.task?.startsWith("?#") ? "" : ` (${node.task})`;
+      diagnostics.push({ code: "OF111", message: `Task ${name}${shownId} is not known to the manifest (is it exported from a plugin module?)`, site: node.site });
       nodes[id] = { node: id, parents: parentIds, inputs: [] };
       continue;
     }
@@ -228,10 +301,19 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
         inputs.push({ name: input.name, from: { kind: "default" } });
         continue;
       }
+      inputs.push({ name: input.name, from: { kind: "default" } });
+      // A task upstream that is not known (OF111, OF121, already reported) may have been the provider.
+      if (partial) continue;
       const available = new Set<string>([...offered.keys(), ...(isEntry ? scope!.outer.keys() : [])]);
       const upstream = parents.map((p) => nodeLabel(p, tasks));
       const where = isEntry ? `the ${nodeLabel(scope!.owner!, tasks)} upstream` : upstream.length ? `upstream ${upstream.join(", ")}` : "";
-      const hint = input.iterateOn && !isEntry ? ` (IterateOn only takes effect in the first task of a map() body)` : "";
+      const owner = scope?.owner && nodeLabel(scope.owner, tasks);
+      const hint =
+        input.iterateOn && !isEntry
+          ? ` (IterateOn only takes effect in the first task of a map() body)`
+          : !isEntry && scope?.outer.has(input.name)
+            ? `; "${input.name}" flows into ${owner}, but only the first tasks of its body receive what flows into it: pipe it on from a first task`
+            : "";
       diagnostics.push({
         code: "OF101",
         message:
@@ -240,12 +322,117 @@ export function planGraph(graph: GraphSpec, tasks: TaskTable, scope?: Scope): { 
           hint,
         site: node.site,
       });
-      inputs.push({ name: input.name, from: { kind: "default" } });
     }
     nodes[id] = { node: id, parents: parentIds, inputs };
   }
   const terminals = graph.nodes.filter((n) => links.children[n.id].length === 0).map((n) => n.id);
-  return { plan: { order, nodes, terminals }, diagnostics, offers };
+  const resultNames = [...new Set(terminals.flatMap((t) => [...(offers[t]?.keys() ?? [])]))];
+  return { plan: { order, nodes, terminals, resultNames }, diagnostics, offers, branches, mayBeSkipped, incomplete };
+}
+
+/**
+ * The ifThenElse() sides a node is on: its parents' together (a then or else node adds its own side);
+ * a merge()'s only those all its branches share. A node below both sides of one if node never runs:
+ * OF115 there, and what follows it is `never` without another report.
+ */
+function branchesOf(node: NodeSpec, parentIds: number[], branches: Branches[], graph: GraphSpec, tasks: TaskTable, diagnostics: Diagnostic[]): Branches {
+  const of = parentIds.map((p) => branches[p]);
+  if (node.kind === "then" || node.kind === "else") {
+    const ifSide = of[0];
+    return ifSide === "never" ? "never" : new Set([...(ifSide ?? []), `${parentIds[0]}:${node.kind}`]);
+  }
+  if (node.kind === "merge") {
+    const live = of.filter((b): b is Set<string> => b !== "never");
+    if (live.length === 0) return of.length ? "never" : new Set();
+    return new Set([...live[0]].filter((side) => live.every((b) => b.has(side))));
+  }
+  if (of.includes("never")) return "never";
+  const sides = new Set<string>();
+  for (const b of of as Set<string>[]) for (const side of b) sides.add(side);
+  for (const side of sides) {
+    if (!side.endsWith(":then") || !sides.has(otherSide(side))) continue;
+    const onThen = parentIds.filter((p) => (branches[p] as Set<string>).has(side)).map((p) => nodeLabel(graph.nodes[p], tasks));
+    const onElse = parentIds.filter((p) => (branches[p] as Set<string>).has(otherSide(side))).map((p) => nodeLabel(graph.nodes[p], tasks));
+    diagnostics.push({
+      code: "OF115",
+      message: `${nodeTitle(node, tasks)} is downstream of both the then branch (${onThen.join(", ")}) and the else branch (${onElse.join(", ")}) of one ifThenElse(), so it never runs: join the branches with merge() and pipe the merge() into it`,
+      site: node.site,
+    });
+    return "never";
+  }
+  return sides;
+}
+
+/**
+ * Whether a node may give nothing at run time (a skipped result): a then/else node, a task whose return
+ * type allows Skipped (or that the manifest does not say cannot return it), a loop (its count may be 0),
+ * a merge() all of whose branches may, and anything downstream of such a node.
+ */
+function skippable(node: NodeSpec, parentIds: number[], mayBeSkipped: boolean[], branches: Branches, tasks: TaskTable): boolean {
+  if (branches === "never" || (node.kind !== "merge" && parentIds.some((p) => mayBeSkipped[p]))) return true;
+  switch (node.kind) {
+    case "then":
+    case "else":
+    case "loop":
+      return true;
+    case "task":
+      return tasks[node.task!]?.skippable !== false;
+    case "merge":
+      return parentIds.length > 0 && parentIds.every((p) => mayBeSkipped[p]);
+    default:
+      return false;
+  }
+}
+
+/** A merge() with two branches that are never skipped: both always run, and the merge() always fails (OF115). */
+function mergeAlwaysFails(node: NodeSpec, parents: NodeSpec[], mayBeSkipped: boolean[], tasks: TaskTable, diagnostics: Diagnostic[]): void {
+  const live = parents.filter((p) => !mayBeSkipped[p.id]);
+  if (live.length < 2) return;
+  diagnostics.push({
+    code: "OF115",
+    message: `merge() joins branches that always both run: ${live.map((p) => nodeLabel(p, tasks)).join(" and ")} (none is on an ifThenElse() branch or after a task that may return Skipped), so it would always fail: exactly one branch may run`,
+    site: node.site,
+  });
+}
+
+/**
+ * The names a body's entry nodes read from what flows into its map or loop: the entry tasks' pass-through
+ * inputs, a nested entry map's target and its body's, and everything when an entry is an if node or
+ * interactive() (a condition, or the user, may read any name).
+ */
+function readsFromOuter(graph: GraphSpec, plan: GraphPlan): Set<string> | "all" {
+  const names = new Set<string>();
+  for (const n of graph.nodes) {
+    const np = plan.nodes[n.id];
+    if (!np || np.parents.length) continue;
+    if (n.kind === "if" || n.kind === "interactive") return "all";
+    for (const input of np.inputs) if (input.from.kind === "outer") names.add(input.from.output);
+    if (np.iterate !== undefined) names.add(np.iterate);
+    const inner = n.map ? n.map.body : n.loop?.body;
+    if (inner && np.body) {
+      const read = readsFromOuter(inner, np.body);
+      if (read === "all") return "all";
+      for (const name of read) names.add(name);
+    }
+  }
+  return names;
+}
+
+/** Two terminals of a map or loop body that may both run and return the same name: one would be dropped (OF104). */
+function ambiguousTerminals(node: NodeSpec, body: ReturnType<typeof planGraph>, tasks: TaskTable, diagnostics: Diagnostic[]): void {
+  const graph = node.map ? node.map.body : node.loop!.body;
+  const by = new Map<string, number[]>();
+  for (const t of body.plan.terminals) for (const name of body.offers[t]?.keys() ?? []) by.set(name, [...(by.get(name) ?? []), t]);
+  for (const [name, ids] of by) {
+    const pair = ids.flatMap((a, i) => ids.slice(i + 1).map((b) => [a, b])).find(([a, b]) => !exclusive(body.branches[a], body.branches[b]));
+    if (!pair) continue;
+    const list = pair.map((t) => `${nodeLabel(graph.nodes[t], tasks)} (${body.offers[t].get(name)!.type})`).join(" and ");
+    diagnostics.push({
+      code: "OF104",
+      message: `Output "${name}" of ${builtinLabel(node)} is ambiguous: the body's terminal tasks ${list} both return it; rename one output, or pipe one task into the other`,
+      site: node.site,
+    });
+  }
 }
 
 /**
@@ -272,6 +459,16 @@ function terminalOffers(plan: GraphPlan, offers: Offers[]): Offers {
   return out;
 }
 
+/** An `IterateOn` input of a body task that is not first, left unprovided: its OF101 says where IterateOn works. */
+function misplacedIterateOn(node: NodeSpec, plan: GraphPlan, tasks: TaskTable): boolean {
+  return node.map!.body.nodes.some((n) => {
+    const np = plan.nodes[n.id];
+    const spec = n.kind === "task" ? tasks[n.task!] : undefined;
+    if (!spec || !np?.parents.length) return false;
+    return spec.inputs.some((i) => i.iterateOn && !i.optional && np.inputs.find((p) => p.name === i.name)?.from.kind === "default");
+  });
+}
+
 function entryIterateInputs(node: NodeSpec, tasks: TaskTable) {
   const body = node.map!.body;
   const entries = body.nodes.filter((n) => n.kind === "task" && !body.edges.some((e) => e.to === n.id));
@@ -283,8 +480,12 @@ function iterateSite(node: NodeSpec, tasks: TaskTable): Site | undefined {
 }
 
 /** The upstream array a map iterates: the `IterateOn` target of its body's first task(s). */
-function iterateTarget(node: NodeSpec, tasks: TaskTable, diagnostics: Diagnostic[]): string | undefined {
+function iterateTarget(node: NodeSpec, plan: GraphPlan, tasks: TaskTable, diagnostics: Diagnostic[]): string | undefined {
   const found = entryIterateInputs(node, tasks);
+  const body = node.map!.body;
+  // A first task that is not known (OF111, OF121, already reported) may be the one that iterates.
+  const unknownEntry = body.nodes.some((n) => isUnknownTask(n, tasks) && !body.edges.some((e) => e.to === n.id));
+  if (found.length === 0 && (unknownEntry || misplacedIterateOn(node, plan, tasks))) return undefined;
   if (found.length === 0) {
     diagnostics.push({
       code: "OF109",

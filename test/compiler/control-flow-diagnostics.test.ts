@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Diagnostic } from "../../contract/diagnostic.js";
 import { buildPipeline, checkPipeline, locate, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
 import { runBundle } from "../helpers/run-bundle.js";
+import type { GraphSpec, TaskSpec } from "../../contract/manifest.js";
+import { planGraph } from "../../runtime/graph/plan.js";
 
 afterAll(removePipelines);
 
@@ -354,5 +356,324 @@ export const counted = command({
     const at = locate(commands, "loop(");
     expect(r.stderr).toContain(`plugins/p/commands.ts:${at.line}:${at.column} - setup() of counted failed: loop(): iterations must be a whole number >= 0, got -1`);
     expect(r.output).not.toMatch(/runtime\/api|runtime\/graph|\n\s+at /);
+  });
+});
+
+/**
+ * Graph mistakes that ran (or failed) silently before: two providers of one name into a node that passes
+ * values on by name, a node below both sides of an if node with no merge(), two terminal tasks of a body
+ * returning the same name, a merge() whose branches always both run, a body task that is not first
+ * wanting a value of the map's, and follow-on diagnostics of a task already refused.
+ */
+const BRANCH_TASKS = `import { task, Skipped, type IterateOn, type SkippedValue } from "outflow";
+
+export const GenA = task(function GenA(): { xs: number[] } {
+  return { xs: [1] };
+});
+export const GenB = task(function GenB(): { xs: number[] } {
+  return { xs: [2] };
+});
+export const Double = task(function Double(x: IterateOn<"xs", number>): { y: number } {
+  return { y: x * 2 };
+});
+export const Again = task(function Again(x: IterateOn<"xs", number>): { y: number } {
+  return { y: x };
+});
+export const Factor = task(function Factor(): { factor: number } {
+  return { factor: 3 };
+});
+export const Mul = task(function Mul(y: number, factor: number): { z: number } {
+  return { z: y * factor };
+});
+export const ShowNums = task(function ShowNums(ys: number[]): void {});
+export const ShowAny = task(function ShowAny(ys: unknown): void {});
+export const SeedA = task(function SeedA(): { value: number } {
+  return { value: 1 };
+});
+export const SeedB = task(function SeedB(): { value: number } {
+  return { value: 100 };
+});
+export const Elem = task(function Elem(x: IterateOn<"xs", number>): { value: number } {
+  return { value: x };
+});
+export const Big = task(function Big(value: number): { big: string } {
+  return { big: "big" };
+});
+export const AlsoBig = task(function AlsoBig(value: number): { big: string } {
+  return { big: "also" };
+});
+export const Small = task(function Small(value: number): { small: string } {
+  return { small: "small" };
+});
+export const Maybe = task(function Maybe(value: number): { big: string } | SkippedValue {
+  return value > 1 ? Skipped : { big: "maybe" };
+});
+export const Last = task(function Last(big?: string, small?: string): void {});
+export const After = task(function After(): void {});
+export const Plus = task(function Plus(value: number): { value: number } {
+  return { value: value + 1 };
+});
+export const Minus = task(function Minus(value: number): { value: number } {
+  return { value: value - 1 };
+});
+export const ShowValue = task(function ShowValue(value: number): void {});
+export const NotAnObject = task(function NotAnObject(): { xs: number[] } | undefined {
+  return { xs: [1] };
+});
+export const Destructured = task(function Destructured({ x }: { x: IterateOn<"xs", number> }): { y: number } {
+  return { y: x };
+});
+`;
+
+const BRANCH_COMMANDS = `import { command, loop, ifThenElse, merge, interactive, map } from "outflow";
+import * as T from "./tasks.js";
+
+export const amb_map = command({
+  setup() {
+    const m = map({ outputName: "ys" }, () => {
+      T.Double();
+    });
+    T.GenA().pipe(m);
+    T.GenB().pipe(m);
+    m.pipe(T.ShowNums());
+  },
+});
+
+export const amb_unread = command({
+  setup() {
+    const m = map({ outputName: "ys" }, () => {
+      T.Double();
+    });
+    T.GenA().pipe(m);
+    T.SeedA().pipe(m);
+    T.SeedB().pipe(m);
+    m.pipe(T.ShowNums());
+  },
+});
+
+export const amb_if = command({
+  setup() {
+    const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 10);
+    T.SeedA().pipe(ifNode);
+    T.SeedB().pipe(ifNode);
+    const join = merge();
+    thenNode.pipe(T.Big()).pipe(join);
+    elseNode.pipe(T.Small()).pipe(join);
+    join.pipe(T.Last());
+  },
+});
+
+export const amb_interactive = command({
+  setup() {
+    const pause = interactive();
+    T.SeedA().pipe(pause);
+    T.SeedB().pipe(pause);
+    pause.pipe(T.Big());
+  },
+});
+
+export const amb_loop = command({
+  setup() {
+    const body = loop({ iterations: 2 }, () => {
+      T.Plus();
+    });
+    T.SeedA().pipe(body);
+    T.SeedB().pipe(body);
+  },
+});
+
+export const no_merge = command({
+  setup() {
+    const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 10);
+    T.SeedA().pipe(ifNode);
+    const last = T.Last();
+    thenNode.pipe(T.Big()).pipe(last);
+    elseNode.pipe(T.Small()).pipe(last);
+    last.pipe(T.After());
+  },
+});
+
+export const loop_two_terms = command({
+  setup() {
+    T.SeedA().pipe(loop({ iterations: 1 }, () => {
+      T.Plus();
+      T.Minus();
+    })).pipe(T.ShowValue());
+  },
+});
+
+export const map_two_terms = command({
+  setup() {
+    T.GenA().pipe(map({ outputName: "ys" }, () => {
+      T.Double();
+      T.Again();
+    })).pipe(T.ShowNums());
+  },
+});
+
+export const terms_per_branch = command({
+  setup() {
+    T.GenA().pipe(map({ outputName: "ys" }, () => {
+      const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 10);
+      T.Elem().pipe(ifNode);
+      thenNode.pipe(T.Big());
+      elseNode.pipe(T.AlsoBig());
+    })).pipe(T.ShowAny());
+  },
+});
+
+export const merge_live = command({
+  setup() {
+    const join = merge();
+    T.SeedA().pipe(T.Big()).pipe(join);
+    T.SeedA().pipe(T.Small()).pipe(join);
+    join.pipe(T.Last());
+  },
+});
+
+export const merge_maybe = command({
+  setup() {
+    const join = merge();
+    const seed = T.SeedA();
+    seed.pipe(T.Maybe()).pipe(join);
+    seed.pipe(T.Small()).pipe(join);
+    join.pipe(T.Last());
+  },
+});
+
+export const deep_pass = command({
+  setup() {
+    const m = map({ outputName: "ys" }, () => {
+      T.Double().pipe(T.Mul());
+    });
+    T.GenA().pipe(m);
+    T.Factor().pipe(m);
+    m.pipe(T.ShowAny());
+  },
+});
+
+export const refused_upstream = command({
+  setup() {
+    T.NotAnObject().pipe(T.ShowNums());
+    T.GenA().pipe(map({ outputName: "ys" }, () => {
+      T.Destructured();
+    })).pipe(T.ShowNums());
+  },
+});
+`;
+
+describe("graph checks of names, branches and merges", () => {
+  let diagnostics: Diagnostic[];
+  beforeAll(async () => {
+    diagnostics = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": BRANCH_TASKS, "plugins/p/commands.ts": BRANCH_COMMANDS }));
+  }, 120_000);
+  const at = (name: string, snippet: string): Loc => ({ file: "plugins/p/commands.ts", ...locate(BRANCH_COMMANDS, snippet, `export const ${name} = command(`) });
+  const of = (name: string): Diagnostic[] => {
+    const from = locate(BRANCH_COMMANDS, `export const ${name} = command(`).line;
+    const next = BRANCH_COMMANDS.indexOf("\nexport const ", BRANCH_COMMANDS.indexOf(`export const ${name} = command(`) + 1);
+    const to = next < 0 ? Infinity : BRANCH_COMMANDS.slice(0, next).split("\n").length;
+    return diagnostics.filter((d) => d.site.file === "plugins/p/commands.ts" && d.site.line >= from && d.site.line < to);
+  };
+  const only = (name: string): Diagnostic => {
+    const found = of(name);
+    expect(found, `${name}; all diagnostics:\n${show(diagnostics)}`).toHaveLength(1);
+    return found[0];
+  };
+
+  it("OF104 for a name two parents give a map, an if node, interactive() or a loop, at that node", () => {
+    expect(only("amb_map")).toEqual({ code: "OF104", message: 'Input "xs" of map(ys) is ambiguous: provided by GenA (number[]) and GenB (number[]); rename one output', site: at("amb_map", "map(") });
+    expect(only("amb_if")).toEqual({ code: "OF104", message: 'Input "value" of ifThenElse() is ambiguous: provided by SeedA (number) and SeedB (number); rename one output', site: at("amb_if", "ifThenElse(") });
+    expect(only("amb_interactive")).toEqual({ code: "OF104", message: 'Input "value" of interactive() is ambiguous: provided by SeedA (number) and SeedB (number); rename one output', site: at("amb_interactive", "interactive(") });
+    expect(only("amb_loop")).toEqual({ code: "OF104", message: 'Input "value" of loop() is ambiguous: provided by SeedA (number) and SeedB (number); rename one output', site: at("amb_loop", "loop(") });
+  });
+
+  it("a name two parents give a map whose body never reads it is not ambiguous", () => {
+    expect(of("amb_unread"), show(diagnostics)).toEqual([]);
+  });
+
+  it("OF115 at a node below both the then and the else side of an if node, not again below it", () => {
+    expect(only("no_merge")).toEqual({
+      code: "OF115",
+      message: "Task Last is downstream of both the then branch (Big) and the else branch (Small) of one ifThenElse(), so it never runs: join the branches with merge() and pipe the merge() into it",
+      site: at("no_merge", "Last()"),
+    });
+  });
+
+  it("OF104 at a loop() or map() whose body has two terminal tasks returning the same name; none when they are on the two sides of an if", () => {
+    expect(only("loop_two_terms")).toEqual({
+      code: "OF104",
+      message: 'Output "value" of loop() is ambiguous: the body\'s terminal tasks Plus (number) and Minus (number) both return it; rename one output, or pipe one task into the other',
+      site: at("loop_two_terms", "loop("),
+    });
+    expect(only("map_two_terms")).toEqual({
+      code: "OF104",
+      message: 'Output "y" of map(ys) is ambiguous: the body\'s terminal tasks Double (number) and Again (number) both return it; rename one output, or pipe one task into the other',
+      site: at("map_two_terms", "map("),
+    });
+    expect(of("terms_per_branch"), show(diagnostics)).toEqual([]);
+  });
+
+  it("OF115 at a merge() whose branches always both run; a branch after a task that may return Skipped is fine", () => {
+    expect(only("merge_live")).toEqual({
+      code: "OF115",
+      message: "merge() joins branches that always both run: Big and Small (none is on an ifThenElse() branch or after a task that may return Skipped), so it would always fail: exactly one branch may run",
+      site: at("merge_live", "merge()"),
+    });
+    expect(of("merge_maybe"), show(diagnostics)).toEqual([]);
+  });
+
+  it("OF101 of a map's value wanted by a body task that is not first says where the map's values go", () => {
+    expect(only("deep_pass")).toEqual({
+      code: "OF101",
+      message: 'Task Mul needs input "factor" (number) but nothing provides it; upstream Double provides: y; "factor" flows into map(ys), but only the first tasks of its body receive what flows into it: pipe it on from a first task',
+      site: at("deep_pass", "Mul()"),
+    });
+  });
+
+  it("a task refused at its definition (OF121) gets no follow-on diagnostics where it is used", () => {
+    expect(of("refused_upstream"), show(diagnostics)).toEqual([]);
+    expect(diagnostics.filter((d) => d.site.file === "plugins/p/tasks.ts").map((d) => d.code)).toEqual(["OF121", "OF121"]);
+  });
+});
+
+describe("planGraph on a merge() after tasks, by what the manifest says of Skipped", () => {
+  const site = { file: "plugins/p/commands.ts", line: 1, column: 1 };
+  const spec = (name: string, skippable?: boolean): TaskSpec => ({
+    id: `plugins/p/tasks.ts#${name}`,
+    name,
+    plugin: "p",
+    module: "plugins/p/tasks.ts",
+    site,
+    async: false,
+    inputs: name === "Seed" ? [] : [{ name: "value", type: "number", optional: false, hasDefault: false }],
+    outputs: [{ name: name === "Seed" ? "value" : "label", type: name === "Seed" ? "number" : "string", optional: false }],
+    ...(skippable === undefined ? {} : { skippable }),
+  });
+  // Seed → Big → merge(), Seed → Small → merge()
+  const graph: GraphSpec = {
+    nodes: [
+      { id: 0, kind: "task", task: "plugins/p/tasks.ts#Seed", site },
+      { id: 1, kind: "task", task: "plugins/p/tasks.ts#Big", site },
+      { id: 2, kind: "task", task: "plugins/p/tasks.ts#Small", site },
+      { id: 3, kind: "merge", site: { ...site, line: 7 } },
+    ],
+    edges: [
+      { from: 0, to: 1, site },
+      { from: 0, to: 2, site },
+      { from: 1, to: 3, site },
+      { from: 2, to: 3, site },
+    ],
+  };
+  const table = (small?: boolean) => Object.fromEntries([spec("Seed", false), spec("Big", false), spec("Small", small)].map((t) => [t.id, t]));
+
+  it("refuses it when no branch can be skipped (the runtime's re-check too)", () => {
+    expect(planGraph(graph, table(false)).diagnostics).toEqual([
+      { code: "OF115", message: "merge() joins branches that always both run: Big and Small (none is on an ifThenElse() branch or after a task that may return Skipped), so it would always fail: exactly one branch may run", site: { ...site, line: 7 } },
+    ]);
+  });
+
+  it("accepts it when one branch may return Skipped, or the manifest does not say", () => {
+    expect(planGraph(graph, table(true)).diagnostics).toEqual([]);
+    expect(planGraph(graph, table(undefined)).diagnostics).toEqual([]);
   });
 });

@@ -46,6 +46,21 @@ export const Each = task(function Each(item: IterateOn<"items", number>): { valu
 export const ShowAll = task(function ShowAll(values: number[]): void {
   logger.info("VALUES " + JSON.stringify(values));
 });
+export const Tall = task(function Tall(value: number): { big: string } {
+  return { big: "big" + value };
+});
+export const Short = task(function Short(value: number): { small: string } {
+  return { small: "small" + value };
+});
+export const ShowLabels = task(function ShowLabels(labels: { big?: string; small?: string }[]): void {
+  logger.info("LABELS " + JSON.stringify(labels));
+});
+export const Pair = task(function Pair(item: IterateOn<"items", number>): { a: number; b?: string } {
+  return item > 1 ? { a: item, b: "two" } : { a: item };
+});
+export const ShowPairs = task(function ShowPairs(pairs: { a: number; b?: string }[]): void {
+  logger.info("PAIRS " + JSON.stringify(pairs));
+});
 `;
 
 const commands = `
@@ -111,6 +126,22 @@ export const undecided = command({
 export const pausing_each = command({
   setup() {
     t.Many().pipe(map({ outputName: "values" }, () => { t.Each().pipe(interactive()); })).pipe(t.ShowAll());
+  },
+});
+export const merged_elements = command({
+  setup() {
+    t.Many().pipe(map({ outputName: "labels" }, () => {
+      const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 10);
+      const join = merge();
+      t.Each().pipe(ifNode);
+      thenNode.pipe(t.Tall()).pipe(join);
+      elseNode.pipe(t.Short()).pipe(join);
+    })).pipe(t.ShowLabels());
+  },
+});
+export const optional_output_elements = command({
+  setup() {
+    t.Many().pipe(map({ outputName: "pairs" }, () => { t.Pair(); })).pipe(t.ShowPairs());
   },
 });
 export const pausing = command({
@@ -302,6 +333,20 @@ describe("interactive() inside a map", () => {
     expect(r.stderr.trim().split("\n").filter((l) => !l.includes(" - outflow.db - "))).toEqual([
       expect.stringMatching(new RegExp(`^error: plugins/p/commands\\.ts:\\d+:\\d+ - interactive\\(\\) inside map\\(values\\) cannot run on --backend ${backend}: the map's elements run in ${backend === "slurm" ? "Slurm array tasks" : "worker threads"}, which have no terminal; run this command with --backend sequential$`)),
     ]);
+  });
+});
+
+describe("a map element's result is decided by the names the body's terminals offer, not by what ran", () => {
+  it.each(["sequential", "threads"])("a body ending in a merge() of branches returning big or small: objects with the one present key (%s)", (backend) => {
+    const r = runBundle(root, "merged_elements", ["--backend", backend]);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('LABELS [{"small":"small10"},{"big":"big20"}]');
+  });
+
+  it.each(["sequential", "threads"])("a one-task body declaring two outputs, one optional and missing: still an object (%s)", (backend) => {
+    const r = runBundle(root, "optional_output_elements", ["--backend", backend]);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('PAIRS [{"a":1},{"a":2,"b":"two"}]');
   });
 });
 
