@@ -83,6 +83,21 @@ export const ShowThings = task(function ShowThings(things: unknown[]): void {
   logger.info("RESULT " + JSON.stringify(things));
 });
 
+// Nested maps: rows of cells; cell --bad throws.
+export const Grid = task(function Grid(): { rows: number[][] } {
+  return { rows: [[0, 1], [10, 11], [20, 21]] };
+});
+export const RowCells = task(function RowCells(row: IterateOn<"rows", number[]>): { cells: number[] } {
+  return { cells: row };
+});
+export const Cell = task(function Cell(cell: IterateOn<"cells", number>): { cellOut: number } {
+  if (cell === Number(context.args.bad)) throw new RangeError("cell " + cell + " refuses");
+  return { cellOut: cell * 2 };
+});
+export const ShowGrid = task(function ShowGrid(grid: number[][]): void {
+  logger.info("RESULT " + JSON.stringify(grid));
+});
+
 // Odd numbers are skipped: left out of the map's results.
 export const EvenSquare = task(function EvenSquare(number: IterateOn<"numbers", number>): { square: number } | SkippedValue {
   return number % 2 ? Skipped : { square: number * number };
@@ -203,6 +218,16 @@ export const unwritable = command({
   args: { count: { type: "integer", default: 4 }, bad: { type: "integer", default: -1 }, perTask: { type: "integer", default: 1 } },
   setup({ args }) {
     t.Range().pipe(map({ outputName: "things", slurm: { elementsPerTask: args.perTask } }, () => { t.Unwritable(); })).pipe(t.ShowThings());
+  },
+});
+
+export const grid = command({
+  args: { bad: { type: "integer", default: -1 } },
+  db: false,
+  setup() {
+    t.Grid().pipe(map({ outputName: "grid" }, () => {
+      t.RowCells().pipe(map({ outputName: "inner" }, () => { t.Cell(); }));
+    })).pipe(t.ShowGrid());
   },
 });
 

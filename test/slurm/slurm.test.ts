@@ -207,6 +207,17 @@ suite("slurm backend on a real Slurm", () => {
     expect(task).toMatchObject({ state: "failed", exception_message: "a result cannot be written for the driver: () => number could not be cloned." });
   }, 60_000);
 
+  it("runs nested maps (the inner one inside each array task) and names an inner element's failure by its path", () => {
+    const sequential = runBundle(root, "grid", []);
+    const { run } = runSlurm("grid", []);
+    expect(run.code, run.output).toBe(0);
+    expect(result(run)).toEqual([[0, 2], [20, 22], [40, 42]]);
+    expect(result(run)).toEqual(result(sequential));
+    const failed = runSlurm("grid", ["--bad", "21"]);
+    expect(failed.run.code).toBe(1);
+    expect(failed.run.stderr).toContain("map(grid): element 2 (array task 2) failed: exit code 1: task Cell (map element 2/1): RangeError: cell 21 refuses; log:");
+  }, 60_000);
+
   it("gives the elements of a tracked command the run's database through context.em", () => {
     const { run } = runSlurm("tracked_db", ["--multiplier", "3"]);
     expect(run.code, run.output).toBe(0);

@@ -180,7 +180,9 @@ export class SlurmCluster {
   async cancelPending(jobIds: string[]): Promise<string | undefined> {
     if (!jobIds.length) return undefined;
     const r = await this.run("scancel", ["--state=PENDING", ...jobIds], { timeout: 20_000 });
-    return r.code === 0 ? undefined : firstLines(r.stderr) || `exit code ${r.code}`;
+    // An array that has finished meanwhile has nothing left to cancel.
+    if (r.code === 0 || /Invalid job id|already completing or completed/i.test(r.stderr)) return undefined;
+    return firstLines(r.stderr) || `exit code ${r.code}`;
   }
 
   /** `scancel` the given jobs, synchronously (it runs from a signal handler, before the process exits). */
@@ -188,6 +190,8 @@ export class SlurmCluster {
     if (!jobIds.length) return undefined;
     this.calls.scancel++;
     const r = spawnSync("scancel", jobIds, { encoding: "utf8", timeout: 20_000 });
-    return r.status === 0 ? undefined : firstLines(r.stderr ?? "") || `exit code ${r.status}`;
+    if (r.status === 0) return undefined;
+    if (r.error) return r.error.message;
+    return firstLines(r.stderr ?? "") || (r.signal ? `scancel was killed by ${r.signal}` : `exit code ${r.status}`);
   }
 }

@@ -237,7 +237,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
       if (r.ok) results[r.index] = r.skipped ? SKIPPED_ELEMENT : r.value;
       else if (exited !== undefined) continue;
       else if (r.error.name === "ExitPipeline" && !failures.length) exitPipeline(r.index, r.error);
-      else if (r.error.name !== "ExitPipeline") failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: `${r.error.task ? `task ${r.error.task}: ` : ""}${r.error.name === "Error" ? "" : `${r.error.name}: `}${r.error.message}` });
+      else if (r.error.name !== "ExitPipeline") failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: `${r.error.task ? `task ${r.error.task}${(r.error.elementPath?.length ?? 0) > 1 ? ` (map element ${r.error.elementPath!.join("/")})` : ""}: ` : ""}${r.error.name === "Error" ? "" : `${r.error.name}: `}${r.error.message}` });
     }
     await replayEvents(ctx.exec.observer, record.events, job.parentHandle);
   };
