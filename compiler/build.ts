@@ -9,7 +9,7 @@ import { validatorsModule } from "./zod-source.js";
 import { argSite } from "./arg-site.js";
 import { checkGraphTypes } from "./check-types.js";
 import { checkMapOptions } from "./map-options.js";
-import { recordGraphs, type Recorded } from "./record.js";
+import { recordGraphs, setupTimeoutMs, type Recorded } from "./record.js";
 import { CONFIG_FILE, PluginListError, pluginDir, pluginModules, readPluginList } from "./pipeline-files.js";
 import { writeBundles, writeGenerated } from "./emit.js";
 import { dbModule } from "./emit-db.js";
@@ -127,6 +127,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     commands.push(spec);
     if (c.error) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} threw: ${c.error.message}`, site: c.error.site.line ? c.error.site : c.site });
+    if (c.timedOut) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} did not return within ${setupTimeoutMs() / 1000} s (an endless loop?); its graph is not checked`, site: c.site });
     if (!c.graph) continue;
     const planned = planGraph(c.graph, tasks);
     const plan = planned.plan;

@@ -18,6 +18,20 @@ const PASS_KINDS = new Set(["if", "then", "else", "merge", "interactive"]);
 /** What a node offers downstream: output name → static type (`any` when not known: not checked). */
 type Offers = Map<string, ts.Type>;
 
+/** What the checker knows of one node's outputs, and when they are there at all. */
+interface Produced {
+  /** undefined: not known (a task already reported as unknown). */
+  offers: Offers | undefined;
+  /** Names that may be missing from the outputs even when the node ran: an optional output, a name only some branches of a merge() give. */
+  partial: ReadonlySet<string>;
+  /** The branches (`"<if node id>:then"`) the node runs on only: a node on a branch not taken is skipped. */
+  branches: ReadonlySet<string>;
+  /** The node may be skipped even on its branch: a task upstream may `return Skipped`, a loop may run no iteration. */
+  skippable: boolean;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
 export interface TypeCheckInput {
   project: Project;
   root: string;
@@ -30,60 +44,101 @@ interface Context extends TypeCheckInput {
 
 export function checkGraphTypes(input: TypeCheckInput, graph: GraphSpec, plan: GraphPlan): Diagnostic[] {
   const ctx: Context = { ...input, types: valueTypes(input.project.getTypeChecker().compilerObject) };
-  return checkBody(ctx, graph, plan, { offers: new Map() }).diagnostics;
+  return checkBody(ctx, graph, plan, { offers: new Map(), partial: NONE }).diagnostics;
 }
 
 /** What a body's entry tasks get passed through, and from which map() or loop(). */
 interface Outer {
   offers: Offers;
+  partial: ReadonlySet<string>;
   owner?: NodeSpec;
 }
 
-/** A workflow's diagnostics and what each of its nodes offers (undefined: not known, as for a loop). */
-function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Outer): { diagnostics: Diagnostic[]; produced: Map<number, Offers | undefined> } {
+/** A workflow's diagnostics and what each of its nodes produces. */
+function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Outer): { diagnostics: Diagnostic[]; produced: Map<number, Produced> } {
   const diagnostics: Diagnostic[] = [];
-  const produced = new Map<number, Offers | undefined>();
+  const produced = new Map<number, Produced>();
   const { types } = ctx;
   for (const id of plan.order) {
     const node = graph.nodes[id];
     const nodePlan = plan.nodes[id];
+    const parents = nodePlan.parents.map((p) => produced.get(p)!);
+    const flow = flowOf(node, nodePlan, parents);
     if (PASS_KINDS.has(node.kind)) {
       // if/then/else/interactive pass on what their parents (or the enclosing body) offer; merge() what any
       // of its branches may: the union of their types.
-      const passed = new Map<string, ts.Type>(nodePlan.parents.length ? [] : outer.offers);
-      for (const p of nodePlan.parents) for (const [k, v] of produced.get(p) ?? []) if (!passed.has(k)) passed.set(k, v);
-      if (node.kind === "merge") for (const k of passed.keys()) passed.set(k, types.unionOf(branchTypes(nodePlan, produced, k).map((b) => b.type)));
-      produced.set(id, passed);
+      const passed = new Map<string, ts.Type>(parents.length ? [] : outer.offers);
+      const partial = new Set<string>(parents.length ? [] : outer.partial);
+      for (const p of parents) {
+        for (const [k, v] of p.offers ?? []) if (!passed.has(k)) passed.set(k, v);
+        for (const k of p.partial) partial.add(k);
+      }
+      if (node.kind === "merge") {
+        for (const k of passed.keys()) {
+          passed.set(k, types.unionOf(branchTypes(nodePlan, produced, k).map((b) => b.type)));
+          // A name some branch does not give is missing when that branch is the one that ran.
+          if (parents.some((p) => p.offers && !p.offers.has(k))) partial.add(k);
+        }
+      }
+      produced.set(id, { offers: passed, partial, ...flow });
       continue;
     }
     if (node.kind === "loop") {
-      diagnostics.push(...checkBody(ctx, node.loop!.body, nodePlan.body!, { offers: scopeOf(nodePlan, produced, outer.offers), owner: node }).diagnostics);
-      produced.set(id, undefined);
+      const scope = scopeOf(nodePlan, produced, outer);
+      const body = checkBody(ctx, node.loop!.body, nodePlan.body!, { ...scope, owner: node });
+      diagnostics.push(...body.diagnostics);
+      // The loop outputs its last iteration's terminal outputs: a name that may be missing there is undefined downstream.
+      const result = terminalResult(types, nodePlan.body!, body.produced);
+      const offers = result && new Map([...result.names].map(([k, r]) => [k, r.required ? r.type : types.unionOf([r.type, types.undefined])]));
+      const partial = new Set(result ? [...result.names].filter(([, r]) => !r.required).map(([k]) => k) : []);
+      // It may run no iteration (its count may come from the args) and then gives nothing, as runtime/graph/plan.ts takes it.
+      produced.set(id, { offers, partial, branches: flow.branches, skippable: true });
       continue;
     }
     if (node.kind === "map") {
-      const scope = scopeOf(nodePlan, produced, outer.offers);
+      const scope = scopeOf(nodePlan, produced, outer);
       const name = node.map!.options.outputName;
-      if (nodePlan.iterate !== undefined && scope.has(nodePlan.iterate)) {
-        const target = scope.get(nodePlan.iterate)!;
+      if (nodePlan.iterate !== undefined && scope.offers.has(nodePlan.iterate)) {
+        const target = scope.offers.get(nodePlan.iterate)!;
         if (elementOf(types, target) === undefined) {
-          diagnostics.push({ code: "OF107", message: `IterateOn target "${nodePlan.iterate}" of map(${name}) is ${types.text(target)}, not an array`, site: node.site });
+          const note = types.checker.getNonNullableType(target) !== target ? " (it may be undefined or null: an optional output, say, is undefined when not returned)" : "";
+          diagnostics.push({ code: "OF107", message: `IterateOn target "${nodePlan.iterate}" of map(${name}) is ${types.text(target)}, not an array${note}`, site: node.site });
         }
       }
-      const body = checkBody(ctx, node.map!.body, nodePlan.body!, { offers: scope, owner: node });
+      const body = checkBody(ctx, node.map!.body, nodePlan.body!, { ...scope, owner: node });
       diagnostics.push(...body.diagnostics);
-      produced.set(id, new Map([[name, mapResultType(ctx, node, nodePlan.body!, body.produced)]]));
+      produced.set(id, { offers: new Map([[name, mapResultType(ctx, node, nodePlan.body!, body.produced)]]), partial: NONE, ...flow });
       continue;
     }
-    // A task that is not known (already reported: OF111, OF121) offers nothing known either.
+    // A task that is not known (already reported: OF111, OF121) offers nothing known either; a generic
+    // task (OF120) offers its names, not checked.
     const task = ctx.tasks.get(node.task!);
-    produced.set(id, task && new Map([...task.outputTypes].map(([k, t]) => [k, t.compilerType])));
-    if (task) diagnostics.push(...checkInputs(ctx, graph, plan, node, task, produced, outer));
+    const offers = task && new Map([...task.outputTypes].map(([k, t]) => [k, task.generic ? types.unknown : t.compilerType]));
+    const partial = new Set(task?.spec.outputs.filter((o) => o.optional).map((o) => o.name) ?? []);
+    produced.set(id, { offers, partial, branches: flow.branches, skippable: flow.skippable || !!task?.maySkip });
+    if (task && !task.generic) diagnostics.push(...checkInputs(ctx, graph, plan, node, task, produced, outer));
   }
   return { diagnostics, produced };
 }
 
-function checkInputs(ctx: Context, graph: GraphSpec, plan: GraphPlan, node: NodeSpec, task: ExtractedTask, produced: Map<number, Offers | undefined>, outer: Outer): Diagnostic[] {
+/**
+ * When a node runs, from its parents: on the branches they run on (a then/else node adds its own; a
+ * merge() runs on those all its parents share, so then and else joined again run always), skipped when
+ * any of them may be (a merge() as soon as the branch that ran may be).
+ */
+function flowOf(node: NodeSpec, nodePlan: NodePlan, parents: Produced[]): { branches: ReadonlySet<string>; skippable: boolean } {
+  const skippable = parents.some((p) => p.skippable);
+  if (node.kind === "merge") {
+    const [first, ...rest] = parents;
+    const shared = new Set([...(first?.branches ?? [])].filter((b) => rest.every((p) => p.branches.has(b))));
+    return { branches: shared, skippable };
+  }
+  const branches = new Set(parents.flatMap((p) => [...p.branches]));
+  if (node.kind === "then" || node.kind === "else") branches.add(`${nodePlan.parents[0]}:${node.kind}`);
+  return { branches, skippable };
+}
+
+function checkInputs(ctx: Context, graph: GraphSpec, plan: GraphPlan, node: NodeSpec, task: ExtractedTask, produced: Map<number, Produced>, outer: Outer): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const { types } = ctx;
   const taskName = task.spec.name;
@@ -95,10 +150,12 @@ function checkInputs(ctx: Context, graph: GraphSpec, plan: GraphPlan, node: Node
   for (const { name, from } of plan.nodes[node.id].inputs) {
     const declared = task.inputTypes.get(name);
     if (!declared) continue;
-    // An IterateOn<K, T> parameter is checked as T.
-    const dst = (task.iterateElementTypes.get(name) ?? declared).compilerType;
+    // An IterateOn<K, T> parameter is checked as T; an optional or defaulted one also takes undefined (`x?: T`, `x: T = 0`).
+    const spec = task.spec.inputs.find((i) => i.name === name);
+    const written = (task.iterateElementTypes.get(name) ?? declared).compilerType;
+    const dst = spec?.optional || spec?.hasDefault ? types.unionOf([written, types.undefined]) : written;
     if (from.kind === "output") {
-      const src = produced.get(from.node)?.get(from.output) ?? types.unknown;
+      const src = produced.get(from.node)?.offers?.get(from.output) ?? types.unknown;
       if (!types.assignable(src, dst)) diagnostics.push(mismatch(name, `${providerName(ctx, graph.nodes[from.node])} provides`, src, dst, misfitBranches(ctx, graph, plan, produced, from.node, name, dst)));
     } else if (from.kind === "outer") {
       const src = outer.offers.get(from.output) ?? types.unknown;
@@ -110,7 +167,7 @@ function checkInputs(ctx: Context, graph: GraphSpec, plan: GraphPlan, node: Node
         diagnostics.push({ code: "OF108", message: `IterateOn element type mismatch on input "${name}" of task ${taskName}: "${from.target}" has elements of type ${types.text(elem)}, ${taskName} expects ${types.text(dst)}`, site: node.site });
       }
     } else if (from.kind === "bound") {
-      diagnostics.push(...checkBound(ctx, node, task, name, declared));
+      diagnostics.push(...checkBound(ctx, node, task, name, declared, dst));
     }
   }
   return diagnostics;
@@ -123,58 +180,106 @@ function providerName(ctx: Context, upstream: NodeSpec): string {
 }
 
 /** For a value from a merge(): ` (number from NumLabel)`, the branches whose type does not fit. */
-function misfitBranches(ctx: Context, graph: GraphSpec, plan: GraphPlan, produced: Map<number, Offers | undefined>, id: number, name: string, dst: ts.Type): string {
+function misfitBranches(ctx: Context, graph: GraphSpec, plan: GraphPlan, produced: Map<number, Produced>, id: number, name: string, dst: ts.Type): string {
   if (graph.nodes[id].kind !== "merge") return "";
   const misfits = branchTypes(plan.nodes[id], produced, name).filter((b) => !ctx.types.assignable(b.type, dst));
   return ` (${misfits.map((b) => `${ctx.types.text(b.type)} from ${providerName(ctx, graph.nodes[b.parent])}`).join(", ")})`;
 }
 
 /** What each branch into a merge() offers under `name` (the branches that offer it). */
-function branchTypes(mergePlan: NodePlan, produced: Map<number, Offers | undefined>, name: string): { parent: number; type: ts.Type }[] {
+function branchTypes(mergePlan: NodePlan, produced: Map<number, Produced>, name: string): { parent: number; type: ts.Type }[] {
   return mergePlan.parents.flatMap((parent) => {
-    const type = produced.get(parent)?.get(name);
+    const type = produced.get(parent)?.offers?.get(name);
     return type ? [{ parent, type }] : [];
   });
 }
 
 /** What a map or loop body sees: its parents' outputs (the last one wins a name), or the enclosing body's. */
-function scopeOf(nodePlan: NodePlan, produced: Map<number, Offers | undefined>, outer: Offers): Offers {
-  const scope = new Map(nodePlan.parents.length ? [] : outer);
-  for (const p of nodePlan.parents) for (const [k, v] of produced.get(p) ?? []) scope.set(k, v);
-  return scope;
+function scopeOf(nodePlan: NodePlan, produced: Map<number, Produced>, outer: Outer): { offers: Offers; partial: ReadonlySet<string> } {
+  const offers = new Map(nodePlan.parents.length ? [] : outer.offers);
+  const partial = new Set(nodePlan.parents.length ? [] : outer.partial);
+  for (const p of nodePlan.parents) {
+    const from = produced.get(p)!;
+    for (const [k, v] of from.offers ?? []) {
+      offers.set(k, v);
+      if (from.partial.has(k)) partial.add(k);
+      else partial.delete(k);
+    }
+  }
+  return { offers, partial };
 }
 
 /** A map's result: its `reduce`'s return type, else the array of element results. */
-function mapResultType(ctx: Context, node: NodeSpec, body: GraphPlan, produced: Map<number, Offers | undefined>): ts.Type {
+function mapResultType(ctx: Context, node: NodeSpec, body: GraphPlan, produced: Map<number, Produced>): ts.Type {
   if (node.map!.customReduce) return reduceReturnType(ctx.project, ctx.root, node.site) ?? ctx.types.unknown;
   return ctx.types.arrayOf(elementResultType(ctx.types, body, produced));
 }
 
 /**
- * One element's result, as runtime/execute/run-graph.ts `elementResult` builds it: the outputs of the
- * body's terminal nodes merged; the value itself when that is one name, else an object of them all.
+ * What a body's terminal nodes give together (runtime/execute/run-graph.ts `terminalOutputs`: the outputs
+ * of those that ran, merged): per name the union of their types, and whether the name is always there. It
+ * is when a terminal that always runs (on no branch, after no Skipped) gives it for sure, or every terminal
+ * does (when none runs there is no result at all: the element is left out, what follows the loop skipped).
+ * undefined when a terminal's outputs are not known.
  */
-function elementResultType(types: ValueTypes, body: GraphPlan, produced: Map<number, Offers | undefined>): ts.Type {
-  // Several terminals: at run time those on a branch not taken (or after a Skipped) give nothing, so the
-  // names an element has depend on the run; not checked rather than a false error.
-  if (body.terminals.length > 1) return types.unknown;
+function terminalResult(types: ValueTypes, body: GraphPlan, produced: Map<number, Produced>): { names: Map<string, { type: ts.Type; required: boolean }> } | undefined {
+  const terminals = body.terminals.map((id) => produced.get(id)!);
+  if (terminals.some((t) => !t.offers)) return undefined;
+  const certain = (t: Produced) => t.branches.size === 0 && !t.skippable;
+  const gives = (t: Produced, name: string) => t.offers!.has(name) && !t.partial.has(name);
   const byName = new Map<string, ts.Type[]>();
-  for (const id of body.terminals) {
-    const offers = produced.get(id);
-    if (!offers) return types.unknown;
-    for (const [name, t] of offers) byName.set(name, [...(byName.get(name) ?? []), t]);
+  for (const t of terminals) for (const [name, type] of t.offers!) byName.set(name, [...(byName.get(name) ?? []), type]);
+  const names = new Map<string, { type: ts.Type; required: boolean }>();
+  for (const [name, list] of byName) {
+    const required = terminals.some((t) => certain(t) && gives(t, name)) || terminals.every((t) => gives(t, name));
+    names.set(name, { type: types.unionOf(list), required });
   }
-  const merged = new Map([...byName].map(([name, list]) => [name, types.unionOf(list)]));
-  return merged.size === 1 ? [...merged.values()][0] : types.objectOf(merged);
+  return { names };
 }
 
-/** The element type of an array-like value; undefined when it is not one (`any` stays `any`). */
+/**
+ * One element's result, as runtime/execute/run-graph.ts `elementResult` builds it: the outputs of the
+ * body's terminal nodes merged; the value itself when there is one output name, else an object of them
+ * all, a name that may be missing (only some branches or terminals give it) an optional property.
+ */
+function elementResultType(types: ValueTypes, body: GraphPlan, produced: Map<number, Produced>): ts.Type {
+  const result = terminalResult(types, body, produced);
+  if (!result) return types.unknown;
+  const { names } = result;
+  if (names.size === 1) {
+    const [{ type, required }] = names.values();
+    return required ? type : types.unionOf([type, types.undefined]);
+  }
+  const optional = new Set([...names].filter(([, r]) => !r.required).map(([k]) => k));
+  return types.objectOf(new Map([...names].map(([k, r]) => [k, r.type])), optional);
+}
+
+/**
+ * The element type of what a map iterates, as the runtime takes it (`Array.isArray` or a typed array:
+ * arrays, tuples, `Float64Array`, `Buffer`…, and unions of them); undefined when it is not one: a
+ * `Record<number, T>`, a string, a `Map`, or a value that may be `undefined` or `null` (`any` stays `any`).
+ */
 function elementOf(types: ValueTypes, t: ts.Type): ts.Type | undefined {
   if (t.flags & ts.TypeFlags.Any) return t;
-  const nn = types.checker.getNonNullableType(t);
-  if (types.checker.isArrayType(nn)) return types.checker.getTypeArguments(nn as ts.TypeReference)[0];
-  if (nn.flags & ts.TypeFlags.StringLike) return undefined;
-  return nn.getNumberIndexType();
+  const elements: ts.Type[] = [];
+  for (const member of t.isUnion() ? t.types : [t]) {
+    const element = arrayElementOf(types, member);
+    if (element === undefined) return undefined;
+    elements.push(element);
+  }
+  return types.unionOf(elements);
+}
+
+function arrayElementOf(types: ValueTypes, t: ts.Type): ts.Type | undefined {
+  const { checker } = types;
+  if (t.flags & ts.TypeFlags.Any) return t;
+  if (checker.isArrayType(t)) return checker.getTypeArguments(t as ts.TypeReference)[0];
+  const index = t.getNumberIndexType();
+  if (!index) return undefined;
+  const isArray = checker.isTupleType(t) || (types.anyArray !== undefined && types.assignable(t, types.anyArray));
+  // A typed array (ArrayBuffer.isView): a numeric index over a buffer.
+  const isView = ["buffer", "byteOffset", "byteLength"].every((k) => t.getProperty(k) !== undefined);
+  return isArray || isView ? index : undefined;
 }
 
 /**
@@ -182,7 +287,7 @@ function elementOf(types: ValueTypes, t: ts.Type): ts.Type | undefined {
  * property is checked at that property; anything else (`Sleep(opts)`, `Sleep({ ...base })`) by the type
  * of the argument's property, at the argument.
  */
-function checkBound(ctx: Context, node: NodeSpec, task: ExtractedTask, name: string, dst: Type): Diagnostic[] {
+function checkBound(ctx: Context, node: NodeSpec, task: ExtractedTask, name: string, declared: Type, dst: ts.Type): Diagnostic[] {
   const arg = callAt(ctx.project, ctx.root, node.site)?.getArguments()[0];
   if (!arg) return [];
   const prop = Node.isObjectLiteralExpression(arg) ? arg.getProperty(name) : undefined;
@@ -194,6 +299,6 @@ function checkBound(ctx: Context, node: NodeSpec, task: ExtractedTask, name: str
   } else {
     t = arg.getType().getProperty(name)?.getTypeAtLocation(arg);
   }
-  if (!t || ctx.types.assignable(t.compilerType, dst.compilerType)) return [];
-  return [{ code: "OF103", message: `Bound input "${name}" of task ${task.spec.name} is ${ctx.types.text(t.compilerType)}, expected ${ctx.types.text(dst.compilerType)}`, site: siteOf(at, ctx.root) }];
+  if (!t || ctx.types.assignable(t.compilerType, dst)) return [];
+  return [{ code: "OF103", message: `Bound input "${name}" of task ${task.spec.name} is ${ctx.types.text(t.compilerType)}, expected ${ctx.types.text(declared.compilerType)}`, site: siteOf(at, ctx.root) }];
 }

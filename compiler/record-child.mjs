@@ -1,7 +1,7 @@
 // Runs in a child process: imports the recording bundle (the pipeline's modules + the runtime's recorder),
 // records every command's graph with placeholder args, maps call sites back to the sources, prints JSON.
 // A child keeps user top-level code out of the compiler's process and lets a timeout stop a runaway setup().
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
@@ -67,6 +67,16 @@ try {
   exit(0);
 }
 const rt = mod.__record;
+// Commands whose setup() did not return in an earlier recording (compiler/record.ts): listed, not run again.
+const skip = new Set(JSON.parse(process.env.OUTFLOW_RECORD_SKIP || "[]"));
+/** Tells the compiler which command's setup() runs now (fd 3, written at once): it names a setup() that never returns. */
+function announce(command) {
+  try {
+    writeSync(3, JSON.stringify(command) + "\n");
+  } catch {
+    // Not started by the compiler (no fd 3): nobody to tell.
+  }
+}
 const tasks = rt.registerTasks(mod.__modules);
 const commands = rt.flattenCommands(rt.findCommands(mod.__modules)).map((c) => {
   const def = c.ref.definition;
@@ -86,9 +96,13 @@ const commands = rt.flattenCommands(rt.findCommands(mod.__modules)).map((c) => {
     graph: null,
     argsRead: [],
   };
-  if (def.setup) {
+  if (def.setup && skip.has(c.source)) {
+    out.skipped = true;
+  } else if (def.setup) {
+    announce({ source: c.source, name: c.name, site: out.site });
     phase = `setup() of command ${c.name} ran`;
     const recording = rt.record(() => def.setup({ args: rt.recordingArgs(withCountPlaceholders(args), read) }));
+    announce(null);
     out.graph = rt.toGraphSpec(recording.graph, toSite);
     if (recording.error) out.error = { message: String(recording.error?.message ?? recording.error), site: errorSite(recording.error) };
   }

@@ -37,6 +37,10 @@ export interface ExtractedTask {
   /** Where each input (the parameter) and output (the property, or the return type) is written. */
   inputSites: Map<string, Site>;
   outputSites: Map<string, Site>;
+  /** The task may `return Skipped` (its return type holds `SkippedValue`). */
+  maySkip: boolean;
+  /** The function has type parameters (reported OF120 once, at the task): its types are not checked. */
+  generic: boolean;
 }
 
 export interface CompilerDiagnostic {
@@ -99,7 +103,8 @@ function extractTask(call: CallExpression, callee: Node, ctx: Context): Extracte
   const site = siteOf(callee, ctx.root);
   const { local, exported } = exportNames(call);
   const fn = taskFunction(call.getArguments()[0]);
-  const displayName = exported ?? local ?? fnName(fn) ?? "(anonymous)";
+  // `export default task(function Dflt(...))`: the id says `#default`, messages and records say Dflt.
+  const displayName = (exported === "default" ? undefined : exported) ?? local ?? fnName(fn) ?? exported ?? "(anonymous)";
   if (!exported) {
     report(ctx, "OF111", site, `task ${displayName} must be exported (\`export const ${displayName} = task(...)\` or \`export { ${displayName} }\`): a task is identified by its module and export name`);
     return undefined;
@@ -111,7 +116,7 @@ function extractTask(call: CallExpression, callee: Node, ctx: Context): Extracte
   const task: ExtractedTask = {
     spec: {
       id: `${module}#${exported}`,
-      name: exported,
+      name: displayName,
       plugin: pluginOf(module),
       module,
       site,
@@ -125,14 +130,23 @@ function extractTask(call: CallExpression, callee: Node, ctx: Context): Extracte
     node: call,
     inputSites: new Map(),
     outputSites: new Map(),
+    maySkip: false,
+    generic: fn.getTypeParameters().length > 0,
   };
+  if (task.generic) {
+    // One diagnostic for the task, not one per parameter and output typed by its type parameters.
+    const params = fn.getTypeParameters().map((t) => t.getName()).join(", ");
+    report(ctx, "OF120", site, `task ${displayName} is generic (<${params}>): a type parameter cannot be validated at run time; give its inputs and outputs concrete types (or unknown)`);
+  }
   const paramsOk = readInputs(fn, task, ctx);
   const outputsOk = readOutputs(fn, task, ctx);
   return paramsOk && outputsOk ? task : undefined;
 }
 
-/** The variable a `task(` call initialises and its first export name in source order. */
+/** The variable a `task(` call initialises and its first export name in source order (`default` for `export default task(...)`). */
 function exportNames(call: CallExpression): { local?: string; exported?: string } {
+  const assigned = call.getParentIfKind(SyntaxKind.ExportAssignment);
+  if (assigned && !assigned.isExportEquals() && Node.isSourceFile(assigned.getParent())) return { exported: "default" };
   const decl = call.getParentIfKind(SyntaxKind.VariableDeclaration);
   if (!decl || decl.getInitializer() !== call || !Node.isIdentifier(decl.getNameNode())) return {};
   const local = decl.getName();
@@ -322,6 +336,8 @@ function readOutputs(fn: TaskFunctionNode, task: ExtractedTask, ctx: Context): b
   const unwrapped = ctx.checker.getAwaitedType(declared) ?? declared;
   task.spec.async = fn.isAsync() || unwrapped.compilerType !== declared.compilerType;
   const awaited = withoutSkipped(unwrapped);
+  task.maySkip = (unwrapped.isUnion() ? unwrapped.getUnionTypes() : [unwrapped]).some(isSkippedValue);
+  task.spec.skippable = task.maySkip;
   if (isVoidLike(awaited)) return true;
   const returnSite = siteOf(fn.getReturnTypeNode() ?? fn, ctx.root);
   if (!isObjectLike(awaited, ctx.checker)) {
@@ -347,10 +363,14 @@ function readOutputs(fn: TaskFunctionNode, task: ExtractedTask, ctx: Context): b
 /** `{ x: number } | SkippedValue` → `{ x: number }`: returning `Skipped` is not an output. */
 function withoutSkipped(type: Type): Type {
   if (!type.isUnion()) return type;
-  const kept = type.getUnionTypes().filter((t) => !t.getProperty("__outflowSkipped"));
+  const kept = type.getUnionTypes().filter((t) => !isSkippedValue(t));
   if (kept.length === 1) return kept[0];
   if (kept.length > 1 && kept.every((t) => t.isVoid() || t.isUndefined())) return kept[0];
   return type;
+}
+
+function isSkippedValue(type: Type): boolean {
+  return type.getProperty("__outflowSkipped") !== undefined;
 }
 
 function isVoidLike(type: Type): boolean {

@@ -10,7 +10,7 @@ import { ts } from "ts-morph";
 
 /** The checker's internal constructors used here. */
 interface Constructors {
-  createArrayType(element: ts.Type): ts.Type;
+  createArrayType(element: ts.Type, readonly?: boolean): ts.Type;
   getUnionType(types: ts.Type[]): ts.Type;
   createSymbol(flags: ts.SymbolFlags, name: ts.__String): ts.Symbol & { links?: { type?: ts.Type } };
   createAnonymousType(symbol: undefined, members: Map<ts.__String, ts.Symbol>, calls: [], constructs: [], indexInfos: []): ts.Type;
@@ -20,9 +20,12 @@ export interface ValueTypes {
   checker: ts.TypeChecker;
   /** A value whose type is not known: assignable to anything, so it is not checked. */
   unknown: ts.Type;
+  undefined: ts.Type;
   arrayOf(element: ts.Type): ts.Type;
-  /** `{ a: A; b: B }` (required properties; an optional output's type already holds `undefined`). */
-  objectOf(properties: Map<string, ts.Type>): ts.Type;
+  /** `readonly unknown[]`, which every JS array (and tuple) is assignable to; undefined without the constructors. */
+  anyArray: ts.Type | undefined;
+  /** `{ a: A; b?: B }`: the names in `optional` are optional properties (a key that may be missing). */
+  objectOf(properties: Map<string, ts.Type>, optional?: ReadonlySet<string>): ts.Type;
   unionOf(types: ts.Type[]): ts.Type;
   assignable(source: ts.Type, target: ts.Type): boolean;
   text(type: ts.Type): string;
@@ -36,14 +39,16 @@ export function valueTypes(checker: ts.TypeChecker): ValueTypes {
   return {
     checker,
     unknown,
+    undefined: checker.getUndefinedType(),
     arrayOf: (element) => c?.createArrayType(element) ?? unknown,
+    anyArray: c?.createArrayType(checker.getUnknownType(), true),
     unionOf: (types) => (types.length === 1 ? types[0] : c?.getUnionType(types) ?? unknown),
-    objectOf(properties) {
+    objectOf(properties, optional) {
       if (!c) return unknown;
       const members = new Map<ts.__String, ts.Symbol>();
       for (const [name, type] of properties) {
         const key = ts.escapeLeadingUnderscores(name);
-        const symbol = c.createSymbol(ts.SymbolFlags.Property, key);
+        const symbol = c.createSymbol(ts.SymbolFlags.Property | (optional?.has(name) ? ts.SymbolFlags.Optional : 0), key);
         if (!symbol.links) return unknown;
         symbol.links.type = type;
         members.set(key, symbol);

@@ -329,6 +329,8 @@ interface Target {
 
 /** `"name": schema,` lines; an unsupported target becomes an OF120 diagnostic instead. */
 function schemaLines(task: ExtractedTask, targets: Target[], diagnostics: CompilerDiagnostic[]): string {
+  // A generic task is reported once, at the task (compiler/signatures.ts): not again per target.
+  if (task.generic) return "";
   let lines = "";
   for (const target of targets) {
     const result = convertType(target.type, task.node);

@@ -911,3 +911,250 @@ export const load = command({
     expect(await checkPipeline(makePipeline({ ...files, "outflow.config.ts": numbers }))).toEqual([{ code: "OF130", message: "plugins must be a list of plugin folder names", site: { file: "outflow.config.ts", line: 1, column: 1 } }]);
   });
 });
+
+describe("the results of loops and map bodies are type-checked where they flow", () => {
+  const TASKS = `import { task, Skipped, type IterateOn, type SkippedValue } from "outflow";
+
+export const Seed = task(function Seed(): { v: number } {
+  return { v: 1 };
+});
+export const Step = task(function Step(v: number): { out: string } {
+  return { out: String(v) };
+});
+export const TakeOutNumber = task(function TakeOutNumber(out: number): void {});
+export const Gen = task(function Gen(): { xs: number[] } {
+  return { xs: [1, 2] };
+});
+export const First = task(function First(x: IterateOn<"xs", number>): { a: number } {
+  return { a: x };
+});
+export const Second = task(function Second(x: IterateOn<"xs", number>): { b: number } {
+  return { b: -x };
+});
+export const TakeNumbers = task(function TakeNumbers(ys: number[]): void {});
+export const TakeStrings = task(function TakeStrings(ys: string[]): void {});
+export const Elem = task(function Elem(x: IterateOn<"xs", number>): { value: number } {
+  return { value: x };
+});
+export const Label = task(function Label(value: number): { label: string } {
+  return { label: String(value) };
+});
+export const LabelN = task(function LabelN(value: number): { label: number } {
+  return { label: value };
+});
+export const Big = task(function Big(value: number): { big: string } {
+  return { big: String(value) };
+});
+export const Small = task(function Small(value: number): { small: string } {
+  return { small: String(value) };
+});
+export const TakeBoth = task(function TakeBoth(ys: { big: string; small: string }[]): void {});
+export const TakeEither = task(function TakeEither(ys: { big?: string; small?: string }[]): void {});
+export const MaybeSkip = task(function MaybeSkip(x: IterateOn<"xs", number>): { a: number } | SkippedValue {
+  return x > 1 ? Skipped : { a: x };
+});
+export const TakeAs = task(function TakeAs(ys: { a: number; b: number }[]): void {});
+export const GenRecord = task(function GenRecord(): { xs: Record<number, number> } {
+  return { xs: { 0: 1 } };
+});
+export const GenOptional = task(function GenOptional(): { xs?: number[] } {
+  return {};
+});
+export const GenTyped = task(function GenTyped(): { xs: number[] | Float64Array } {
+  return { xs: [1] };
+});
+export const Generic = task(function Generic<T>(x: IterateOn<"xs", T>): { y: T } {
+  return { y: x };
+});
+`;
+  const COMMANDS = `import { command, map, loop, ifThenElse, merge } from "outflow";
+import {
+  Seed, Step, TakeOutNumber, Gen, First, Second, TakeNumbers, TakeStrings, Elem, Label, LabelN, Big, Small, TakeBoth, TakeEither,
+  MaybeSkip, TakeAs, GenRecord, GenOptional, GenTyped, Generic,
+} from "./tasks.js";
+
+export const loop_output = command({
+  setup() {
+    Seed().pipe(loop({ iterations: 2 }, () => {
+      Step();
+    })).pipe(TakeOutNumber());
+  },
+});
+
+export const two_terminals = command({
+  setup() {
+    Gen().pipe(map({ outputName: "ys" }, () => {
+      First();
+      Second();
+    })).pipe(TakeNumbers());
+  },
+});
+
+export const skippable_terminal = command({
+  setup() {
+    Gen().pipe(map({ outputName: "ys" }, () => {
+      MaybeSkip();
+      Second();
+    })).pipe(TakeAs());
+  },
+});
+
+export const branches_in_map = command({
+  setup() {
+    Gen().pipe(map({ outputName: "ys" }, () => {
+      const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 1);
+      Elem().pipe(ifNode);
+      thenNode.pipe(Label());
+      elseNode.pipe(LabelN());
+    })).pipe(TakeStrings());
+  },
+});
+
+export const then_only_in_map = command({
+  setup() {
+    Gen().pipe(map({ outputName: "ys" }, () => {
+      const [ifNode, thenNode] = ifThenElse((inputs) => (inputs.value as number) > 1);
+      Elem().pipe(ifNode);
+      thenNode.pipe(Label());
+    })).pipe(TakeStrings());
+  },
+});
+
+export const loop_in_map = command({
+  setup() {
+    Gen().pipe(map({ outputName: "ys" }, () => {
+      Elem().pipe(loop({ iterations: 1 }, () => {
+        Label();
+      }));
+    })).pipe(TakeNumbers());
+  },
+});
+
+export const merge_names = command({
+  setup() {
+    const body = () => {
+      const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 1);
+      const join = merge();
+      Elem().pipe(ifNode);
+      thenNode.pipe(Big()).pipe(join);
+      elseNode.pipe(Small()).pipe(join);
+    };
+    Gen().pipe(map({ outputName: "ys" }, body)).pipe(TakeBoth());
+    Gen().pipe(map({ outputName: "ys" }, body)).pipe(TakeEither());
+  },
+});
+
+export const record_target = command({
+  setup() {
+    GenRecord().pipe(map({ outputName: "ys" }, () => {
+      Elem();
+    }));
+  },
+});
+
+export const optional_target = command({
+  setup() {
+    GenOptional().pipe(map({ outputName: "ys" }, () => {
+      Elem();
+    }));
+  },
+});
+
+export const typed_target = command({
+  setup() {
+    GenTyped().pipe(map({ outputName: "ys" }, () => {
+      Elem();
+    }));
+  },
+});
+
+export const generic = command({
+  setup() {
+    Gen().pipe(map({ outputName: "ys" }, () => {
+      Generic();
+    })).pipe(TakeNumbers());
+  },
+});
+`;
+  let diagnostics: Diagnostic[];
+  beforeAll(async () => {
+    diagnostics = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": COMMANDS }));
+  });
+  const inCmd = (name: string, snippet: string) => ({ file: "plugins/p/commands.ts", ...locate(COMMANDS, snippet, `export const ${name} = command(`) });
+  const mismatch = (name: string, snippet: string, message: string) => ({ code: "OF102", message, site: inCmd(name, snippet) });
+
+  it("reports each mistake once, at its place, and nothing else", () => {
+    expect(diagnostics).toEqual([
+      mismatch("loop_output", "TakeOutNumber()", 'Type mismatch on input "out" of task TakeOutNumber: loop() provides string, TakeOutNumber expects number'),
+      mismatch("two_terminals", "TakeNumbers()", 'Type mismatch on input "ys" of task TakeNumbers: map(ys) provides { a: number; b: number; }[], TakeNumbers expects number[]'),
+      // MaybeSkip may return Skipped: its `a` is missing from those elements.
+      mismatch("skippable_terminal", "TakeAs()", 'Type mismatch on input "ys" of task TakeAs: map(ys) provides { a?: number; b: number; }[], TakeAs expects { a: number; b: number; }[]'),
+      mismatch("branches_in_map", "TakeStrings()", 'Type mismatch on input "ys" of task TakeStrings: map(ys) provides (string | number)[], TakeStrings expects string[]'),
+      // The else node is a terminal too: its elements are { value }.
+      mismatch("then_only_in_map", "TakeStrings()", 'Type mismatch on input "ys" of task TakeStrings: map(ys) provides { value?: number; label?: string; }[], TakeStrings expects string[]'),
+      mismatch("loop_in_map", "TakeNumbers()", 'Type mismatch on input "ys" of task TakeNumbers: map(ys) provides string[], TakeNumbers expects number[]'),
+      mismatch("merge_names", "TakeBoth()", 'Type mismatch on input "ys" of task TakeBoth: map(ys) provides { big?: string; small?: string; }[], TakeBoth expects { big: string; small: string; }[]'),
+      { code: "OF107", message: 'IterateOn target "xs" of map(ys) is Record<number, number>, not an array', site: inCmd("record_target", "map(") },
+      {
+        code: "OF107",
+        message: 'IterateOn target "xs" of map(ys) is number[] | undefined, not an array (it may be undefined or null: an optional output, say, is undefined when not returned)',
+        site: inCmd("optional_target", "map("),
+      },
+      {
+        code: "OF120",
+        message: "task Generic is generic (<T>): a type parameter cannot be validated at run time; give its inputs and outputs concrete types (or unknown)",
+        site: { file: "plugins/p/tasks.ts", ...locate(TASKS, "task(function Generic") },
+      },
+    ]);
+  });
+});
+
+describe("a setup() that never returns", () => {
+  const TASKS = `import { task } from "outflow";
+
+export const Gen = task(function Gen(): { xs: number[] } {
+  return { xs: [1] };
+});
+export const TakeYs = task(function TakeYs(ys: number[]): void {});
+`;
+  const COMMANDS = `import { command } from "outflow";
+import { Gen, TakeYs } from "./tasks.js";
+
+export const before = command({
+  setup() {
+    Gen().pipe(TakeYs());
+  },
+});
+
+export const spin = command({
+  setup() {
+    for (;;) {}
+  },
+});
+
+export const after = command({
+  setup() {
+    Gen().pipe(TakeYs());
+  },
+});
+`;
+
+  it("is named at its command, and the other commands are still checked", async () => {
+    const previous = process.env.OUTFLOW_RECORD_TIMEOUT_MS;
+    process.env.OUTFLOW_RECORD_TIMEOUT_MS = "1500";
+    let diagnostics: Diagnostic[];
+    try {
+      diagnostics = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": TASKS, "plugins/p/commands.ts": COMMANDS }));
+    } finally {
+      if (previous === undefined) delete process.env.OUTFLOW_RECORD_TIMEOUT_MS;
+      else process.env.OUTFLOW_RECORD_TIMEOUT_MS = previous;
+    }
+    const at = (name: string, snippet: string) => ({ file: "plugins/p/commands.ts", ...locate(COMMANDS, snippet, `export const ${name} = command(`) });
+    const missing = (name: string) => ({ code: "OF101", message: 'Task TakeYs needs input "ys" (number[]) but nothing provides it; upstream Gen provides: xs', site: at(name, "TakeYs()") });
+    expect(diagnostics).toEqual([
+      missing("before"),
+      { code: "OF100", message: "setup() of command spin did not return within 1.5 s (an endless loop?); its graph is not checked", site: at("spin", "command(") },
+      missing("after"),
+    ]);
+  }, 30_000);
+});

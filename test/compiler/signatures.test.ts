@@ -267,3 +267,36 @@ describe("extractTasks outside plugins/", () => {
     rmSync(root, { recursive: true, force: true });
   });
 });
+
+describe("extractTasks: default exports, generic tasks, Skipped", () => {
+  it("a default-exported task is `#default`, named after its function or variable; a generic one is OF120 once, at the task", () => {
+    // This project's "outflow" has only task and IterateOn: Skipped's type is recognised by its property.
+    const tasksFile = `import { task } from "outflow";
+interface SkippedValue { readonly __outflowSkipped: true }
+export default task(function Dflt(x: number): { y: number } | SkippedValue {
+  return { y: x };
+});
+`;
+    const other = `import { task } from "outflow";
+const Inner = task(function Inner(): void {});
+export default Inner;
+export const Generic = task(function Generic<T, U>(x: T, u: U): { y: T } {
+  return { y: x };
+});
+`;
+    const { tasks, diagnostics, root } = pipeline({ "plugins/demo/tasks.ts": tasksFile, "plugins/demo/other.ts": other });
+    const dflt = tasks.get("plugins/demo/tasks.ts#default");
+    expect(dflt?.spec).toMatchObject({ id: "plugins/demo/tasks.ts#default", name: "Dflt", inputs: [{ name: "x" }], outputs: [{ name: "y" }], skippable: true });
+    expect(tasks.get("plugins/demo/other.ts#default")?.spec).toMatchObject({ name: "Inner", skippable: false });
+    expect(tasks.get("plugins/demo/other.ts#Generic")?.generic).toBe(true);
+    const at = other.indexOf("task(function Generic");
+    expect(diagnostics).toEqual([
+      {
+        code: "OF120",
+        message: "task Generic is generic (<T, U>): a type parameter cannot be validated at run time; give its inputs and outputs concrete types (or unknown)",
+        site: { file: "plugins/demo/other.ts", line: other.slice(0, at).split("\n").length, column: at - other.lastIndexOf("\n", at) },
+      },
+    ]);
+    rmSync(root, { recursive: true, force: true });
+  });
+});

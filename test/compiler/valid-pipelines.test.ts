@@ -123,15 +123,38 @@ export const Kind = task(function Kind(weird: IterateOn<"weird", unknown>): { ki
 export const ShowKinds = task(function ShowKinds(kinds: string[]): void {
   logger.info("KINDS " + JSON.stringify(kinds));
 });
+export const MakeHoles = task(function MakeHoles(): { holes: (number | undefined)[]; hole: number | undefined } {
+  return { holes: [1, undefined, 3], hole: undefined };
+});
+export const OptionalEach = task(function OptionalEach(hole?: IterateOn<"holes", number>): { y: number } {
+  return { y: hole ?? -1 };
+});
+export const DefaultEach = task(function DefaultEach(hole: IterateOn<"holes", number> = 0): { y: number } {
+  return { y: hole };
+});
+export const DefaultPlain = task(function DefaultPlain(hole: number = 7): void {});
+export const ShowYs = task(function ShowYs(ys: number[]): void {
+  logger.info("YS " + JSON.stringify(ys));
+});
+export const Renamed = task(function Renamed(doubled: number): { label: string } {
+  return { label: "n" + doubled };
+});
+export const TakeLabels = task(function TakeLabels(labels: string[]): void {});
+export const TakeHalfObjects = task(function TakeHalfObjects(objects: { half?: number; doubled?: number }[]): void {});
+export default task(function Dflt(row: Row): { plus: number } {
+  return { plus: row + 100 };
+});
 `;
 
-const COMMANDS = `import { command, map, pipe, ifThenElse } from "outflow";
+const COMMANDS = `import { command, map, pipe, ifThenElse, merge } from "outflow";
 import {
   TakeNumbers, MakePair, TakeA, MakeMode, TakeMode, MakeList, MakeFrozen, TakeReadonly, EachFrozen, Defaults, Sleep, Fetch, Parse, Report,
   Log, Quiet, Source, Left, Right, Join, MakeRows, EachRow, Sum, MakeMatrix, RowCells, Cell, Grid, Extra,
   Show, ShowList, ShowEither, Pair, TakePairs, Half, Label, TakeHalves, TakeTotal, TakeLoose,
-  MakeMaybe, Fill, ShowFilled, MakeWeird, Kind, ShowKinds,
+  MakeMaybe, Fill, ShowFilled, MakeWeird, Kind, ShowKinds, MakeHoles, OptionalEach, DefaultEach, DefaultPlain, ShowYs,
+  Renamed, TakeLabels, TakeHalfObjects,
 } from "./tasks.js";
+import Dflt from "./tasks.js";
 
 export const subtype = command({
   setup() {
@@ -232,12 +255,49 @@ export const into_unknown = command({
 
 export const branching_body = command({
   setup() {
-    // Two terminals, one per branch (Half, and the else node): an element has one of them at run time.
+    // Two terminals, one per branch, of one name: an element is that name's value.
     MakeRows().pipe(map({ outputName: "halves" }, () => {
+      const [ifNode, thenNode, elseNode] = ifThenElse((v) => (v.doubled as number) > 2);
+      EachRow().pipe(ifNode);
+      thenNode.pipe(Half());
+      elseNode.pipe(Half());
+    })).pipe(TakeNumbers());
+    // Half, and the else node (which passes on { doubled }): an element has one of the two names.
+    MakeRows().pipe(map({ outputName: "objects" }, () => {
       const [ifNode, thenNode] = ifThenElse((v) => (v.doubled as number) > 2);
       EachRow().pipe(ifNode);
       thenNode.pipe(Half());
-    })).pipe(TakeNumbers());
+    })).pipe(TakeHalfObjects());
+    // A merge() of branches giving the same name: that name, the union of their types.
+    MakeRows().pipe(map({ outputName: "labels" }, () => {
+      const [ifNode, thenNode, elseNode] = ifThenElse((v) => (v.doubled as number) > 2);
+      const join = merge();
+      EachRow().pipe(ifNode);
+      thenNode.pipe(Label()).pipe(join);
+      elseNode.pipe(Renamed()).pipe(join);
+    })).pipe(TakeLabels());
+  },
+});
+
+export const optional_undefined = command({
+  db: false,
+  setup() {
+    MakeHoles().pipe(map({ outputName: "ys" }, () => {
+      OptionalEach();
+    })).pipe(ShowYs());
+    MakeHoles().pipe(map({ outputName: "ys" }, () => {
+      DefaultEach();
+    })).pipe(ShowYs());
+    MakeHoles().pipe(DefaultPlain());
+  },
+});
+
+export const default_export = command({
+  db: false,
+  setup() {
+    MakeRows().pipe(map({ outputName: "ys" }, () => {
+      Dflt();
+    })).pipe(ShowYs());
   },
 });
 
@@ -440,8 +500,18 @@ describe("valid pipelines build without diagnostics", () => {
     expectClean(["element_objects"], ["Pair", "TakePairs", "Half", "Label", "TakeHalves"]);
   });
 
-  it("a map body whose terminals are on different branches (no merge) is not checked against one object of them all", () => {
-    expectClean(["branching_body"], ["TakeNumbers"]);
+  it("a map body whose terminals are on different branches: the one name they give, an object with optional names, a merge() of one name", () => {
+    expectClean(["branching_body"], ["TakeNumbers", "Renamed", "TakeLabels", "TakeHalfObjects"]);
+  });
+
+  it("an optional or defaulted parameter takes T | undefined (an IterateOn element, or an edge)", () => {
+    expectClean(["optional_undefined"], ["MakeHoles", "OptionalEach", "DefaultEach", "DefaultPlain", "ShowYs"]);
+  });
+
+  it("a default-exported task: its id says #default, its name is the function's", () => {
+    expectClean(["default_export"], []);
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#default"]).toMatchObject({ id: "plugins/p/tasks.ts#default", name: "Dflt", inputs: [{ name: "row" }] });
+    expect(taskNames(command(["default_export"]).graph!.nodes.find((n) => n.kind === "map")!.map!.body)).toEqual(["default"]);
   });
 
   it("a map with reduce provides the reduce's return type; a reduce returning any is not checked", () => {
@@ -491,7 +561,7 @@ describe("valid pipelines build without diagnostics", () => {
       expect(manifest.format).toBe(1);
       expect(manifest.configModule).toBe("outflow.config.ts");
       expect(manifest.plugins).toEqual([{ name: "p", dir: "plugins/p" }]);
-      expect(Object.keys(manifest.tasks)).toHaveLength(44);
+      expect(Object.keys(manifest.tasks)).toHaveLength(53);
       expect(manifest.tasks["plugins/p/tasks.ts#RowCells"]).toEqual({
         id: "plugins/p/tasks.ts#RowCells",
         name: "RowCells",
@@ -501,6 +571,7 @@ describe("valid pipelines build without diagnostics", () => {
         async: false,
         inputs: [{ name: "line", type: 'IterateOn<"matrix", number[]>', optional: false, hasDefault: false, iterateOn: { target: "matrix", elementType: "number[]" } }],
         outputs: [{ name: "cells", type: "number[]", optional: false }],
+        skippable: false,
       });
     });
 
@@ -546,7 +617,17 @@ describe("valid pipelines build without diagnostics", () => {
       expect(r.output).toContain('KINDS ["number","string","null"]');
     });
 
-    it("dist/ has one bundle per top-level command (not per subcommand), manage.js and the native addon", () => {
+    it.each(["sequential", "threads"])("optional and defaulted IterateOn parameters get undefined elements, a default-exported task runs (%s)", (backend) => {
+      const r = runBundle(root, "optional_undefined", ["--backend", backend]);
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).toContain("YS [1,-1,3]");
+      expect(r.output).toContain("YS [1,0,3]");
+      const d = runBundle(root, "default_export", ["--backend", backend]);
+      expect(d.code, d.output).toBe(0);
+      expect(d.output).toContain("YS [101,102,103]");
+    });
+
+        it("dist/ has one bundle per top-level command (not per subcommand), manage.js and the native addon", () => {
       for (const name of ["subtype", "mapped", "nested_maps", "group", "custom-name", "with_flag", "manage"]) {
         expect(existsSync(join(root, "dist", `${name}.js`)), `${name}.js`).toBe(true);
       }
