@@ -93,7 +93,7 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
   if (cornered) {
     throw new GraphError(`${siteText(run.root, cornered.node.site)} - interactive() inside map(${cornered.map.map!.options.outputName}) cannot run on --backend ${backend}: the map's elements run in ${backend === "slurm" ? "Slurm array tasks" : "worker threads"}, which have no terminal; run this command with --backend sequential`, cornered.node.site);
   }
-  if (backend === "slurm") (await import("./backends/slurm/index.js")).slurmPreflight(globals, run.bundleFile);
+  if (backend === "slurm") (await import("./backends/slurm/index.js")).slurmPreflight(globals, run.bundleFile, { graph, config: config.slurm, commandSlurm: commandSlurmOf(run, modules), root: run.root });
   // Ctrl-C is handled from here on: a signal while the databases open (migrations of a fresh file, the
   // run row being written) lets that finish, then records the run cancelled; it never leaves it `running`.
   const { handleInterrupts } = await import("./db/interrupt.js");
@@ -197,9 +197,13 @@ function useThreads(threads: ThreadsBackend, exec: Execution): void {
 }
 
 /** The slurm backend: maps become Slurm arrays; everything else runs here (tasks overlap as in threads). */
+/** The `slurm: {...}` of the command's definition. */
+function commandSlurmOf(run: PipelineRun, modules: ModuleTable): Record<string, unknown> | undefined {
+  return flattenCommands(findCommands(modules)).find((c) => c.source === run.command.source)?.ref.definition.slurm;
+}
+
 function startSlurm(slurmModule: typeof import("./backends/slurm/index.js"), run: PipelineRun, exec: Execution, globals: Record<string, unknown>, modules: ModuleTable) {
-  const found = flattenCommands(findCommands(modules)).find((c) => c.source === run.command.source);
-  const slurm = slurmModule.startSlurmBackend({ exec, root: run.root, command: run.command, commandSlurm: found?.ref.definition.slurm, values: run.values, globals, bundle: run.bundleFile });
+  const slurm = slurmModule.startSlurmBackend({ exec, root: run.root, command: run.command, commandSlurm: commandSlurmOf(run, modules), values: run.values, globals, bundle: run.bundleFile });
   exec.parallel = true;
   exec.runMap = slurm.runMap;
   return slurm;

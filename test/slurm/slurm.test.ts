@@ -308,10 +308,13 @@ suite("slurm backend on a real Slurm", () => {
     expect(mapFile(throttled.dir)).toMatchObject({ perTask: 4, slots: 3, tasks: 3, arrays: [{ spec: "0-2%3" }] });
   }, 120_000);
 
-  it('refuses a bad elementsPerTask in one line naming the option and the value', () => {
+  it('refuses a bad elementsPerTask before anything runs: one line at the map( naming the option and the value, exit 2', () => {
     const run = runBundle(root, "bad_packing", ["--backend", "slurm"]);
-    expect(run.code).toBe(1);
-    expect(run.stderr.trim().split("\n")).toEqual([`error: map(squares): slurm option elementsPerTask: expected a positive integer or "auto", got "fast"`]);
+    expect(run.code).toBe(2);
+    const lines = commands.split("\n");
+    const line = lines.findIndex((l) => l.includes('elementsPerTask: "fast"'));
+    const at = `plugins/p/commands.ts:${line + 1}:${lines[line].indexOf("map(") + 1}`;
+    expect(run.stderr.trim().split("\n")).toEqual([`error: ${at} - map(squares): slurm option elementsPerTask: expected a positive integer or "auto", got "fast"`]);
   });
 
   it("reports a failed element with its index, exit code and log, then resubmits only that element", async () => {

@@ -9,6 +9,10 @@ import { basename, join } from "node:path";
 import type { CommandSpec } from "../../../contract/manifest.js";
 import { RunCancelled, TaskFailure, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { getLogger } from "../../logging/logger.js";
+import { ConfigError } from "../../config/errors.js";
+import type { SlurmConfig } from "../../config/schema.js";
+import type { Graph } from "../../graph/model.js";
+import { siteText } from "../../graph/record-and-check.js";
 import { SlurmCluster, SlurmError } from "./cluster.js";
 import { ensureDir, readJson, writeJson } from "./files.js";
 import { LAYOUT_VERSION, type RunFile } from "./layout.js";
@@ -43,10 +47,29 @@ export interface SlurmBackend {
   readonly runDir: string;
 }
 
-/** Before anything runs: Slurm must be there (unless only the scripts are wanted). */
-export function slurmPreflight(globals: Record<string, unknown>, bundle: string | undefined): void {
+/**
+ * Before anything runs: Slurm must be there (unless only the scripts are wanted), and every map the
+ * driver submits must have options sbatch can take (config `slurm` < the command's < the map's): a bad
+ * one is said at the map, before any task has run.
+ */
+export function slurmPreflight(globals: Record<string, unknown>, bundle: string | undefined, maps?: { graph: Graph; config: SlurmConfig | undefined; commandSlurm: Record<string, unknown> | undefined; root: string }): void {
   if (!bundle) throw new SlurmError("--backend slurm needs a built bundle (run `outflow build`, then `node dist/<command>.js`)");
+  if (maps) checkMapOptions(maps.graph, maps);
   if (!globals["emit-only"]) SlurmCluster.require();
+}
+
+/** The maps the driver submits: those of the command's graph and of its loop bodies (a map's own body runs inside its array tasks). */
+function checkMapOptions(graph: Graph, maps: { config: SlurmConfig | undefined; commandSlurm: Record<string, unknown> | undefined; root: string }): void {
+  for (const node of graph.nodes) {
+    if (node.loop) checkMapOptions(node.loop.body, maps);
+    if (!node.map) continue;
+    try {
+      mapSubmission(maps.config, maps.commandSlurm, node.map.options);
+    } catch (error) {
+      if (!(error instanceof DirectiveError)) throw error;
+      throw new ConfigError(`${siteText(maps.root, node.site)} - map(${node.map.options.outputName}): ${error.message}`);
+    }
+  }
 }
 
 export function startSlurmBackend(input: SlurmStartInput): SlurmBackend {
