@@ -1,11 +1,12 @@
 import { context, currentScope, runInScope, type Scope } from "../context.js";
 import type { REPLEval } from "node:repl";
 import { ProcessExitInTask } from "./exit-guard.js";
+import { pauseInput, pipedStdinDone } from "./piped-stdin.js";
 import type { Execution, Outputs } from "./run-graph.js";
 
 const BANNER = `>>> You are inside an outflow interactive task. The outputs of the previous tasks are in \`inputs\`.
 >>> Edit them (inputs.x = ...): the changes are passed to the next task. \`context\` is the pipeline context.
->>> To continue the workflow, send EOF (Ctrl-D) or type .exit
+>>> To continue the workflow, send EOF (Ctrl-D) or type .exit (piped in, the lines after it go to the next pause)
 `;
 
 /**
@@ -18,14 +19,18 @@ export async function runInteractive(inputs: Record<string, unknown>, exec: Exec
   const values = { ...inputs };
   // A piped stdin that an earlier pause read to its end (or a closed one) has nothing more to give: a REPL
   // on it would wait forever. The values pass on unchanged.
-  if (process.stdin.readableEnded || process.stdin.destroyed) {
+  const piped = !process.stdin.isTTY;
+  if (piped ? pipedStdinDone() : process.stdin.destroyed) {
     process.stdout.write("stdin is closed: the values pass on unchanged\nnow exiting the interactive task...\n");
     return values;
   }
   // What the user types runs in the pipeline context (`context.args`…): the REPL evaluates each line from
   // a stdin event, outside the context this function was called in, so each evaluation enters it again.
   const scope: Scope = { ...exec.scope, task: { id: "interactive()", name: "interactive()", plugin: "" } };
-  const server = repl.start({ prompt: "outflow> ", input: process.stdin, output: process.stdout, terminal: Boolean(process.stdin.isTTY), useGlobal: false, ignoreUndefined: true });
+  // A pipe is read line by line for all the pauses of the run: this one gets the lines up to its `.exit`.
+  let open = true;
+  const input = piped ? pauseInput(() => open) : process.stdin;
+  const server = repl.start({ prompt: "outflow> ", input, output: process.stdout, terminal: !piped, useGlobal: false, ignoreUndefined: true });
   server.context.inputs = values;
   server.context.context = context;
   const evaluate = server.eval;
@@ -43,6 +48,7 @@ export async function runInteractive(inputs: Record<string, unknown>, exec: Exec
   }) as typeof process.exit;
   return new Promise<Outputs>((resolve, reject) => {
     server.on("exit", () => {
+      open = false;
       process.exit = realExit;
       process.stdout.write("now exiting the interactive task...\n");
       if (exit) return reject(exit);

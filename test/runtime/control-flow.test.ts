@@ -150,6 +150,12 @@ export const pausing = command({
     t.Seed().pipe(interactive()).pipe(t.Show());
   },
 });
+export const pausing_twice = command({
+  args: { value: { type: "number", default: 5 } },
+  setup() {
+    t.Seed().pipe(interactive()).pipe(interactive()).pipe(t.Show());
+  },
+});
 `;
 
 let root: string;
@@ -295,6 +301,15 @@ describe("ifThenElse() conditions", () => {
 });
 
 describe("interactive()", () => {
+  it("gives each pause its own piped lines: those up to .exit to the first, the rest to the next", () => {
+    const r = spawnSync(process.execPath, [join(root, "dist/pausing_twice.js")], { input: "inputs.value = inputs.value + 1\n.exit\ninputs.value = inputs.value * 10\n", encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.split("You are inside an outflow interactive task").length - 1).toBe(2);
+    expect(r.stdout).toContain("outflow> 6");
+    expect(r.stdout).toContain("outflow> 60");
+    expect(r.stderr + r.stdout).toContain("VALUE 60");
+  });
+
   it("lets the user edit the values flowing through, from piped stdin", () => {
     const r = spawnSync(process.execPath, [join(root, "dist/pausing.js")], { input: "inputs.value = inputs.value * 20\n", encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
     expect(r.stdout).toContain("You are inside an outflow interactive task");
