@@ -112,6 +112,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const tasks = Object.fromEntries([...extracted.tasks].map(([id, e]) => [id, e.spec]));
   // Exported tasks whose signature was rejected (OF121) are already reported; do not call them unknown.
   const rejected = new Set(recorded.taskIds.filter((id) => !(id in tasks)));
+
   const commands: CommandSpec[] = [];
   const seen = new Map<string, CommandSpec>();
   for (const c of recorded.commands ?? []) {
@@ -137,7 +138,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         // checkMapOptions reports OF113 at the option as written; the plan can only point at the map.
         d.code !== "OF113" &&
         // setup() stopped at a throw (OF100): what it never got to pipe or record is not a problem of its own.
-        !(c.error && UNFINISHED.has(d.code)),
+        !(c.error && UNFINISHED.has(d.code)) &&
+        // ... nor are its tasks that look terminal only because the throw came before they were piped on.
+        !(c.error && d.code === "OF104" && d.message.startsWith("Output ")),
     );
     diagnostics.push(...graphDiagnostics);
     if (!graphDiagnostics.some((d) => d.code === "OF105")) diagnostics.push(...checkGraphTypes({ project, root: opts.root, tasks: extracted.tasks }, c.graph, plan));

@@ -133,6 +133,17 @@ export const throwing_body = command({
   },
 });
 
+export const cut_body = command({
+  setup() {
+    Seed().pipe(loop({ iterations: 2 }, () => {
+      const first = Step();
+      const second = Step();
+      throw new Error("cut short");
+      first.pipe(second);
+    })).pipe(UseNumber());
+  },
+});
+
 export const negative_iterations = command({
   setup() {
     Seed().pipe(loop({ iterations: -1 }, () => {
@@ -266,6 +277,8 @@ describe("control flow and outflow's API in setup(): diagnostics", () => {
 
   it("a body that throws: the OF100 at the throw, not 'the loop() upstream provides: no outputs'", () => {
     expect(only("throwing_body")).toEqual({ code: "OF100", message: "setup() of command throwing_body threw: no body today", site: inCommand("throwing_body", "new Error") });
+    // Two tasks that look terminal only because the throw came before the pipe between them: no OF104.
+    expect(only("cut_body")).toEqual({ code: "OF100", message: "setup() of command cut_body threw: cut short", site: inCommand("cut_body", "new Error") });
   });
 
   it("a call of loop(), ifThenElse(), map() or merge() that cannot work: OF100 at the user's call, saying how it is called", () => {
