@@ -271,7 +271,8 @@ describe("validatorsModule", () => {
   beforeAll(async () => {
     env = pipeline({ "plugins/demo/tasks.ts": TASKS });
     const { tasks, diagnostics } = extractTasks(env.project, env.root, env.sources);
-    expect(diagnostics).toEqual([]);
+    // A generic task is one OF120 at its signature; its inputs and outputs are then unknown to the validators.
+    expect(diagnostics.map((d) => [d.code, d.message])).toEqual([["OF120", "task Generic is generic (<T>): a type parameter cannot be validated at run time; give its inputs and outputs concrete types (or unknown)"]]);
     result = validatorsModule(tasks.values());
     // Bundle the generated module with the installed zod and import it, as a command bundle would.
     const bundled = await build({
@@ -331,14 +332,9 @@ describe("validatorsModule", () => {
   });
 
   it("reports unsupported types as OF120 at the target, naming task and target", () => {
-    expect(result.diagnostics.map((d) => [d.code, d.site])).toEqual([
-      ["OF120", siteIn("value: T")],
-      ["OF120", siteIn("same: T")],
-      ["OF120", siteIn("done: () => void")],
-    ]);
+    // (The generic task was said once, at its signature: see above.)
+    expect(result.diagnostics.map((d) => [d.code, d.site])).toEqual([["OF120", siteIn("done: () => void")]]);
     expect(result.diagnostics.map((d) => d.message)).toEqual([
-      "task Generic, input value: unsupported type T for a validator: a generic type parameter is left open; type it unknown to skip validation",
-      "task Generic, output same: unsupported type T for a validator: a generic type parameter is left open; type it unknown to skip validation",
       "task Callback, input done: unsupported type () => void for a validator: functions cannot be validated or passed between tasks; type it unknown to skip validation",
     ]);
   });
