@@ -196,12 +196,12 @@ function useThreads(threads: ThreadsBackend, exec: Execution): void {
   exec.invokeTask = (spec, values) => threads.invokeTask(spec, values);
 }
 
-/** The slurm backend: maps become Slurm arrays; everything else runs here (tasks overlap as in threads). */
 /** The `slurm: {...}` of the command's definition. */
 function commandSlurmOf(run: PipelineRun, modules: ModuleTable): Record<string, unknown> | undefined {
   return flattenCommands(findCommands(modules)).find((c) => c.source === run.command.source)?.ref.definition.slurm;
 }
 
+/** The slurm backend: maps become Slurm arrays; everything else runs here (tasks overlap as in threads). */
 function startSlurm(slurmModule: typeof import("./backends/slurm/index.js"), run: PipelineRun, exec: Execution, globals: Record<string, unknown>, modules: ModuleTable) {
   const slurm = slurmModule.startSlurmBackend({ exec, root: run.root, command: run.command, commandSlurm: commandSlurmOf(run, modules), values: run.values, globals, bundle: run.bundleFile });
   exec.parallel = true;

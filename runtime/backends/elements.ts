@@ -97,6 +97,11 @@ export function blamedFor(exec: Execution, job: MapJob): string {
   return (body && exec.tasks[body.node.task!.id!]?.name) ?? `map(${job.node.map!.options.outputName})`;
 }
 
+/** The failure of element `index` that failed with `error` and no task of its own to say it of. */
+export function elementFailure(exec: Execution, job: MapJob, index: number, error: unknown): TaskFailure {
+  return new TaskFailure(blamedFor(exec, job), [...job.elementPath, index], error);
+}
+
 /**
  * The driver's rows of an element that ran away from it (a worker thread, an Slurm array task) and whose
  * own records never came back: the element's row and, in a one-task body, its task's row under it (which
@@ -116,8 +121,7 @@ export async function startElementRows(exec: Execution, job: MapJob, index: numb
  * be sent back): its rows are written by the driver, the element's failed with the map's failure, its
  * task's with the error. Returns the element's failure.
  */
-export async function recordFailedElement(exec: Execution, job: MapJob, index: number, at: Date, error: unknown): Promise<TaskFailure> {
-  const failure = new TaskFailure(blamedFor(exec, job), [...job.elementPath, index], error);
+export async function recordFailedElement(exec: Execution, job: MapJob, index: number, at: Date, error: unknown, failure = elementFailure(exec, job, index, error)): Promise<TaskFailure> {
   const rows = await startElementRows(exec, job, index, at);
   if (rows.task !== undefined) await exec.observer.taskFinished(rows.task, "failed", error);
   await exec.observer.taskFinished(rows.element, "failed", failure);

@@ -31,14 +31,15 @@ function lines(): Lines {
   return s;
 }
 
-async function nextLine(): Promise<string | undefined> {
+/** The next line for a pause that `stillWanted()` (undefined at the end, or when it no longer is: the line stays for the next pause). */
+async function nextLine(stillWanted: () => boolean): Promise<string | undefined> {
   const s = lines();
   // Read while a pause waits for a line; paused between pauses, so that an open pipe does not keep the
   // process alive after the last one.
   if (!s.lines.length && !s.ended) s.reader.resume();
   while (!s.lines.length && !s.ended) await new Promise<void>((resolve) => (s.wake = resolve));
   s.wake = undefined;
-  return s.lines.shift();
+  return stillWanted() ? s.lines.shift() : undefined;
 }
 
 /** True when a pipe has nothing more to give: every line read, and its end reached. */
@@ -55,8 +56,8 @@ export function pauseInput(stillWanted: () => boolean): PassThrough {
   const input = new PassThrough();
   void (async () => {
     while (stillWanted()) {
-      const line = await nextLine();
-      if (line === undefined || !stillWanted()) break;
+      const line = await nextLine(stillWanted);
+      if (line === undefined) break;
       input.write(line + "\n");
       if (line.trim() === ".exit") break;
     }

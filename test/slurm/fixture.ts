@@ -71,7 +71,12 @@ export const Tally = task(function Tally(number: IterateOn<"numbers", number>): 
 export const Stopper = task(async function Stopper(number: IterateOn<"numbers", number>): Promise<{ square: number }> {
   appendFileSync(String(context.args.log), number + "\\n");
   await new Promise((r) => setTimeout(r, Number(context.args.sleep)));
+  if (number === Number(context.args.dies)) {
+    await new Promise((r) => setTimeout(r, 1500));
+    process.exit(3);
+  }
   if (number === Number(context.args.at)) exitPipeline("element " + number + " says stop");
+  if (number === Number(context.args.fails) && existsSync(String(context.args.marker))) throw new RangeError("element " + number + " refuses");
   return { square: number * number };
 });
 
@@ -162,7 +167,7 @@ export const squares = command({
 });
 
 export const stopper = command({
-  args: { count: { type: "integer", default: 6 }, at: { type: "integer", required: true }, log: { type: "string", required: true }, sleep: { type: "integer", default: 0 }, perTask: { type: "integer", default: 1 }, simultaneous: { type: "integer", default: 1 } },
+  args: { count: { type: "integer", default: 6 }, at: { type: "integer", required: true }, log: { type: "string", required: true }, sleep: { type: "integer", default: 0 }, perTask: { type: "integer", default: 1 }, simultaneous: { type: "integer", default: 1 }, fails: { type: "integer", default: -1 }, marker: { type: "string", default: "/nonexistent" }, dies: { type: "integer", default: -1 } },
   setup({ args }) {
     t.Range().pipe(map({ outputName: "squares", simultaneousTasks: args.simultaneous, slurm: { elementsPerTask: args.perTask } }, () => { t.Stopper(); })).pipe(t.Sum());
   },

@@ -56,12 +56,13 @@ describe("sbatch directives of a map", () => {
       }
       return "accepted";
     };
-    expect(refused({ arra: "1" })).toBe("slurm option arra (sbatch reads it as --array) is set by outflow and cannot be given");
-    expect(refused({ jobNa: "x" })).toBe("slurm option job-na (sbatch reads it as --job-name) is set by outflow and cannot be given");
-    expect(refused({ extra: ["-a1"] })).toBe('slurm extra argument "-a1" (sbatch reads it as --array) is set by outflow and cannot be given');
-    expect(refused({ extra: ["-Jmyname"] })).toBe('slurm extra argument "-Jmyname" (sbatch reads it as --job-name) is set by outflow and cannot be given');
-    expect(refused({ extra: ["--outp=x"] })).toBe('slurm extra argument "--outp=x" (sbatch reads it as --output) is set by outflow and cannot be given');
-    expect(refused({ extra: ["-o", "x"] })).toBe('slurm extra argument "-o" (sbatch reads it as --output) is set by outflow and cannot be given');
+    expect(refused({ arra: "1" })).toBe("slurm option arra (sbatch may read it as --array) is set by outflow and cannot be given");
+    expect(refused({ jobNa: "x" })).toBe("slurm option job-na (sbatch may read it as --job-name) is set by outflow and cannot be given");
+    expect(refused({ extra: ["-a1"] })).toBe('slurm extra argument "-a1" (sbatch may read it as --array) is set by outflow and cannot be given');
+    expect(refused({ extra: ["-Jmyname"] })).toBe('slurm extra argument "-Jmyname" (sbatch may read it as --job-name) is set by outflow and cannot be given');
+    expect(refused({ extra: ["--outp=x"] })).toBe('slurm extra argument "--outp=x" (sbatch may read it as --output) is set by outflow and cannot be given');
+    expect(refused({ extra: ["-o", "x"] })).toBe('slurm extra argument "-o" (sbatch may read it as --output) is set by outflow and cannot be given');
+    expect(refused({ extra: ["-Qa1"] })).toBe('slurm extra argument "-Qa1" (sbatch may read it as --array) is set by outflow and cannot be given');
     // Options that only look alike are kept.
     expect(mapSubmission({}, undefined, { outputName: "r", slurm: { exclusive: true, account: "a", extra: ["-c2", "--exclude=n1"] } }).directives).toEqual(["--exclusive", "--account=a", "-c2", "--exclude=n1"]);
     expect(() => mapSubmission({}, undefined, { outputName: "r", slurm: { comment: "a\n#SBATCH --x" } })).toThrow(/line break/);

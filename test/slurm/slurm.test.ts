@@ -177,6 +177,31 @@ suite("slurm backend on a real Slurm", () => {
     expect(rows.filter((r) => r.name === "Stopper").every((r) => r.state === "success")).toBe(true);
   }, 60_000);
 
+  it("an array task still running when an element calls exitPipeline() and then dies gets its rows; the run still ends successfully", () => {
+    const log = join(scratch, "stopper-dies.log");
+    const { run, dir } = runSlurm("stopper", ["--count", "4", "--at", "0", "--dies", "1", "--simultaneous", "2", "--log", log]);
+    expect(run.code, run.output).toBe(0);
+    const rows = taskRows(dir);
+    expect(rows.find((r) => r.name === "squares[0]")?.state).toBe("success");
+    expect(rows.find((r) => r.name === "squares[1]")).toMatchObject({ state: "failed", exception_message: expect.stringContaining("array task 1 ended: exit code 3") });
+    expect(rows.filter((r) => r.state === "running")).toEqual([]);
+  }, 60_000);
+
+  it("a failure that came back before an exitPipeline() fails the run; its resubmission ends at that exitPipeline() without submitting", () => {
+    const log = join(scratch, "stopper-resubmit.log");
+    const marker = join(scratch, "stopper-resubmit-marker");
+    writeFileSync(marker, "");
+    const { run, dir } = runSlurm("stopper", ["--count", "4", "--at", "3", "--fails", "1", "--marker", marker, "--log", log]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("map(squares): element 1 (array task 1) failed: exit code 1: task Stopper: RangeError: element 1 refuses");
+    rmSync(marker);
+    const again = runBundle(root, "stopper", ["--resubmit-failed", dir]);
+    expect(again.code, again.output).toBe(0);
+    expect(again.stderr).toContain("map(squares): element 3 called exitPipeline() in an earlier attempt: nothing more is submitted");
+    expect(again.stderr).toContain("exitPipeline(): element 3 says stop; the run ends here");
+    expect(mapFile(dir).arrays).toHaveLength(1);
+  }, 60_000);
+
   it("records the elements of an array task that died: what its journal kept as it ran, the rest failed with how the task ended", () => {
     const marker = join(scratch, "tracked-packed-exit");
     writeFileSync(marker, "");

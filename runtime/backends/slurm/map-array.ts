@@ -153,6 +153,61 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     todo = todo.filter((t) => !active.has(t));
   }
 
+  const results = new Array<unknown>(count);
+  const failures: ElementFailure[] = [];
+  // exitPipeline() in an element, collected before any failure: the run ends (successfully) once the array
+  // tasks already running have finished; those not started are cancelled. As on threads, the first of an
+  // exitPipeline() and a failure to come back decides; what comes after is recorded, not reported.
+  let exited: unknown;
+  // Array tasks that died after that: not reported, but what ran is recorded (see recordRowless).
+  const afterExit: ElementFailure[] = [];
+  let live = inFlight.length > 0;
+  const onElementExit = (index: number, error: SerializedError) => {
+    exited = deserializeError(error);
+    if (!live) {
+      ctx.log.info(`${label}: element ${index} called exitPipeline() in an earlier attempt: nothing more is submitted`);
+      return;
+    }
+    const ids = [...new Set(map.arrays.flatMap((a) => (a.jobId ? [a.jobId] : [])))];
+    ctx.log.info(`${label}: element ${index} called exitPipeline(): the array tasks not started are cancelled, the running ones finish`);
+    void ctx.cluster.cancelPending(ids).then((problem) => {
+      if (problem) ctx.log.warning(`${label}: scancel --state=PENDING ${ids.join(" ")} failed: ${problem}`);
+      ctx.poller.refresh();
+    });
+  };
+  const collect = async (task: number, status: ExitStatus) => {
+    const [first, end] = taskRange(task, map.perTask, count);
+    let record: TaskResults | undefined;
+    try {
+      record = readValue<TaskResults>(dir.result(task));
+    } catch {
+      record = undefined;
+    }
+    if (!record) {
+      // The task died before it wrote its results (exit, signal, TIMEOUT, out of memory). What it or an
+      // earlier attempt kept (a packed task's journal) is recorded and counts; the rest failed, and gets
+      // its rows once the failure is known (see reportFailures).
+      const kept = keptResults(dir, task);
+      if (kept) {
+        for (const r of kept.results) if (r.ok) results[r.index] = r.skipped ? SKIPPED_ELEMENT : r.value;
+        await replayEvents(ctx.exec.observer, kept.events, job.parentHandle);
+      }
+      for (const [a, b] of rerunRanges(dir, task, first, end)) (exited === undefined ? failures : afterExit).push({ first: a, end: b, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined, rowless: true, at: status.start ? new Date(status.start * 1000) : undefined });
+      return;
+    }
+    for (const r of record.results) {
+      if (r.ok) results[r.index] = r.skipped ? SKIPPED_ELEMENT : r.value;
+      else if (exited !== undefined) continue;
+      else if (r.error.name === "ExitPipeline" && !failures.length) onElementExit(r.index, r.error);
+      else if (r.error.name !== "ExitPipeline") failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: `${r.error.task ? `task ${r.error.task}${(r.error.elementPath?.length ?? 0) > 1 ? ` (map element ${r.error.elementPath!.join("/")})` : ""}: ` : ""}${r.error.name === "Error" ? "" : `${r.error.name}: `}${r.error.message}` });
+    }
+    await replayEvents(ctx.exec.observer, record.events, job.parentHandle);
+  };
+  // What earlier attempts finished (a resubmission) is read first: an exitPipeline() among it ends the run
+  // here, and nothing is submitted.
+  for (const t of done) await collect(t, { exit: 0 });
+  if (exited !== undefined) throw exited;
+
   if (todo.length) {
     for (const t of todo) {
       rmSync(dir.exit(t), { force: true });
@@ -187,6 +242,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     if (ctx.exec.signal?.aborted) throw new RunCancelled();
     const jobId = await ctx.cluster.submit(basename(script), dir.dir, `the array of ${label} (${script})`, sbatchOptions);
     ctx.submitted.add(jobId);
+    live = true;
     map.arrays.push({ ...record, jobId, submitted: new Date().toISOString() });
     writeJson(dir.mapFile, map);
     if (ctx.exec.signal?.aborted) {
@@ -198,50 +254,6 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     writeJson(dir.mapFile, map);
   }
 
-  const results = new Array<unknown>(count);
-  const failures: ElementFailure[] = [];
-  // exitPipeline() in an element, collected before any failure: the run ends (successfully) once the array
-  // tasks already running have finished; those not started are cancelled. As on threads, the first of an
-  // exitPipeline() and a failure to come back decides; what comes after is recorded, not reported.
-  let exited: unknown;
-  const exitPipeline = (index: number, error: SerializedError) => {
-    exited = deserializeError(error);
-    const ids = [...new Set(map.arrays.flatMap((a) => (a.jobId ? [a.jobId] : [])))];
-    ctx.log.info(`${label}: element ${index} called exitPipeline(): the array tasks not started are cancelled, the running ones finish`);
-    void ctx.cluster.cancelPending(ids).then((problem) => {
-      if (problem) ctx.log.warning(`${label}: scancel --state=PENDING ${ids.join(" ")} failed: ${problem}`);
-      ctx.poller.refresh();
-    });
-  };
-  const collect = async (task: number, status: ExitStatus) => {
-    const [first, end] = taskRange(task, map.perTask, count);
-    let record: TaskResults | undefined;
-    try {
-      record = readValue<TaskResults>(dir.result(task));
-    } catch {
-      record = undefined;
-    }
-    if (!record) {
-      // The task died before it wrote its results (exit, signal, TIMEOUT, out of memory). What it or an
-      // earlier attempt kept (a packed task's journal) is recorded and counts; the rest failed, and gets
-      // its rows once the failure is known (see reportFailures).
-      const kept = keptResults(dir, task);
-      if (kept) {
-        for (const r of kept.results) if (r.ok) results[r.index] = r.skipped ? SKIPPED_ELEMENT : r.value;
-        await replayEvents(ctx.exec.observer, kept.events, job.parentHandle);
-      }
-      if (exited === undefined) for (const [a, b] of rerunRanges(dir, task, first, end)) failures.push({ first: a, end: b, task, exit: status.exit, message: status.exit === 0 ? "no results file" : undefined, rowless: true, at: status.start ? new Date(status.start * 1000) : undefined });
-      return;
-    }
-    for (const r of record.results) {
-      if (r.ok) results[r.index] = r.skipped ? SKIPPED_ELEMENT : r.value;
-      else if (exited !== undefined) continue;
-      else if (r.error.name === "ExitPipeline" && !failures.length) exitPipeline(r.index, r.error);
-      else if (r.error.name !== "ExitPipeline") failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: `${r.error.task ? `task ${r.error.task}${(r.error.elementPath?.length ?? 0) > 1 ? ` (map element ${r.error.elementPath!.join("/")})` : ""}: ` : ""}${r.error.name === "Error" ? "" : `${r.error.name}: `}${r.error.message}` });
-    }
-    await replayEvents(ctx.exec.observer, record.events, job.parentHandle);
-  };
-  for (const t of done) await collect(t, { exit: 0 });
   await ctx.poller.watch({
     name: map.jobName,
     pending: new Set([...todo, ...inFlight]),
@@ -250,16 +262,29 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     mayBeStale: inFlight,
     onExit: (t, status) => collect(t, status),
     onLost: (t: number, lost: LostTask) => {
-      // Cancelled after an element's exitPipeline(): not a failure.
-      if (exited !== undefined) return;
+      // Cancelled before it started, after an element's exitPipeline(): it never ran.
+      if (exited !== undefined && lost.state === "CANCELLED") return;
       const [first, end] = taskRange(t, map.perTask, count);
-      for (const [a, b] of rerunRanges(dir, t, first, end)) failures.push({ first: a, end: b, task: t, state: lost.state, arrayJobId: lost.arrayJobId, rowless: true });
+      for (const [a, b] of rerunRanges(dir, t, first, end)) (exited === undefined ? failures : afterExit).push({ first: a, end: b, task: t, state: lost.state, arrayJobId: lost.arrayJobId, rowless: true });
     },
   });
   if (ctx.exec.signal?.aborted) throw new RunCancelled();
-  if (exited !== undefined) throw exited;
+  if (exited !== undefined) {
+    await recordRowless(ctx, job, dir, afterExit);
+    throw exited;
+  }
   if (failures.length) await reportFailures(ctx, job, dir, label, failures, count);
   return results;
+}
+
+/** Elements whose array task died left no records: the driver writes their rows, saying how it ended, as on the local backends. */
+async function recordRowless(ctx: MapRunContext, job: MapJob, dir: MapDir, failures: ElementFailure[]): Promise<void> {
+  for (const f of failures) {
+    if (!f.rowless) continue;
+    const error = new Error(`array task ${f.task} ended: ${describeExit(f)}${f.message ? `: ${f.message}` : ""}; log: ${dir.err(f.task)}`);
+    error.stack = `Error: ${error.message}`;
+    for (let i = f.first; i < f.end; i++) await recordFailedElement(ctx.exec, job, i, f.at ?? new Date(), error);
+  }
 }
 
 /** What earlier attempts of a task that left no results kept (its journal, set-aside results); unreadable: nothing. */
@@ -306,13 +331,7 @@ async function reportFailures(ctx: MapRunContext, job: MapJob, dir: MapDir, labe
     const which = f.end - f.first === 1 ? `element ${f.first}` : `elements ${f.first}-${f.end - 1}`;
     return `${label}: ${which} (array task ${f.task}) failed: ${describeExit(f)}${f.message ? `: ${f.message}` : ""}; log: ${dir.err(f.task)}`;
   });
-  // Elements whose task died left no records: their rows say how it ended, as on the local backends.
-  for (const f of failures) {
-    if (!f.rowless) continue;
-    const error = new Error(`array task ${f.task} ended: ${describeExit(f)}${f.message ? `: ${f.message}` : ""}; log: ${dir.err(f.task)}`);
-    error.stack = `Error: ${error.message}`;
-    for (let i = f.first; i < f.end; i++) await recordFailedElement(ctx.exec, job, i, f.at ?? new Date(), error);
-  }
+  await recordRowless(ctx, job, dir, failures);
   writeAtomic(dir.failedList, lines.join("\n") + "\n");
   const shown = 20;
   for (const line of lines.slice(0, shown)) ctx.log.error(line);

@@ -41,12 +41,19 @@ function reservedLong(name: string): string | undefined {
   return [...RESERVED].find((r) => r.startsWith(name));
 }
 
-/** The reserved option a raw argument (`--arra=1`, `-a1`, `-Jname`) sets, if any. */
+/** sbatch's short flags that take no value: they may be grouped before another (`-Qa1` is `-Q -a 1`). */
+const SHORT_FLAGS = new Set(["H", "h", "k", "O", "Q", "s", "u", "V", "v"]);
+
+/** The reserved option a raw argument (`--arra=1`, `-a1`, `-Jname`, `-Qa1`) sets, if any. */
 function reservedArg(arg: string): string | undefined {
   const long = /^--([A-Za-z][\w-]*)/.exec(arg);
   if (long) return reservedLong(kebab(long[1]));
-  const short = /^-([A-Za-z])/.exec(arg);
-  return short ? RESERVED_SHORT[short[1]] : undefined;
+  const group = /^-([A-Za-z]+)/.exec(arg)?.[1] ?? "";
+  for (const letter of group) {
+    if (RESERVED_SHORT[letter]) return RESERVED_SHORT[letter];
+    if (!SHORT_FLAGS.has(letter)) return undefined;
+  }
+  return undefined;
 }
 
 function kebab(key: string): string {
@@ -81,7 +88,7 @@ export function mapSubmission(config: SlurmConfig | undefined, command: Record<s
   for (const [key, value] of merged) {
     if (OWN.has(key)) continue;
     const reserved = reservedLong(key);
-    if (reserved) throw new DirectiveError(`slurm option ${key}${reserved === key ? "" : ` (sbatch reads it as --${reserved})`} is set by outflow and cannot be given`);
+    if (reserved) throw new DirectiveError(`slurm option ${key}${reserved === key ? "" : ` (sbatch may read it as --${reserved})`} is set by outflow and cannot be given`);
     if (!/^[a-z][a-z0-9-]*$/.test(key)) throw new DirectiveError(`slurm option ${JSON.stringify(key)} is not an sbatch option name`);
     if (value === false) continue;
     if (value === true) directives.push(`--${key}`);
@@ -93,7 +100,7 @@ export function mapSubmission(config: SlurmConfig | undefined, command: Record<s
     if (!m) throw new DirectiveError(`slurm extra argument ${JSON.stringify(arg)} is not an sbatch option (--name or --name=value)`);
     const name = m[1].replace(/^-+/, "");
     const reserved = reservedArg(arg);
-    if (reserved) throw new DirectiveError(`slurm extra argument ${m[1] === `--${reserved}` ? m[1] : `${JSON.stringify(arg)} (sbatch reads it as --${reserved})`} is set by outflow and cannot be given`);
+    if (reserved) throw new DirectiveError(`slurm extra argument ${m[1] === `--${reserved}` ? m[1] : `${JSON.stringify(arg)} (sbatch may read it as --${reserved})`} is set by outflow and cannot be given`);
     directives.push(m[2] === undefined ? m[1] : `${m[1]}=${directiveValue(name, m[2])}`);
   }
   const simultaneous = merged.has("simultaneous-tasks") ? positiveInt("simultaneousTasks", merged.get("simultaneous-tasks")) : undefined;

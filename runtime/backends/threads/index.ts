@@ -6,7 +6,7 @@ import { isExitPipeline } from "../../execute/control-nodes.js";
 import { getLogger } from "../../logging/logger.js";
 import { WorkerPool, WorkerCrash, JobNotStarted } from "./pool.js";
 import { replayEvents } from "../events.js";
-import { blamedFor, outerForElements, recordFailedElement, startElementRows } from "../elements.js";
+import { blamedFor, elementFailure, outerForElements, recordFailedElement, startElementRows } from "../elements.js";
 import { deserializeError, packValues, packedTransfer, spareOf, unpackNumber, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 export interface ThreadsBackend {
@@ -103,8 +103,9 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     const elementStarted = (index: number, at: Date) => startElementRows(exec, job, index, at);
     const failElement = async (index: number, at: Date, error: unknown): Promise<void> => {
       // The map stops here: no lane takes another batch while the element's rows are written.
-      failure ??= new TaskFailure(blamed, [...job.elementPath, index], error);
-      await recordFailedElement(exec, job, index, at, error);
+      const failed = elementFailure(exec, job, index, error);
+      failure ??= failed;
+      await recordFailedElement(exec, job, index, at, error, failed);
     };
 
     // A batch still in the pool's queue is dropped once the map has failed or the run was cancelled.
