@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -301,6 +301,31 @@ describe("ifThenElse() conditions", () => {
 });
 
 describe("interactive()", () => {
+  it("runs in a terminal (a pseudo-terminal from script(1)): .exit ends the first pause, Ctrl-D the second", async () => {
+    const child = spawn("script", ["-qfec", `${process.execPath} ${join(root, "dist/pausing_twice.js")}`, "/dev/null"], { env: { ...process.env, NO_COLOR: "1" } });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const plain = () => out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+    const waitFor = async (pattern: RegExp) => {
+      const end = Date.now() + 15_000;
+      while (!pattern.test(plain())) {
+        if (Date.now() > end) throw new Error(`no ${pattern} in:\n${plain()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await waitFor(/outflow> /);
+    child.stdin.write("inputs.value = inputs.value + 2\r");
+    await waitFor(/^7\r?$/m);
+    child.stdin.write(".exit\r");
+    await waitFor(/You are inside an outflow interactive task[\s\S]*You are inside an outflow interactive task[\s\S]*outflow> /);
+    child.stdin.write("inputs.value = inputs.value * 3\r");
+    await waitFor(/^21\r?$/m);
+    child.stdin.write("\x04");
+    expect(await exited).toBe(0);
+    expect(plain()).toContain("VALUE 21");
+  }, 30_000);
+
   it("gives each pause its own piped lines: those up to .exit to the first, the rest to the next", () => {
     const r = spawnSync(process.execPath, [join(root, "dist/pausing_twice.js")], { input: "inputs.value = inputs.value + 1\n.exit\ninputs.value = inputs.value * 10\n", encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
     expect(r.status, r.stderr).toBe(0);
