@@ -139,10 +139,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         d.code !== "OF113" &&
         // setup() stopped at a throw (OF100): what it never got to pipe or record is not a problem of its own.
         !(c.error && UNFINISHED.has(d.code)) &&
-        // ... nor are its tasks that look terminal only because the throw came before they were piped on.
-        !(c.error && d.code === "OF104" && d.message.startsWith("Output ")),
+        // ... nor are the tasks of the body it threw in that look terminal only because the throw came before they were piped on.
+        !(c.error && d.terminals?.bodyCutShort),
     );
-    diagnostics.push(...graphDiagnostics);
+    diagnostics.push(...graphDiagnostics.map(({ terminals: _, ...d }) => d));
     if (!graphDiagnostics.some((d) => d.code === "OF105")) diagnostics.push(...checkGraphTypes({ project, root: opts.root, tasks: extracted.tasks }, c.graph, plan));
     diagnostics.push(...checkMapOptions(project, opts.root, c.graph));
   }

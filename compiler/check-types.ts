@@ -1,7 +1,7 @@
 import { Node, ts, type Project, type Type } from "ts-morph";
 import type { GraphSpec, NodeSpec } from "../contract/manifest.js";
 import type { Diagnostic } from "../contract/diagnostic.js";
-import type { GraphPlan, NodePlan } from "../runtime/graph/plan.js";
+import { covers, type GraphPlan, type NodePlan } from "../runtime/graph/plan.js";
 import { siteOf, type ExtractedTask } from "./signatures.js";
 import { callAt } from "./call-at.js";
 import { reduceReturnType } from "./map-options.js";
@@ -18,16 +18,12 @@ const PASS_KINDS = new Set(["if", "then", "else", "merge", "interactive"]);
 /** What a node offers downstream: output name → static type (`any` when not known: not checked). */
 type Offers = Map<string, ts.Type>;
 
-/** What the checker knows of one node's outputs, and when they are there at all. */
+/** What the checker knows of one node's outputs (when they are there at all is the plan's `flow`). */
 interface Produced {
   /** undefined: not known (a task already reported as unknown). */
   offers: Offers | undefined;
   /** Names that may be missing from the outputs even when the node ran: an optional output, a name only some branches of a merge() give. */
   partial: ReadonlySet<string>;
-  /** The branches (`"<if node id>:then"`) the node runs on only: a node on a branch not taken is skipped. */
-  branches: ReadonlySet<string>;
-  /** The node may be skipped even on its branch: a task upstream may `return Skipped`, a loop may run no iteration. */
-  skippable: boolean;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -63,7 +59,6 @@ function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Outer
     const node = graph.nodes[id];
     const nodePlan = plan.nodes[id];
     const parents = nodePlan.parents.map((p) => produced.get(p)!);
-    const flow = flowOf(node, nodePlan, parents);
     if (PASS_KINDS.has(node.kind)) {
       // if/then/else/interactive pass on what their parents (or the enclosing body) offer; merge() what any
       // of its branches may: the union of their types.
@@ -80,7 +75,7 @@ function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Outer
           if (parents.some((p) => p.offers && !p.offers.has(k))) partial.add(k);
         }
       }
-      produced.set(id, { offers: passed, partial, ...flow });
+      produced.set(id, { offers: passed, partial });
       continue;
     }
     if (node.kind === "loop") {
@@ -91,8 +86,7 @@ function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Outer
       const result = terminalResult(types, nodePlan.body!, body.produced);
       const offers = result && new Map([...result.names].map(([k, r]) => [k, r.required ? r.type : types.unionOf([r.type, types.undefined])]));
       const partial = new Set(result ? [...result.names].filter(([, r]) => !r.required).map(([k]) => k) : []);
-      // It may run no iteration (its count may come from the args) and then gives nothing, as runtime/graph/plan.ts takes it.
-      produced.set(id, { offers, partial, branches: flow.branches, skippable: true });
+      produced.set(id, { offers, partial });
       continue;
     }
     if (node.kind === "map") {
@@ -107,7 +101,7 @@ function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Outer
       }
       const body = checkBody(ctx, node.map!.body, nodePlan.body!, { ...scope, owner: node });
       diagnostics.push(...body.diagnostics);
-      produced.set(id, { offers: new Map([[name, mapResultType(ctx, node, nodePlan.body!, body.produced)]]), partial: NONE, ...flow });
+      produced.set(id, { offers: new Map([[name, mapResultType(ctx, node, nodePlan.body!, body.produced)]]), partial: NONE });
       continue;
     }
     // A task that is not known (already reported: OF111, OF121) offers nothing known either; a generic
@@ -115,27 +109,10 @@ function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Outer
     const task = ctx.tasks.get(node.task!);
     const offers = task && new Map([...task.outputTypes].map(([k, t]) => [k, task.generic ? types.unknown : t.compilerType]));
     const partial = new Set(task?.spec.outputs.filter((o) => o.optional).map((o) => o.name) ?? []);
-    produced.set(id, { offers, partial, branches: flow.branches, skippable: flow.skippable || !!task?.maySkip });
+    produced.set(id, { offers, partial });
     if (task && !task.generic) diagnostics.push(...checkInputs(ctx, graph, plan, node, task, produced, outer));
   }
   return { diagnostics, produced };
-}
-
-/**
- * When a node runs, from its parents: on the branches they run on (a then/else node adds its own; a
- * merge() runs on those all its parents share, so then and else joined again run always), skipped when
- * any of them may be (a merge() as soon as the branch that ran may be).
- */
-function flowOf(node: NodeSpec, nodePlan: NodePlan, parents: Produced[]): { branches: ReadonlySet<string>; skippable: boolean } {
-  const skippable = parents.some((p) => p.skippable);
-  if (node.kind === "merge") {
-    const [first, ...rest] = parents;
-    const shared = new Set([...(first?.branches ?? [])].filter((b) => rest.every((p) => p.branches.has(b))));
-    return { branches: shared, skippable };
-  }
-  const branches = new Set(parents.flatMap((p) => [...p.branches]));
-  if (node.kind === "then" || node.kind === "else") branches.add(`${nodePlan.parents[0]}:${node.kind}`);
-  return { branches, skippable };
 }
 
 function checkInputs(ctx: Context, graph: GraphSpec, plan: GraphPlan, node: NodeSpec, task: ExtractedTask, produced: Map<number, Produced>, outer: Outer): Diagnostic[] {
@@ -218,20 +195,21 @@ function mapResultType(ctx: Context, node: NodeSpec, body: GraphPlan, produced: 
 /**
  * What a body's terminal nodes give together (runtime/execute/run-graph.ts `terminalOutputs`: the outputs
  * of those that ran, merged): per name the union of their types, and whether the name is always there. It
- * is when a terminal that always runs (on no branch, after no Skipped) gives it for sure, or every terminal
- * does (when none runs there is no result at all: the element is left out, what follows the loop skipped).
- * undefined when a terminal's outputs are not known.
+ * is when the terminals that give it for sure cover every run of the body (the plan's `covers`: one that
+ * always runs, or the then and the else side of an if node, …), or every terminal does (when none runs
+ * there is no result at all: the element is left out, what follows the loop skipped). undefined when a
+ * terminal's outputs are not known.
  */
 function terminalResult(types: ValueTypes, body: GraphPlan, produced: Map<number, Produced>): { names: Map<string, { type: ts.Type; required: boolean }> } | undefined {
-  const terminals = body.terminals.map((id) => produced.get(id)!);
+  const terminals = body.terminals.map((id) => ({ id, ...produced.get(id)! }));
   if (terminals.some((t) => !t.offers)) return undefined;
-  const certain = (t: Produced) => t.branches.size === 0 && !t.skippable;
   const gives = (t: Produced, name: string) => t.offers!.has(name) && !t.partial.has(name);
   const byName = new Map<string, ts.Type[]>();
   for (const t of terminals) for (const [name, type] of t.offers!) byName.set(name, [...(byName.get(name) ?? []), type]);
   const names = new Map<string, { type: ts.Type; required: boolean }>();
   for (const [name, list] of byName) {
-    const required = terminals.some((t) => certain(t) && gives(t, name)) || terminals.every((t) => gives(t, name));
+    const giving = terminals.filter((t) => gives(t, name));
+    const required = giving.length === terminals.length || covers(giving.map((t) => body.flow[t.id]));
     names.set(name, { type: types.unionOf(list), required });
   }
   return { names };

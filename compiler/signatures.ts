@@ -37,8 +37,6 @@ export interface ExtractedTask {
   /** Where each input (the parameter) and output (the property, or the return type) is written. */
   inputSites: Map<string, Site>;
   outputSites: Map<string, Site>;
-  /** The task may `return Skipped` (its return type holds `SkippedValue`). */
-  maySkip: boolean;
   /** The function has type parameters (reported OF120 once, at the task): its types are not checked. */
   generic: boolean;
 }
@@ -130,7 +128,6 @@ function extractTask(call: CallExpression, callee: Node, ctx: Context): Extracte
     node: call,
     inputSites: new Map(),
     outputSites: new Map(),
-    maySkip: false,
     generic: fn.getTypeParameters().length > 0,
   };
   if (task.generic) {
@@ -336,8 +333,7 @@ function readOutputs(fn: TaskFunctionNode, task: ExtractedTask, ctx: Context): b
   const unwrapped = ctx.checker.getAwaitedType(declared) ?? declared;
   task.spec.async = fn.isAsync() || unwrapped.compilerType !== declared.compilerType;
   const awaited = withoutSkipped(unwrapped);
-  task.maySkip = (unwrapped.isUnion() ? unwrapped.getUnionTypes() : [unwrapped]).some(isSkippedValue);
-  task.spec.skippable = task.maySkip;
+  task.spec.skippable = maySkip(unwrapped, ctx.checker);
   if (isVoidLike(awaited)) return true;
   const returnSite = siteOf(fn.getReturnTypeNode() ?? fn, ctx.root);
   if (!isObjectLike(awaited, ctx.checker)) {
@@ -367,6 +363,17 @@ function withoutSkipped(type: Type): Type {
   if (kept.length === 1) return kept[0];
   if (kept.length > 1 && kept.every((t) => t.isVoid() || t.isUndefined())) return kept[0];
   return type;
+}
+
+/**
+ * Whether a task's (awaited) return type lets it `return Skipped`: a union with `SkippedValue`, or a type
+ * `Skipped` fits as it is (`any`, `unknown`, `{}`, `Record<string, unknown>`: an object type without
+ * properties of its own).
+ */
+function maySkip(type: Type, checker: TypeChecker): boolean {
+  return (type.isUnion() ? type.getUnionTypes() : [type]).some(
+    (t) => isSkippedValue(t) || t.isAny() || t.isUnknown() || (isObjectLike(t, checker) && !t.isIntersection() && t.getProperties().length === 0),
+  );
 }
 
 function isSkippedValue(type: Type): boolean {

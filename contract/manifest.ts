@@ -99,6 +99,8 @@ export interface CommandSpec {
 export interface GraphSpec {
   nodes: NodeSpec[];
   edges: EdgeSpec[];
+  /** A map or loop body that setup() threw in while it was being recorded: what it holds is only what came before the throw. */
+  cutShort?: true;
 }
 
 /**

@@ -41,6 +41,8 @@ export interface Graph {
   edges: GraphEdge[];
   /** The map node that owns this graph, for a sub-workflow. */
   owner?: GraphNode;
+  /** setup() threw while this body was being recorded. */
+  cutShort?: true;
 }
 
 export function emptyGraph(owner?: GraphNode): Graph {

@@ -5,6 +5,15 @@ import { recordedCountDiagnostics } from "./map-counts.js";
 
 export type { Diagnostic };
 
+/** A graph check's diagnostic, with what the compiler needs to know of where it comes from. */
+export interface PlanDiagnostic extends Diagnostic {
+  /**
+   * An OF104 for two terminal tasks of a map or loop body returning one name; `bodyCutShort` when setup()
+   * threw while recording that body (a task may then only look terminal: the compiler drops these).
+   */
+  terminals?: { bodyCutShort: boolean };
+}
+
 /**
  * Input resolution and the name-level graph checks. One piece of code serves the compiler (which adds
  * type checks on top, using the resolution) and the runtime (which re-checks the graph it recorded with
@@ -50,6 +59,26 @@ export interface GraphPlan {
    * itself when this is one name, else an object of the names present at run time (README, Maps).
    */
   resultNames: string[];
+  /** When each node gives its outputs (by node id): the one branch and skip analysis of the graph checks and the compiler's type checks. */
+  flow: NodeFlow[];
+}
+
+/**
+ * When a node gives its outputs, as far as the graph says. The checks of this module (OF104 for terminals,
+ * OF115) and the compiler's type checks (which names a body's result always has) read this one analysis.
+ */
+export interface NodeFlow {
+  /**
+   * The ifThenElse() sides the node runs on only (`<if id>:then`, `<if id>:else`): it runs only when all of
+   * them are taken. `never` for a node below both sides of one if node (it never runs).
+   */
+  sides: string[] | "never";
+  /**
+   * It may give nothing even when its sides are taken: a task whose return type allows `Skipped` (or that the
+   * manifest does not say cannot return it), a loop (it may run no iteration), a merge() whose branches do not
+   * cover every way to reach it, or anything downstream of such a node.
+   */
+  skippable: boolean;
 }
 
 
@@ -149,22 +178,29 @@ interface Scope {
   incomplete?: boolean;
 }
 
-/**
- * When a node runs, as far as the graph says: the ifThenElse() sides it is on (`<if id>:then`,
- * `<if id>:else`; a merge() keeps only what all its branches share), or `never` for a node below both
- * sides of one if node (reported once, OF115, at the first such node).
- */
-type Branches = Set<string> | "never";
-
 /** Two nodes that never both run: one is on the then side of an if node, the other on its else side. */
-function exclusive(a: Branches, b: Branches): boolean {
-  if (a === "never" || b === "never") return true;
-  for (const side of a) if (b.has(otherSide(side))) return true;
-  return false;
+function exclusive(a: NodeFlow, b: NodeFlow): boolean {
+  if (a.sides === "never" || b.sides === "never") return true;
+  const other = new Set(b.sides);
+  return a.sides.some((side) => other.has(otherSide(side)));
 }
 
 function otherSide(side: string): string {
   return side.endsWith(":then") ? side.replace(/:then$/, ":else") : side.replace(/:else$/, ":then");
+}
+
+/**
+ * Whether at least one of `members` gives its outputs whenever the sides in `base` are taken: one that is not
+ * skippable and runs on those sides only, or, split on an if node one of them depends on, on both of its
+ * sides (a then branch and an else branch together, nested ifs too).
+ */
+export function covers(members: readonly NodeFlow[], base: readonly string[] = []): boolean {
+  const taken = new Set(base);
+  const live = members.filter((m): m is NodeFlow & { sides: string[] } => m.sides !== "never" && !m.skippable && !m.sides.some((s) => taken.has(otherSide(s))));
+  if (live.some((m) => m.sides.every((s) => taken.has(s)))) return true;
+  const split = live.flatMap((m) => m.sides).find((s) => !taken.has(s));
+  if (split === undefined) return false;
+  return covers(live, [...base, split]) && covers(live, [...base, otherSide(split)]);
 }
 
 /** Resolves every input of every node and reports what cannot be resolved. */
@@ -172,8 +208,8 @@ export function planGraph(
   graph: GraphSpec,
   tasks: TaskTable,
   scope?: Scope,
-): { plan: GraphPlan; diagnostics: Diagnostic[]; offers: Offers[]; branches: Branches[]; mayBeSkipped: boolean[]; incomplete: boolean[] } {
-  const diagnostics: Diagnostic[] = [];
+): { plan: GraphPlan; diagnostics: PlanDiagnostic[]; offers: Offers[]; incomplete: boolean[] } {
+  const diagnostics: PlanDiagnostic[] = [];
   const { order, cycle } = topologicalOrder(graph);
   if (cycle) {
     const loop = findCycle(graph, cycle);
@@ -183,8 +219,7 @@ export function planGraph(
   }
   const nodes: NodePlan[] = [];
   const offers: Offers[] = [];
-  const branches: Branches[] = [];
-  const mayBeSkipped: boolean[] = [];
+  const flow: NodeFlow[] = [];
   /** Nodes whose offers may lack names: a task not in the manifest, or what passes on its values. */
   const incomplete: boolean[] = [];
   const links = adjacency(graph);
@@ -198,12 +233,12 @@ export function planGraph(
     // What reaches this node may lack names when something upstream is not known (already reported).
     const partial = parentIds.some((p) => incomplete[p]) || (isEntry && scope!.incomplete === true);
     incomplete[id] = isUnknownTask(node, tasks) || (PASS_KINDS.has(node.kind) && partial);
-    branches[id] = branchesOf(node, parentIds, branches, graph, tasks, diagnostics);
-    mayBeSkipped[id] = skippable(node, parentIds, mayBeSkipped, branches[id], tasks);
-    // What an entry of a body, or a map/loop, sees: the enclosing pass-through plus what its parents offer.
+    flow[id] = flowOf(node, parentIds, flow, graph, tasks, diagnostics);
+    // What an entry of a body, or a map/loop, sees: the enclosing pass-through plus what its parents offer
+    // (a name a merge() gets from only some branches stays marked so).
     const visible = (): Offers => {
       const out: Offers = new Map(isEntry ? scope!.outer : []);
-      for (const [name, list] of offered) out.set(name, { type: list[0].type });
+      for (const [name, [first]] of offered) out.set(name, { type: first.type, ...(first.missingFrom ? { missingFrom: first.missingFrom } : {}) });
       return out;
     };
     /** OF104 for the names a map, loop, if node or interactive() receives from two parents (all of them when `reads` is "all"). */
@@ -218,7 +253,7 @@ export function planGraph(
     if (PASS_KINDS.has(node.kind)) {
       // then/else get only their if node's values, and a merge()'s parents are its branches (one runs).
       if (node.kind === "if" || node.kind === "interactive") ambiguousPassThrough("all");
-      if (node.kind === "merge") mergeAlwaysFails(node, parents, mayBeSkipped, tasks, diagnostics);
+      if (node.kind === "merge") mergeAlwaysFails(node, parents, flow, tasks, diagnostics);
       offers[id] = node.kind === "merge" ? mergeOffers(parents, offers, tasks) : visible();
       nodes[id] = { node: id, parents: parentIds, inputs: [] };
       continue;
@@ -242,6 +277,14 @@ export function planGraph(
       const reads = readsFromOuter(node.map!.body, body.plan);
       ambiguousPassThrough(reads === "all" || iterate === undefined ? reads : new Set([...reads, iterate]));
       ambiguousTerminals(node, body, tasks, diagnostics);
+      const lacking = iterate === undefined ? undefined : outer.get(iterate)?.missingFrom;
+      if (lacking?.length) {
+        diagnostics.push({
+          code: "OF101",
+          message: `IterateOn target "${iterate}" of map(${node.map!.options.outputName}) comes from a merge() that gets it only from some branches; ${lacking.join(", ")} ${lacking.length === 1 ? "does" : "do"} not provide it`,
+          site: node.site,
+        });
+      }
       if (iterate !== undefined && !outer.has(iterate) && !partial) {
         const what = [...outer.keys()];
         diagnostics.push({
@@ -294,6 +337,14 @@ export function planGraph(
         continue;
       }
       if (isEntry && scope!.outer.has(input.name)) {
+        const missing = scope!.outer.get(input.name)!.missingFrom;
+        if (missing?.length && !input.optional) {
+          diagnostics.push({
+            code: "OF101",
+            message: `Task ${spec.name} needs input "${input.name}", which ${nodeLabel(scope!.owner!, tasks)} passes through from a merge() that gets it only from some branches; ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not provide it`,
+            site: node.site,
+          });
+        }
         inputs.push({ name: input.name, from: { kind: "outer", output: input.name } });
         continue;
       }
@@ -327,66 +378,50 @@ export function planGraph(
   }
   const terminals = graph.nodes.filter((n) => links.children[n.id].length === 0).map((n) => n.id);
   const resultNames = [...new Set(terminals.flatMap((t) => [...(offers[t]?.keys() ?? [])]))];
-  return { plan: { order, nodes, terminals, resultNames }, diagnostics, offers, branches, mayBeSkipped, incomplete };
+  return { plan: { order, nodes, terminals, resultNames, flow }, diagnostics, offers, incomplete };
 }
 
 /**
- * The ifThenElse() sides a node is on: its parents' together (a then or else node adds its own side);
- * a merge()'s only those all its branches share. A node below both sides of one if node never runs:
- * OF115 there, and what follows it is `never` without another report.
+ * When a node gives its outputs (NodeFlow), from its parents'. A then or else node adds its own side to its
+ * if node's; a merge() runs on the sides all its live branches share, and is skippable unless its branches
+ * cover every way to reach it (then and else joined again always give one). Any other node runs on its
+ * parents' sides together and is skipped when one of them may be; a node below both sides of one if node
+ * never runs: OF115 there, and what follows it is `never` without another report.
  */
-function branchesOf(node: NodeSpec, parentIds: number[], branches: Branches[], graph: GraphSpec, tasks: TaskTable, diagnostics: Diagnostic[]): Branches {
-  const of = parentIds.map((p) => branches[p]);
+function flowOf(node: NodeSpec, parentIds: number[], flow: NodeFlow[], graph: GraphSpec, tasks: TaskTable, diagnostics: Diagnostic[]): NodeFlow {
+  const NEVER: NodeFlow = { sides: "never", skippable: true };
+  const of = parentIds.map((p) => flow[p]);
   if (node.kind === "then" || node.kind === "else") {
-    const ifSide = of[0];
-    return ifSide === "never" ? "never" : new Set([...(ifSide ?? []), `${parentIds[0]}:${node.kind}`]);
+    const ifFlow = of[0];
+    if (ifFlow?.sides === "never") return NEVER;
+    return { sides: [...(ifFlow?.sides ?? []), `${parentIds[0]}:${node.kind}`], skippable: ifFlow?.skippable ?? false };
   }
   if (node.kind === "merge") {
-    const live = of.filter((b): b is Set<string> => b !== "never");
-    if (live.length === 0) return of.length ? "never" : new Set();
-    return new Set([...live[0]].filter((side) => live.every((b) => b.has(side))));
+    const live = of.filter((f) => f.sides !== "never");
+    if (live.length === 0) return of.length ? NEVER : { sides: [], skippable: false };
+    const [first, ...rest] = live.map((f) => f.sides as string[]);
+    const sides = first.filter((side) => rest.every((s) => s.includes(side)));
+    return { sides, skippable: !covers(live, sides) };
   }
-  if (of.includes("never")) return "never";
-  const sides = new Set<string>();
-  for (const b of of as Set<string>[]) for (const side of b) sides.add(side);
+  if (of.some((f) => f.sides === "never")) return NEVER;
+  const sides = [...new Set(of.flatMap((f) => f.sides as string[]))];
   for (const side of sides) {
-    if (!side.endsWith(":then") || !sides.has(otherSide(side))) continue;
-    const onThen = parentIds.filter((p) => (branches[p] as Set<string>).has(side)).map((p) => nodeLabel(graph.nodes[p], tasks));
-    const onElse = parentIds.filter((p) => (branches[p] as Set<string>).has(otherSide(side))).map((p) => nodeLabel(graph.nodes[p], tasks));
+    if (!side.endsWith(":then") || !sides.includes(otherSide(side))) continue;
+    const on = (s: string) => parentIds.filter((p) => (flow[p].sides as string[]).includes(s)).map((p) => nodeLabel(graph.nodes[p], tasks));
     diagnostics.push({
       code: "OF115",
-      message: `${nodeTitle(node, tasks)} is downstream of both the then branch (${onThen.join(", ")}) and the else branch (${onElse.join(", ")}) of one ifThenElse(), so it never runs: join the branches with merge() and pipe the merge() into it`,
+      message: `${nodeTitle(node, tasks)} is downstream of both the then branch (${on(side).join(", ")}) and the else branch (${on(otherSide(side)).join(", ")}) of one ifThenElse(), so it never runs: join the branches with merge() and pipe the merge() into it`,
       site: node.site,
     });
-    return "never";
+    return NEVER;
   }
-  return sides;
+  const own = node.kind === "loop" || (node.kind === "task" && tasks[node.task!]?.skippable !== false);
+  return { sides, skippable: own || of.some((f) => f.skippable) };
 }
 
-/**
- * Whether a node may give nothing at run time (a skipped result): a then/else node, a task whose return
- * type allows Skipped (or that the manifest does not say cannot return it), a loop (its count may be 0),
- * a merge() all of whose branches may, and anything downstream of such a node.
- */
-function skippable(node: NodeSpec, parentIds: number[], mayBeSkipped: boolean[], branches: Branches, tasks: TaskTable): boolean {
-  if (branches === "never" || (node.kind !== "merge" && parentIds.some((p) => mayBeSkipped[p]))) return true;
-  switch (node.kind) {
-    case "then":
-    case "else":
-    case "loop":
-      return true;
-    case "task":
-      return tasks[node.task!]?.skippable !== false;
-    case "merge":
-      return parentIds.length > 0 && parentIds.every((p) => mayBeSkipped[p]);
-    default:
-      return false;
-  }
-}
-
-/** A merge() with two branches that are never skipped: both always run, and the merge() always fails (OF115). */
-function mergeAlwaysFails(node: NodeSpec, parents: NodeSpec[], mayBeSkipped: boolean[], tasks: TaskTable, diagnostics: Diagnostic[]): void {
-  const live = parents.filter((p) => !mayBeSkipped[p.id]);
+/** A merge() with two branches that always give (on no then/else side, never skipped): both run, and the merge() always fails (OF115). */
+function mergeAlwaysFails(node: NodeSpec, parents: NodeSpec[], flow: NodeFlow[], tasks: TaskTable, diagnostics: Diagnostic[]): void {
+  const live = parents.filter((p) => covers([flow[p.id]]));
   if (live.length < 2) return;
   diagnostics.push({
     code: "OF115",
@@ -418,19 +453,24 @@ function readsFromOuter(graph: GraphSpec, plan: GraphPlan): Set<string> | "all" 
   return names;
 }
 
-/** Two terminals of a map or loop body that may both run and return the same name: one would be dropped (OF104). */
-function ambiguousTerminals(node: NodeSpec, body: ReturnType<typeof planGraph>, tasks: TaskTable, diagnostics: Diagnostic[]): void {
+/**
+ * Two terminals of a map or loop body that may both run and return the same name: one would be dropped (OF104).
+ * Marked `terminals`: in a body that setup() did not finish recording (it threw there), a task may only look
+ * terminal because the pipe on from it never ran.
+ */
+function ambiguousTerminals(node: NodeSpec, body: ReturnType<typeof planGraph>, tasks: TaskTable, diagnostics: PlanDiagnostic[]): void {
   const graph = node.map ? node.map.body : node.loop!.body;
   const by = new Map<string, number[]>();
   for (const t of body.plan.terminals) for (const name of body.offers[t]?.keys() ?? []) by.set(name, [...(by.get(name) ?? []), t]);
   for (const [name, ids] of by) {
-    const pair = ids.flatMap((a, i) => ids.slice(i + 1).map((b) => [a, b])).find(([a, b]) => !exclusive(body.branches[a], body.branches[b]));
+    const pair = ids.flatMap((a, i) => ids.slice(i + 1).map((b) => [a, b])).find(([a, b]) => !exclusive(body.plan.flow[a], body.plan.flow[b]));
     if (!pair) continue;
     const list = pair.map((t) => `${nodeLabel(graph.nodes[t], tasks)} (${body.offers[t].get(name)!.type})`).join(" and ");
     diagnostics.push({
       code: "OF104",
       message: `Output "${name}" of ${builtinLabel(node)} is ambiguous: the body's terminal tasks ${list} both return it; rename one output, or pipe one task into the other`,
       site: node.site,
+      terminals: { bodyCutShort: graph.cutShort === true },
     });
   }
 }
@@ -452,10 +492,14 @@ function mergeOffers(parents: NodeSpec[], offers: Offers[], tasks: TaskTable): O
   return out;
 }
 
-/** What a body's terminal nodes offer together (a loop's outputs). */
+/**
+ * What a body's terminal nodes offer together (a loop's outputs). A name that may be missing there (a merge()
+ * gets it from only some branches, or only some terminals give it) is the compiler's type check's: it is
+ * `T | undefined` after the loop (OF102, OF107), not an OF101 here as well.
+ */
 function terminalOffers(plan: GraphPlan, offers: Offers[]): Offers {
   const out: Offers = new Map();
-  for (const id of plan.terminals) for (const [k, v] of offers[id] ?? []) out.set(k, v);
+  for (const id of plan.terminals) for (const [k, v] of offers[id] ?? []) out.set(k, { type: v.type });
   return out;
 }
 

@@ -127,6 +127,9 @@ function recordBody(node: Node, body: Graph, build: () => void): void {
   recording.push(body);
   try {
     build();
+  } catch (error) {
+    body.cutShort = true;
+    throw error;
   } finally {
     recording.pop();
   }

@@ -15,5 +15,6 @@ export function toGraphSpec(graph: Graph, mapSite: (site: RawSite) => Site = (s)
       ...(n.loop ? { loop: { iterations: n.loop.iterations, body: toGraphSpec(n.loop.body, mapSite) } } : {}),
     })),
     edges: graph.edges.map((e) => ({ from: e.from, to: e.to, site: mapSite(e.site) })),
+    ...(graph.cutShort ? { cutShort: true as const } : {}),
   };
 }

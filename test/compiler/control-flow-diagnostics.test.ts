@@ -144,6 +144,21 @@ export const cut_body = command({
   },
 });
 
+export const cut_second_body = command({
+  setup() {
+    Seed().pipe(loop({ iterations: 2 }, () => {
+      Step();
+      Step();
+    }));
+    Seed().pipe(loop({ iterations: 2 }, () => {
+      const first = Step();
+      const second = Step();
+      throw new Error("cut again");
+      first.pipe(second);
+    }));
+  },
+});
+
 export const negative_iterations = command({
   setup() {
     Seed().pipe(loop({ iterations: -1 }, () => {
@@ -279,6 +294,18 @@ describe("control flow and outflow's API in setup(): diagnostics", () => {
     expect(only("throwing_body")).toEqual({ code: "OF100", message: "setup() of command throwing_body threw: no body today", site: inCommand("throwing_body", "new Error") });
     // Two tasks that look terminal only because the throw came before the pipe between them: no OF104.
     expect(only("cut_body")).toEqual({ code: "OF100", message: "setup() of command cut_body threw: cut short", site: inCommand("cut_body", "new Error") });
+  });
+
+  it("a body recorded whole before setup() threw in another one keeps its OF104 for two terminal tasks returning one name", () => {
+    const [from, to] = linesOf("cut_second_body");
+    expect(diagnostics.filter((d) => d.site.line >= from && d.site.line < to)).toEqual([
+      {
+        code: "OF104",
+        message: 'Output "value" of loop() is ambiguous: the body\'s terminal tasks Step (number) and Step (number) both return it; rename one output, or pipe one task into the other',
+        site: inCommand("cut_second_body", "loop("),
+      },
+      { code: "OF100", message: "setup() of command cut_second_body threw: cut again", site: inCommand("cut_second_body", "new Error") },
+    ]);
   });
 
   it("a call of loop(), ifThenElse(), map() or merge() that cannot work: OF100 at the user's call, saying how it is called", () => {
@@ -430,6 +457,19 @@ export const Minus = task(function Minus(value: number): { value: number } {
   return { value: value - 1 };
 });
 export const ShowValue = task(function ShowValue(value: number): void {});
+export const WithXs = task(function WithXs(value: number): { xs: number[] } {
+  return { xs: [value] };
+});
+export const WithFactor = task(function WithFactor(value: number): { factor: number } {
+  return { factor: value };
+});
+export const Without = task(function Without(value: number): { other: number } {
+  return { other: value };
+});
+export const Scale = task(function Scale(x: IterateOn<"xs", number>, factor: number): { y: number } {
+  return { y: x * factor };
+});
+export const UseFactor = task(function UseFactor(factor: number): void {});
 export const NotAnObject = task(function NotAnObject(): { xs: number[] } | undefined {
   return { xs: [1] };
 });
@@ -554,6 +594,53 @@ export const merge_maybe = command({
   },
 });
 
+export const merge_target = command({
+  setup() {
+    const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 10);
+    const join = merge();
+    T.SeedA().pipe(ifNode);
+    thenNode.pipe(T.WithXs()).pipe(join);
+    elseNode.pipe(T.Without()).pipe(join);
+    join.pipe(map({ outputName: "ys" }, () => {
+      T.Double();
+    })).pipe(T.ShowNums());
+  },
+});
+
+export const merge_pass = command({
+  setup() {
+    const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 10);
+    const join = merge();
+    T.SeedA().pipe(ifNode);
+    thenNode.pipe(T.WithFactor()).pipe(join);
+    elseNode.pipe(T.Without()).pipe(join);
+    const m = map({ outputName: "ys" }, () => {
+      T.Scale();
+    });
+    join.pipe(m);
+    T.GenA().pipe(m);
+    m.pipe(T.ShowNums());
+    join.pipe(loop({ iterations: 1 }, () => {
+      T.UseFactor();
+    }));
+  },
+});
+
+export const merge_joined = command({
+  setup() {
+    const outer = merge();
+    const inner = merge();
+    const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.value as number) > 10);
+    const seed = T.SeedA();
+    seed.pipe(ifNode);
+    thenNode.pipe(T.Big()).pipe(inner);
+    elseNode.pipe(T.AlsoBig()).pipe(inner);
+    inner.pipe(outer);
+    seed.pipe(T.Small()).pipe(outer);
+    outer.pipe(T.Last());
+  },
+});
+
 export const deep_pass = command({
   setup() {
     const m = map({ outputName: "ys" }, () => {
@@ -633,6 +720,34 @@ describe("graph checks of names, branches and merges", () => {
       site: at("merge_live", "merge()"),
     });
     expect(of("merge_maybe"), show(diagnostics)).toEqual([]);
+  });
+
+  it("OF101 for a map's target or a value passed through to a body, that a merge() gets from only some branches (it would be undefined there)", () => {
+    expect(only("merge_target")).toEqual({
+      code: "OF101",
+      message: 'IterateOn target "xs" of map(ys) comes from a merge() that gets it only from some branches; Without does not provide it',
+      site: at("merge_target", "map("),
+    });
+    expect(of("merge_pass")).toEqual([
+      {
+        code: "OF101",
+        message: 'Task Scale needs input "factor", which map(ys) passes through from a merge() that gets it only from some branches; Without does not provide it',
+        site: at("merge_pass", "Scale()"),
+      },
+      {
+        code: "OF101",
+        message: 'Task UseFactor needs input "factor", which loop() passes through from a merge() that gets it only from some branches; Without does not provide it',
+        site: at("merge_pass", "UseFactor()"),
+      },
+    ]);
+  });
+
+  it("OF115 at a merge() of an always-running branch and a merge() of the then and else side of one if node (that merge() always gives)", () => {
+    expect(only("merge_joined")).toEqual({
+      code: "OF115",
+      message: "merge() joins branches that always both run: merge() and Small (none is on an ifThenElse() branch or after a task that may return Skipped), so it would always fail: exactly one branch may run",
+      site: at("merge_joined", "merge()"),
+    });
   });
 
   it("OF101 of a map's value wanted by a body task that is not first says where the map's values go", () => {

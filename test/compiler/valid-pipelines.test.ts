@@ -14,7 +14,7 @@ import { runBundle } from "../helpers/run-bundle.js";
 
 afterAll(removePipelines);
 
-const TASKS = `import { task, logger, type IterateOn } from "outflow";
+const TASKS = `import { task, logger, Skipped, type IterateOn } from "outflow";
 
 type Row = IterateOn<"rows", number>;
 
@@ -141,18 +141,42 @@ export const Renamed = task(function Renamed(doubled: number): { label: string }
 });
 export const TakeLabels = task(function TakeLabels(labels: string[]): void {});
 export const TakeHalfObjects = task(function TakeHalfObjects(objects: { half?: number; doubled?: number }[]): void {});
+export const High = task(function High(doubled: number): { x: number } {
+  return { x: doubled * 100 };
+});
+export const Low = task(function Low(doubled: number): { x: number } {
+  return { x: doubled };
+});
+export const Mid = task(function Mid(doubled: number): { x: number } {
+  return { x: -doubled };
+});
+export const Side = task(function Side(doubled: number): { y: number } {
+  return { y: doubled + 1 };
+});
+export const ShowXYs = task(function ShowXYs(xys: { x: number; y: number }[]): void {
+  logger.info("XYS " + JSON.stringify(xys));
+});
+export const UseXY = task(function UseXY(x: number, y: number): void {
+  logger.info("XY " + x + " " + y);
+});
+export const SkipRecord = task(function SkipRecord(doubled: number): Record<string, unknown> {
+  return doubled > 2 ? Skipped : { seen: doubled };
+});
+export const SkipEmpty = task(function SkipEmpty(doubled: number): {} {
+  return doubled > 2 ? {} : Skipped;
+});
 export default task(function Dflt(row: Row): { plus: number } {
   return { plus: row + 100 };
 });
 `;
 
-const COMMANDS = `import { command, map, pipe, ifThenElse, merge } from "outflow";
+const COMMANDS = `import { command, map, loop, pipe, ifThenElse, merge } from "outflow";
 import {
   TakeNumbers, MakePair, TakeA, MakeMode, TakeMode, MakeList, MakeFrozen, TakeReadonly, EachFrozen, Defaults, Sleep, Fetch, Parse, Report,
   Log, Quiet, Source, Left, Right, Join, MakeRows, EachRow, Sum, MakeMatrix, RowCells, Cell, Grid, Extra,
   Show, ShowList, ShowEither, Pair, TakePairs, Half, Label, TakeHalves, TakeTotal, TakeLoose,
   MakeMaybe, Fill, ShowFilled, MakeWeird, Kind, ShowKinds, MakeHoles, OptionalEach, DefaultEach, DefaultPlain, ShowYs,
-  Renamed, TakeLabels, TakeHalfObjects,
+  Renamed, TakeLabels, TakeHalfObjects, High, Low, Mid, Side, ShowXYs, UseXY, SkipRecord, SkipEmpty,
 } from "./tasks.js";
 import Dflt from "./tasks.js";
 
@@ -276,6 +300,55 @@ export const branching_body = command({
       thenNode.pipe(Label()).pipe(join);
       elseNode.pipe(Renamed()).pipe(join);
     })).pipe(TakeLabels());
+  },
+});
+
+export const covered_branches = command({
+  db: false,
+  setup() {
+    // x from the then side and from the else side of one if node: always there, like y.
+    MakeRows().pipe(map({ outputName: "xys" }, () => {
+      const [ifNode, thenNode, elseNode] = ifThenElse((v) => (v.doubled as number) > 2);
+      const doubled = EachRow();
+      doubled.pipe(ifNode);
+      thenNode.pipe(High());
+      elseNode.pipe(Low());
+      doubled.pipe(Side());
+    })).pipe(ShowXYs());
+    // The same with a nested if node on the then side.
+    MakeRows().pipe(map({ outputName: "xys" }, () => {
+      const [ifNode, thenNode, elseNode] = ifThenElse((v) => (v.doubled as number) > 2);
+      const [innerIf, innerThen, innerElse] = ifThenElse((v) => (v.doubled as number) > 4);
+      const doubled = EachRow();
+      doubled.pipe(ifNode);
+      thenNode.pipe(innerIf);
+      innerThen.pipe(High());
+      innerElse.pipe(Mid());
+      elseNode.pipe(Low());
+      doubled.pipe(Side());
+    })).pipe(ShowXYs());
+    // A loop's outputs: x is a number, not number | undefined.
+    MakeRows().pipe(map({ outputName: "ignored" }, () => {
+      EachRow().pipe(loop({ iterations: 1 }, () => {
+        const [ifNode, thenNode, elseNode] = ifThenElse((v) => (v.doubled as number) > 2);
+        thenNode.pipe(High());
+        elseNode.pipe(Low());
+        Side();
+      })).pipe(UseXY());
+    }));
+  },
+});
+
+export const skip_untyped = command({
+  db: false,
+  setup() {
+    // Record<string, unknown> and {} let a task return Skipped: the merge() has a branch that may be skipped.
+    MakeRows().pipe(map({ outputName: "rows_seen" }, () => {
+      const join = merge();
+      const doubled = EachRow();
+      doubled.pipe(SkipRecord()).pipe(join);
+      doubled.pipe(SkipEmpty()).pipe(join);
+    }));
   },
 });
 
@@ -504,6 +577,17 @@ describe("valid pipelines build without diagnostics", () => {
     expectClean(["branching_body"], ["TakeNumbers", "Renamed", "TakeLabels", "TakeHalfObjects"]);
   });
 
+  it("a name the then side and the else side of one if node both give is always there (a map element's property, a loop's output), nested ifs too", () => {
+    expectClean(["covered_branches"], ["High", "Low", "Mid", "Side", "ShowXYs", "UseXY"]);
+  });
+
+  it("a task returning Record<string, unknown> or {} may return Skipped: a merge() of two such branches is not refused", () => {
+    expectClean(["skip_untyped"], ["SkipRecord", "SkipEmpty"]);
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#SkipRecord"].skippable).toBe(true);
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#SkipEmpty"].skippable).toBe(true);
+    expect(result.manifest!.tasks["plugins/p/tasks.ts#Half"].skippable).toBe(false);
+  });
+
   it("an optional or defaulted parameter takes T | undefined (an IterateOn element, or an edge)", () => {
     expectClean(["optional_undefined"], ["MakeHoles", "OptionalEach", "DefaultEach", "DefaultPlain", "ShowYs"]);
   });
@@ -561,7 +645,7 @@ describe("valid pipelines build without diagnostics", () => {
       expect(manifest.format).toBe(1);
       expect(manifest.configModule).toBe("outflow.config.ts");
       expect(manifest.plugins).toEqual([{ name: "p", dir: "plugins/p" }]);
-      expect(Object.keys(manifest.tasks)).toHaveLength(53);
+      expect(Object.keys(manifest.tasks)).toHaveLength(61);
       expect(manifest.tasks["plugins/p/tasks.ts#RowCells"]).toEqual({
         id: "plugins/p/tasks.ts#RowCells",
         name: "RowCells",
@@ -615,6 +699,15 @@ describe("valid pipelines build without diagnostics", () => {
       expect(r.code, r.output).toBe(0);
       expect(r.output).toContain("FILLED [1,-1,3]");
       expect(r.output).toContain('KINDS ["number","string","null"]');
+    });
+
+    it.each(["sequential", "threads"])("a name given on both sides of an if node is in every element and loop output at run time too (%s)", (backend) => {
+      const r = runBundle(root, "covered_branches", ["--backend", backend]);
+      expect(r.code, r.output).toBe(0);
+      // rows [1, 2, 3] → doubled 2, 4, 6: else (Low), then (High, or Mid for 4 in the nested if).
+      expect(r.output).toContain('XYS [{"x":2,"y":3},{"x":400,"y":5},{"x":600,"y":7}]');
+      expect(r.output).toContain('XYS [{"x":2,"y":3},{"x":-4,"y":5},{"x":600,"y":7}]');
+      for (const line of ["XY 2 3", "XY 400 5", "XY 600 7"]) expect(r.output).toContain(line);
     });
 
     it.each(["sequential", "threads"])("optional and defaulted IterateOn parameters get undefined elements, a default-exported task runs (%s)", (backend) => {
