@@ -24,7 +24,8 @@ export function registerTasks(modules: ModuleTable): Map<string, TaskRef> {
     for (const [exportName, value] of Object.entries(modules[path])) {
       if (!isTaskRef(value) || value.id !== undefined) continue;
       value.id = `${path}#${exportName}`;
-      value.displayName = exportName;
+      // A default export is named after its function (as in the manifest), its export name says nothing.
+      value.displayName = exportName === "default" ? value.fn.name || value.displayName || exportName : exportName;
       byId.set(value.id, value);
     }
   }
