@@ -236,6 +236,14 @@ export const grid = command({
   },
 });
 
+export const greedy = command({
+  args: { count: { type: "integer", default: 2 } },
+  db: false,
+  setup() {
+    t.Range().pipe(map({ outputName: "squares", cpusPerTask: 64 }, () => { t.Square(); })).pipe(t.Sum());
+  },
+});
+
 export const bad_packing = command({
   db: false,
   setup() {

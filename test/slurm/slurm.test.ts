@@ -457,6 +457,22 @@ suite("slurm backend on a real Slurm", () => {
     expect(squeue(["--array", "--states=all", `--jobs=${jobId}`, "--format=%T"]).every((s) => s === "CANCELLED")).toBe(true);
   }, 60_000);
 
+  it("warns once when Slurm will not start an array task as submitted (more CPUs than the partition has)", async () => {
+    const child = spawn(process.execPath, [join(root, "dist", "greedy.js"), "--backend", "slurm", "--count", "2"], { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const end = Date.now() + 30_000;
+    while (!output.includes("is pending with reason") && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+    // Another poll cycle or two: still said once.
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(output.match(/is pending with reason/g), output).toHaveLength(1);
+    expect(output).toMatch(/map\(squares\): array task \d is pending with reason PartitionConfig: Slurm will not start it as submitted/);
+  }, 60_000);
+
   it("resumes a run whose driver died: waits for its array instead of resubmitting it", async () => {
     const before = new Set(runDirs());
     const child = spawn(process.execPath, [join(root, "dist", "squares.js"), "--backend", "slurm", "--count", "6", "--sleep", "2000", "--simultaneous", "0"], { cwd: root, stdio: "ignore" });

@@ -21,7 +21,16 @@ export interface QueueRow {
   /** The array task id (`%K`); undefined for a job that is not an array. */
   task?: number;
   state: string;
+  /** Why a pending task waits (`%r`: `Resources`, `Priority`, `PartitionConfig`…). */
+  reason?: string;
 }
+
+/**
+ * Pending reasons after which a task will not start unless someone changes the job or the cluster: it
+ * asks for more than the partition has (`EnforcePartLimits=NO` lets sbatch accept it), or for nodes or
+ * features that do not exist.
+ */
+export const NEVER_STARTS = new Set(["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit", "ReqNodeNotAvail, UnavailableNodes", "InvalidAccount", "InvalidQOS", "QOSMaxCpuPerJobLimit", "AssocMaxCpuPerJobLimit"]);
 
 export interface JobRow {
   task: number;
@@ -147,13 +156,13 @@ export class SlurmCluster {
    * Slurm's MinJobAge). Purged jobs simply no longer appear.
    */
   async queue(names: string[]): Promise<QueueRow[]> {
-    const r = await this.run("squeue", ["--noheader", "--array", "--states=all", `--name=${names.join(",")}`, "--format=%j|%F|%K|%T"]);
+    const r = await this.run("squeue", ["--noheader", "--array", "--states=all", `--name=${names.join(",")}`, "--format=%j|%F|%K|%T|%r"]);
     if (r.code !== 0) throw new SlurmError(`squeue failed: ${firstLines(r.stderr) || `exit code ${r.code}`}`);
     const rows: QueueRow[] = [];
     for (const line of r.stdout.split("\n")) {
-      const [name, arrayJobId, task, state] = line.trim().split("|");
+      const [name, arrayJobId, task, state, reason] = line.trim().split("|");
       if (!state) continue;
-      rows.push({ name, arrayJobId, task: /^\d+$/.test(task) ? Number(task) : undefined, state: state.replace(/\+$/, "") });
+      rows.push({ name, arrayJobId, task: /^\d+$/.test(task) ? Number(task) : undefined, state: state.replace(/\+$/, ""), reason: reason && reason !== "None" ? reason : undefined });
     }
     return rows;
   }

@@ -162,6 +162,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
   // Array tasks that died after that: not reported, but what ran is recorded (see recordRowless).
   const afterExit: ElementFailure[] = [];
   let live = inFlight.length > 0;
+  let stuck: string | undefined;
   const onElementExit = (index: number, error: SerializedError) => {
     exited = deserializeError(error);
     if (!live) {
@@ -261,6 +262,12 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     statusDir: dir.statusDir,
     mayBeStale: inFlight,
     onExit: (t, status) => collect(t, status),
+    onStuck: (t: number, reason: string) => {
+      // Said once per map: the array sits in the queue and nothing else would say why.
+      if (stuck) return;
+      stuck = reason;
+      ctx.log.warning(`${label}: array task ${t} is pending with reason ${reason}: Slurm will not start it as submitted (more CPUs, memory or time than the partition allows, or nodes that do not exist?); check \`squeue -j ${map.arrays.at(-1)?.jobId ?? map.jobName}\`, then scancel and change the map's slurm options`);
+    },
     onLost: (t: number, lost: LostTask) => {
       // Cancelled before it started, after an element's exitPipeline(): it never ran.
       if (exited !== undefined && lost.state === "CANCELLED") return;

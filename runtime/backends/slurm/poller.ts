@@ -10,7 +10,7 @@
  * unknown job id) and the file never came within the grace period.
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
-import { ACTIVE_STATES, KILLED_STATES, SlurmError, type QueueRow, type SlurmCluster } from "./cluster.js";
+import { ACTIVE_STATES, KILLED_STATES, NEVER_STARTS, SlurmError, type QueueRow, type SlurmCluster } from "./cluster.js";
 import { parseExitStatus, type ExitStatus } from "./layout.js";
 
 export interface LostTask {
@@ -40,6 +40,8 @@ export interface Watch {
   onExit(task: number, status: ExitStatus): Promise<void> | void;
   /** The task ended without a status file (killed by Slurm, or lost). */
   onLost(task: number, lost: LostTask): Promise<void> | void;
+  /** The task is pending for a reason after which it will not start by itself (see NEVER_STARTS). */
+  onStuck?(task: number, reason: string): void;
 }
 
 /** A status file as it was when the watch began (a task of an earlier attempt still queued may have one). */
@@ -276,6 +278,7 @@ export class Poller {
     let cancelledRest: { state: string; arrayJobId: string } | undefined;
     for (const row of rows) {
       if (row.name !== watch.name) continue;
+      if (row.state === "PENDING" && row.reason && NEVER_STARTS.has(row.reason) && row.task !== undefined && watch.pending.has(row.task)) watch.onStuck?.(row.task, row.reason);
       if (row.task === undefined) {
         if (KILLED_STATES.has(row.state)) cancelledRest = { state: row.state, arrayJobId: row.arrayJobId };
         continue;
