@@ -6,6 +6,7 @@ export default defineConfig({
     alias: {
       "outflow/testing": fileURLToPath(new URL("./runtime/testing/index.ts", import.meta.url)),
       "outflow/models": fileURLToPath(new URL("./runtime/models.ts", import.meta.url)),
+      "outflow/migrations": fileURLToPath(new URL("./runtime/migrations.ts", import.meta.url)),
       "outflow/start": fileURLToPath(new URL("./runtime/start.ts", import.meta.url)),
       outflow: fileURLToPath(new URL("./runtime/index.ts", import.meta.url)),
     },

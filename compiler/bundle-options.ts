@@ -17,6 +17,7 @@ export function sharedBundleOptions(outflowRoot: string): BuildOptions {
       outflow: join(outflowRoot, "runtime/index.ts"),
       "outflow/testing": join(outflowRoot, "runtime/testing/index.ts"),
       "outflow/models": join(outflowRoot, "runtime/models.ts"),
+      "outflow/migrations": join(outflowRoot, "runtime/migrations.ts"),
       // yaml's ESM build evaluates in ~3 ms; its CommonJS build (the default for node) costs ~20 ms at start-up.
       yaml: join(outflowRoot, "node_modules/yaml/browser/index.js"),
     },

@@ -1,12 +1,13 @@
-import { isPlainObject } from "../config/merge.js";
+import { isPlainObject, mergeLayer } from "../config/merge.js";
 import type { DatabaseConfig } from "../config/schema.js";
 
-/** Objects merge key by key; arrays and scalars replace (as a per-instance config file does). */
-export function deepMerge(base: unknown, over: unknown): unknown {
+/**
+ * Objects merge key by key, arrays and scalars replace, and a database whose dialect changes is replaced
+ * whole: the same merge as a per-instance config file (`--config`).
+ */
+function mergeOverrides(base: unknown, over: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
-  return out;
+  return mergeLayer(base, over, "test overrides", new Map());
 }
 
 /** A partial configuration a test lays over the pipeline's outflow.config.ts. */
@@ -17,7 +18,7 @@ export type ConfigOverrides = Record<string, unknown>;
  * PostgreSQL entry must not inherit the SQLite `path`).
  */
 export function overrideConfig(base: unknown, overrides: ConfigOverrides | undefined, database: DatabaseConfig | undefined): unknown {
-  let merged = overrides ? deepMerge(base ?? {}, overrides) : base;
+  let merged = overrides ? mergeOverrides(base ?? {}, overrides) : base;
   if (database) {
     const current = isPlainObject(merged) ? merged : {};
     const databases = isPlainObject(current.databases) ? current.databases : {};

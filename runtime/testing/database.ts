@@ -74,6 +74,7 @@ async function createPostgres(): Promise<{ config: DatabaseConfig; where: string
 /** Creates (and by default migrates) a fresh database. Call `drop()` when done, or use `testDatabase()`. */
 export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const dialect = options.dialect ?? "sqlite";
+  if (dialect !== "sqlite" && dialect !== "postgresql") throw new Error(`outflow/testing: createTestDatabase: dialect must be "sqlite" or "postgresql", got ${JSON.stringify(dialect)}`);
   const pipeline = await loadTestPipeline(options.root);
   let made: { config: DatabaseConfig; where: string; drop: () => Promise<void> };
   if (dialect === "sqlite") {

@@ -81,6 +81,8 @@ describe("migrations per plugin on SQLite", () => {
     const file = readdirSync(dir).find((f) => f.endsWith("_add_a_note.ts"))!;
     const text = readFileSync(join(dir, file), "utf8").replace(/\\`/g, "`");
     expect(text).toContain("add column `note` text null");
+    // The base class from outflow, which every pipeline has (not from MikroORM, which it need not install).
+    expect(text).toMatch(/^import \{ Migration \} from 'outflow\/migrations';$/m);
     expect(text).toMatch(/async down\(\)[\s\S]*drop column `note`/);
 
     await buildPipeline(root);

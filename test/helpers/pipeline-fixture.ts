@@ -17,7 +17,7 @@ const DEFAULT_CONFIG = `import { defineConfig } from "outflow";\n\nexport defaul
  */
 export function fixtureTsconfig(): string {
   const config = JSON.parse(tsconfigJson()) as { compilerOptions: Record<string, unknown> };
-  config.compilerOptions.paths = { outflow: [join(repoRoot, "runtime/index.ts")], "outflow/models": [join(repoRoot, "runtime/models.ts")] };
+  config.compilerOptions.paths = { outflow: [join(repoRoot, "runtime/index.ts")], "outflow/models": [join(repoRoot, "runtime/models.ts")], "outflow/migrations": [join(repoRoot, "runtime/migrations.ts")] };
   return JSON.stringify(config, null, 2);
 }
 

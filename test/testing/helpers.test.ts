@@ -3,8 +3,9 @@
  * overrides, compile errors, and tasks that are not part of the pipeline.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { runCommand, runTask, withContext, PipelineCompileError } from "outflow/testing";
+import { runCommand, runTask, withContext, createTestDatabase, PipelineCompileError } from "outflow/testing";
 import { context, task } from "outflow";
 import { makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
 
@@ -71,5 +72,63 @@ describe("a pipeline that does not compile", () => {
     const error = await runCommand(["broken"], { root }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PipelineCompileError);
     expect((error as Error).message).toMatch(/does not compile:\nplugins\/p\/commands\.ts:3:\d+ - error OF\d+/);
+  });
+});
+
+const MODEL = `import { defineEntity, p } from "outflow/models";
+
+export const Note = defineEntity({
+  name: "Note",
+  tableName: "note",
+  properties: { id: p.integer().primary().autoincrement(), text: p.string() },
+});
+`;
+const MIGRATION = `import { Migration } from 'outflow/migrations';
+
+export class Migration20260101000000_add_note extends Migration {
+  override async up(): Promise<void> {
+    this.addSql("create table \\\`note\\\` (\\\`id\\\` integer not null primary key autoincrement, \\\`text\\\` text not null);");
+  }
+  override async down(): Promise<void> {
+    this.addSql("drop table if exists \\\`note\\\`;");
+  }
+}
+`;
+const NOTE_TASKS = `import { task, context } from "outflow";
+import { Note } from "./models/note.js";
+
+export const Write = task(async function Write(): { written: number } {
+  const em = context.em;
+  em.create(Note, { text: "hello" });
+  await em.flush();
+  return { written: await em.count(Note) };
+});
+`;
+const NOTE_COMMANDS = `import { command } from "outflow";
+import { Write } from "./tasks.js";
+
+export const write = command({ setup() { Write(); } });
+`;
+
+describe("a pipeline with models and migrations that does not install MikroORM itself", () => {
+  const root = makePipeline({ "plugins/p/tasks.ts": NOTE_TASKS, "plugins/p/commands.ts": NOTE_COMMANDS, "plugins/p/models/note.ts": MODEL, "plugins/p/migrations/sqlite/Migration20260101000000_add_note.ts": MIGRATION });
+  // As after \`npm install ../outflow\`: the pipeline's node_modules has outflow, not outflow's dependencies.
+  rmSync(join(root, "node_modules", "@mikro-orm"), { force: true });
+
+  it("migrates a fresh test database and runs a command that writes through a model", async () => {
+    const db = await createTestDatabase({ root });
+    try {
+      const run = await runCommand(["write"], { root, db });
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.result).toEqual({ written: 1 });
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe("createTestDatabase", () => {
+  it("refuses a dialect it does not know, in one line", async () => {
+    await expect(createTestDatabase({ dialect: "mysql" as never })).rejects.toThrow('outflow/testing: createTestDatabase: dialect must be "sqlite" or "postgresql", got "mysql"');
   });
 });
