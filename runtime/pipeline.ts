@@ -152,7 +152,8 @@ async function runTracked(
     return { code: 0, result: terminalOutputs(outputs, plan), runId: records?.runId ?? null };
   } catch (error) {
     if (isExitPipeline(error) && !controller.signal.aborted) {
-      getLogger("outflow.runtime").info(`exitPipeline(): ${(error as Error).message}; the run ends here`);
+      const reason = (error as Error).message;
+      getLogger("outflow.runtime").info(reason === "exitPipeline() called" ? "exitPipeline() was called; the run ends here" : `exitPipeline(): ${reason}; the run ends here`);
       await records?.finish("success");
       return { code: 0, result: {}, runId: records?.runId ?? null };
     }
@@ -162,11 +163,21 @@ async function runTracked(
       return { code: 0, result: {}, runId: records?.runId ?? null };
     }
     await records?.finish(controller.signal.aborted ? aborted().state : "failed").catch(() => {});
-    throw controller.signal.aborted ? aborted().error : (slurm?.unwrap(error) ?? error);
+    const thrown = controller.signal.aborted ? aborted().error : (slurm?.unwrap(error) ?? error);
+    if (records && typeof thrown === "object" && thrown !== null) failedRuns.set(thrown, records.runId);
+    throw thrown;
   } finally {
     unguardExit();
     await slurm?.close();
   }
+}
+
+/** The recorded run a failure ended (outflow/testing reports it with the exit code). */
+const failedRuns = new WeakMap<object, string>();
+
+/** The id of the recorded run that `error` ended, if it ended one. */
+export function failedRunId(error: unknown): string | null {
+  return (typeof error === "object" && error !== null && failedRuns.get(error)) || null;
 }
 
 /** The run was aborted by an exception outside any task (see handleInterrupts), not by a signal. */

@@ -11,7 +11,7 @@ import { commandNode, selectNode, type CliNode } from "../cli/tree.js";
 import type { DatabaseConfig } from "../config/schema.js";
 import { managementNode } from "../management/index.js";
 import type { BundleInput } from "../main.js";
-import { executeCommand, type PipelineLoaders } from "../pipeline.js";
+import { executeCommand, failedRunId, type PipelineLoaders } from "../pipeline.js";
 import { reportFatal } from "../report.js";
 import { captureOutput } from "./capture.js";
 import { overrideConfig, type ConfigOverrides } from "./config.js";
@@ -90,7 +90,8 @@ export async function runInProcess(d: Dispatch): Promise<CommandRun> {
     try {
       return await dispatch(d);
     } catch (error) {
-      return { exitCode: reportFatal(error), result: {}, runId: null };
+      // A tracked run that failed or was cancelled is recorded: its id, to assert its rows.
+      return { exitCode: reportFatal(error), result: {}, runId: failedRunId(error) };
     }
   });
   return { ...value!, ...output };

@@ -9,6 +9,7 @@ import { loadConfig } from "../config/load.js";
 import { configSchema, type OutflowConfig } from "../config/schema.js";
 import { currentScope, runInScope, type Scope } from "../context.js";
 import { validateInput, validateOutputs } from "../execute/validate.js";
+import { isSkipped } from "../api/control.js";
 import { overrideConfig, type ConfigOverrides } from "./config.js";
 import type { TestDatabase } from "./database.js";
 import { openSession } from "./database.js";
@@ -80,6 +81,8 @@ export async function runTask<F extends TaskFunction>(ref: TaskRef<F>, inputs: R
       db: (options.context?.db ?? session?.db) as Scope["db"],
     };
     const returned = await runInScope(scope, () => (ref.fn as unknown as (...a: unknown[]) => unknown)(...args));
+    // A task that returns Skipped gives Skipped (a run records it skipped); exitPipeline() throws ExitPipeline.
+    if (isSkipped(returned)) return returned as TaskOutputs<F>;
     return validateOutputs(spec, validators, returned) as TaskOutputs<F>;
   } finally {
     await session?.close();

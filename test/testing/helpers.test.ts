@@ -94,7 +94,7 @@ export class Migration20260101000000_add_note extends Migration {
   }
 }
 `;
-const NOTE_TASKS = `import { task, context } from "outflow";
+const NOTE_TASKS = `import { task, context, Skipped, type SkippedValue } from "outflow";
 import { Note } from "./models/note.js";
 
 export const Write = task(async function Write(): { written: number } {
@@ -103,15 +103,24 @@ export const Write = task(async function Write(): { written: number } {
   await em.flush();
   return { written: await em.count(Note) };
 });
+export const Refuse = task(function Refuse(written: number): void {
+  throw new RangeError("no more than " + written);
+});
+export const Maybe = task(function Maybe(value: number): { kept: number } | SkippedValue {
+  return value > 3 ? Skipped : { kept: value };
+});
 `;
 const NOTE_COMMANDS = `import { command } from "outflow";
-import { Write } from "./tasks.js";
+import { Write, Refuse, Maybe } from "./tasks.js";
 
 export const write = command({ setup() { Write(); } });
+export const write_then_fail = command({ setup() { Write().pipe(Refuse()); } });
+export const untracked = command({ db: false, setup() { Maybe({ value: 1 }); } });
 `;
 
 describe("a pipeline with models and migrations that does not install MikroORM itself", () => {
-  const root = makePipeline({ "plugins/p/tasks.ts": NOTE_TASKS, "plugins/p/commands.ts": NOTE_COMMANDS, "plugins/p/models/note.ts": MODEL, "plugins/p/migrations/sqlite/Migration20260101000000_add_note.ts": MIGRATION });
+  const CONFIG = `import { defineConfig } from "outflow";\n\nexport default defineConfig({ plugins: ["p"], databases: { default: { dialect: "sqlite", path: "outflow.db" } } });\n`;
+  const root = makePipeline({ "outflow.config.ts": CONFIG, "plugins/p/tasks.ts": NOTE_TASKS, "plugins/p/commands.ts": NOTE_COMMANDS, "plugins/p/models/note.ts": MODEL, "plugins/p/migrations/sqlite/Migration20260101000000_add_note.ts": MIGRATION });
   // As after \`npm install ../outflow\`: the pipeline's node_modules has outflow, not outflow's dependencies.
   rmSync(join(root, "node_modules", "@mikro-orm"), { force: true });
 
@@ -124,6 +133,31 @@ describe("a pipeline with models and migrations that does not install MikroORM i
     } finally {
       await db.drop();
     }
+  });
+
+  it("gives the run id of a tracked run that failed, to assert its rows", async () => {
+    const db = await createTestDatabase({ root });
+    try {
+      const run = await runCommand(["write_then_fail"], { root, db });
+      expect(run.exitCode).toBe(1);
+      expect(run.runId).toMatch(/^[0-9a-f-]{36}$/);
+      const rows = await (await db.em()).getConnection().execute("select name, state from task where run_uuid = ? order by id", [run.runId]);
+      expect(rows).toEqual([{ name: "Write", state: "success" }, { name: "Refuse", state: "failed" }]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("runTask of a task that returns Skipped gives Skipped", async () => {
+    const { Maybe } = await import(join(root, "plugins/p/tasks.ts"));
+    expect(await runTask(Maybe, { value: 9 }, { root })).toEqual({ __outflowSkipped: true });
+    expect(await runTask(Maybe, { value: 2 }, { root })).toEqual({ kept: 2 });
+  });
+
+  it("a config override that switches a database's dialect replaces its entry, as --config does", async () => {
+    // An untracked command opens no database: the config only has to be valid (no leftover SQLite path).
+    const run = await runCommand(["untracked"], { root, config: { databases: { default: { dialect: "postgresql", address: "127.0.0.1:1", database: "x", user: { username: "u", password: "p" } } } } });
+    expect(run.exitCode, run.stderr).toBe(0);
   });
 });
 
