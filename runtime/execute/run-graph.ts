@@ -369,8 +369,10 @@ export async function runMapElement(exec: Execution, job: MapJob, index: number)
       parentHandle: handle,
       elementPath: [...job.elementPath, index],
     });
-    await exec.observer.taskFinished(handle, "success");
-    return elementResult(outputs, job.plan.body!);
+    const result = elementResult(outputs, job.plan.body!);
+    // An element whose body's terminals all returned Skipped is skipped (left out of the map's results).
+    await exec.observer.taskFinished(handle, result === SKIPPED_ELEMENT ? "skipped" : "success");
+    return result;
   } catch (error) {
     // exitPipeline() in the element: it ends the run, successfully.
     if (isExitPipeline(error)) await exec.observer.taskFinished(handle, "success");

@@ -170,8 +170,9 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
       if (isThenable(returned)) returned = await returned;
       const skipped = isSkipped(returned);
       const result = skipped ? SKIPPED_ELEMENT : resultOf(returned);
+      // An element whose body returned Skipped is skipped too (left out of the map's results).
       await finish(handle, skipped ? "skipped" : "success");
-      await finish(element, "success");
+      await finish(element, skipped ? "skipped" : "success");
       onResult(index, true, result);
     } catch (error) {
       const failure = exitOrFailure(index, error);

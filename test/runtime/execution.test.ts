@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
+import { join } from "node:path";
 import { buildPipeline, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
 import { runBundle } from "../helpers/run-bundle.js";
 
@@ -380,6 +382,18 @@ describe("map elements that return Skipped", () => {
     const body = runBundle(root, "even_halves_body", ["--backend", backend]);
     expect(body.code, body.stderr).toBe(0);
     expect(body.output).toContain("RESULT [3,2]");
+  });
+
+  it.each(["sequential", "threads"])("are recorded skipped, as their task is (%s)", (backend) => {
+    for (const command of ["even_halves", "even_halves_body"]) {
+      expect(runBundle(root, command, ["--backend", backend]).code).toBe(0);
+      const db = new Database(join(root, "outflow.db"), { readonly: true });
+      const run = db.prepare("select uuid from run where command = ? order by start_time desc limit 1").get(command) as { uuid: string };
+      const elements = db.prepare("select element_index as i, state from task where run_uuid = ? and kind = 'element' order by element_index").all(run.uuid);
+      db.close();
+      // Numbers gives [5, 1, 4, 2, 3]: the odd ones return Skipped.
+      expect(elements, command).toEqual([0, 1, 2, 3, 4].map((i) => ({ i, state: [5, 1, 4, 2, 3][i] % 2 ? "skipped" : "success" })));
+    }
   });
 });
 
