@@ -4,7 +4,7 @@ import type { Diagnostic } from "../contract/diagnostic.js";
 import { covers, type GraphPlan, type NodePlan } from "../runtime/graph/plan.js";
 import { siteOf, type ExtractedTask } from "./signatures.js";
 import { callAt } from "./call-at.js";
-import { reduceReturnType } from "./map-options.js";
+import { reduceSignature } from "./map-options.js";
 import { valueTypes, type ValueTypes } from "./value-types.js";
 import { builtinLabel } from "../runtime/graph/labels.js";
 
@@ -101,7 +101,14 @@ function checkBody(ctx: Context, graph: GraphSpec, plan: GraphPlan, outer: Outer
       }
       const body = checkBody(ctx, node.map!.body, nodePlan.body!, { ...scope, owner: node });
       diagnostics.push(...body.diagnostics);
-      produced.set(id, { offers: new Map([[name, mapResultType(ctx, node, nodePlan.body!, body.produced)]]), partial: NONE });
+      const elements = types.arrayOf(elementResultType(types, nodePlan.body!, body.produced));
+      const reduce = node.map!.customReduce ? reduceSignature(ctx.project, ctx.root, node.site) : undefined;
+      // A reduce takes what the elements are: an element shape it does not fit would reduce to nonsense.
+      if (reduce?.takes && !types.assignable(elements, reduce.takes)) {
+        diagnostics.push({ code: "OF102", message: `Type mismatch on the reduce of map(${name}): it takes ${types.text(reduce.takes)}, the elements are ${types.text(elements)}`, site: reduce.site });
+      }
+      const result = node.map!.customReduce ? (reduce?.returns ?? types.unknown) : elements;
+      produced.set(id, { offers: new Map([[name, result]]), partial: NONE });
       continue;
     }
     // A task that is not known (already reported: OF111, OF121) offers nothing known either; a generic
@@ -184,12 +191,6 @@ function scopeOf(nodePlan: NodePlan, produced: Map<number, Produced>, outer: Out
     }
   }
   return { offers, partial };
-}
-
-/** A map's result: its `reduce`'s return type, else the array of element results. */
-function mapResultType(ctx: Context, node: NodeSpec, body: GraphPlan, produced: Map<number, Produced>): ts.Type {
-  if (node.map!.customReduce) return reduceReturnType(ctx.project, ctx.root, node.site) ?? ctx.types.unknown;
-  return ctx.types.arrayOf(elementResultType(ctx.types, body, produced));
 }
 
 /**

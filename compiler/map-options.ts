@@ -56,11 +56,12 @@ function numberLiterals(type: Type): number[] {
 }
 
 /**
- * The type a map with `reduce` provides: the return type of its `reduce` function as the checker sees it
- * at the `map(` call. Undefined (not checked) when the call or the function cannot be seen, or it returns
- * `any` or `unknown` (as a `reduce` typed by `MapOptions` itself does).
+ * A map's `reduce` as the checker sees it at the `map(` call: the type it provides (its return type) and
+ * the elements it takes (its first parameter), each undefined (not checked) when it is `any` or
+ * `unknown` (as with a `reduce` typed by `MapOptions` itself), and where the `reduce` is written.
+ * Undefined when the call or the function cannot be seen.
  */
-export function reduceReturnType(project: Project, root: string, site: Site): ts.Type | undefined {
+export function reduceSignature(project: Project, root: string, site: Site): { returns?: ts.Type; takes?: ts.Type; site: Site } | undefined {
   const arg = callAt(project, root, site)?.getArguments()[0];
   if (!arg) return undefined;
   const options = objectLiteralOf(arg);
@@ -68,6 +69,8 @@ export function reduceReturnType(project: Project, root: string, site: Site): ts
   const fn = property ? (valueNode(property) ?? property).getType() : arg.getType().getProperty("reduce")?.getTypeAtLocation(arg);
   const signatures = fn?.getNonNullableType().getCallSignatures() ?? [];
   if (signatures.length !== 1) return undefined;
-  const returned = signatures[0].getReturnType();
-  return returned.isAny() || returned.isUnknown() ? undefined : returned.compilerType;
+  const known = (t: Type | undefined) => (t && !t.isAny() && !t.isUnknown() ? t.compilerType : undefined);
+  const parameter = signatures[0].getParameters()[0];
+  const takes = parameter && property ? known(parameter.getTypeAtLocation(property)) : undefined;
+  return { returns: known(signatures[0].getReturnType()), takes, site: property ? siteOf(property, root) : site };
 }

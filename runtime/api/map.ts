@@ -4,8 +4,11 @@ import type { GraphNode } from "../graph/model.js";
 import type { MapOptions as MapSpecOptions } from "../../contract/manifest.js";
 
 export interface MapOptions<R = unknown> extends MapSpecOptions {
-  /** Replaces the default result (the array of element results in input order). */
-  reduce?: (elements: unknown[]) => R;
+  /**
+   * Replaces the default result (the array of element results in input order). Written as a method so
+   * that a typed reduce (`(ys: number[]) => …`) fits; the compiler checks that the elements fit it (OF102).
+   */
+  reduce?(elements: unknown[]): R;
 }
 
 /**

@@ -1158,3 +1158,50 @@ export const after = command({
     ]);
   }, 30_000);
 });
+
+describe("a map's reduce", () => {
+  const tasks = `import { task, type IterateOn } from "outflow";
+
+export const Gen = task(function Gen(): { xs: number[] } {
+  return { xs: [1, 2, 3] };
+});
+export const Sq = task(function Sq(x: IterateOn<"xs", number>): { y: number } {
+  return { y: x * x };
+});
+export const Show = task(function Show(total: number): void {
+  console.log(total);
+});
+`;
+  const commands = `import { command, map } from "outflow";
+import { Gen, Sq, Show } from "./tasks.js";
+
+// The elements are the numbers themselves (one output name): a reduce over { y } objects is a mistake.
+export const wrong_shape = command({
+  setup() {
+    Gen().pipe(map({ outputName: "total", reduce: (els: { y: number }[]) => els.reduce((a, e) => a + e.y, 0) }, () => { Sq(); })).pipe(Show());
+  },
+});
+
+// A typed reduce that fits, and an untyped one: no diagnostic.
+export const typed = command({
+  setup() {
+    Gen().pipe(map({ outputName: "total", reduce: (ys: number[]) => ys.reduce((a, b) => a + b, 0) }, () => { Sq(); })).pipe(Show());
+  },
+});
+export const untyped = command({
+  setup() {
+    Gen().pipe(map({ outputName: "total", reduce: (ys) => ys.length }, () => { Sq(); })).pipe(Show());
+  },
+});
+`;
+  let diagnostics: Diagnostic[];
+  beforeAll(async () => {
+    diagnostics = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": tasks, "plugins/p/commands.ts": commands }));
+  }, 120_000);
+
+  it("OF102 at the reduce when the elements do not fit what it takes, and nothing for one that fits", () => {
+    expect(diagnostics).toEqual([
+      { code: "OF102", message: "Type mismatch on the reduce of map(total): it takes { y: number; }[], the elements are number[]", site: { file: "plugins/p/commands.ts", ...locate(commands, "reduce: (els") } },
+    ]);
+  });
+});
