@@ -26,10 +26,22 @@ export function registerTasks(modules: ModuleTable): Map<string, TaskRef> {
       value.id = `${path}#${exportName}`;
       // A default export is named after its function (as in the manifest), its export name says nothing.
       value.displayName = exportName === "default" ? value.fn.name || value.displayName || exportName : exportName;
+      restoreName(value.fn, exportName);
       byId.set(value.id, value);
     }
   }
   return byId;
+}
+
+/**
+ * `export const Compute = task(function Compute(…))` bundled: esbuild renames the inner function
+ * `Compute2` (the outer const has the name), and V8 names stack frames after a function's `name`. The
+ * task's function gets its name back, so that a stack says `at Compute (plugins/…/tasks.ts:12:5)`.
+ * Measured cheaper than esbuild's `keepNames` for the whole bundle (+20 ms at start-up).
+ */
+function restoreName(fn: { name: string }, exportName: string): void {
+  if (fn.name === exportName || !fn.name.startsWith(exportName) || !/^\d+$/.test(fn.name.slice(exportName.length))) return;
+  Object.defineProperty(fn, "name", { value: exportName, configurable: true });
 }
 
 /** Every exported command, as a tree: a command used as another's subcommand is not top-level. */

@@ -251,7 +251,9 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
     });
     const scope: Scope = { ...exec.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin, element: frame.element?.index } };
     if (exec.forkEm) lazyEm(scope, exec.forkEm);
-    const call = exec.invokeTask && mayRunConcurrently(node) ? exec.invokeTask(spec, args, scope) : runInScope(scope, () => (ref.fn as (...a: unknown[]) => unknown)(...args));
+    // Called as a plain function (not `ref.fn(...)`: the frame would read `at Function.Compute`).
+    const fn = ref.fn as (...a: unknown[]) => unknown;
+    const call = exec.invokeTask && mayRunConcurrently(node) ? exec.invokeTask(spec, args, scope) : runInScope(scope, () => fn(...args));
     const returned = isThenable(call) ? await call : call;
     if (isSkipped(returned)) {
       const f = finish(exec, handle, "skipped");

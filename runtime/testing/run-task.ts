@@ -80,7 +80,8 @@ export async function runTask<F extends TaskFunction>(ref: TaskRef<F>, inputs: R
       em: (options.em ?? options.context?.em ?? session?.forkEm()) as EntityManager | undefined,
       db: (options.context?.db ?? session?.db) as Scope["db"],
     };
-    const returned = await runInScope(scope, () => (ref.fn as unknown as (...a: unknown[]) => unknown)(...args));
+    const fn = ref.fn as unknown as (...a: unknown[]) => unknown;
+    const returned = await runInScope(scope, () => fn(...args));
     // A task that returns Skipped gives Skipped (a run records it skipped); exitPipeline() throws ExitPipeline.
     if (isSkipped(returned)) return returned as TaskOutputs<F>;
     return validateOutputs(spec, validators, returned) as TaskOutputs<F>;

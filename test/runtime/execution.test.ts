@@ -490,6 +490,8 @@ describe("validation at task boundaries", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("error: task Thrower failed: RangeError: out of range: 42");
     expect(r.stderr).toMatch(/plugins\/p\/tasks\.ts:\d+:\d+/);
+    // The frame names the task as written, not as the bundler renamed it (`Thrower2`).
+    expect(r.stderr).toMatch(/^\s+at Thrower \(.*plugins\/p\/tasks\.ts:\d+:\d+\)$/m);
   });
 });
 

@@ -106,7 +106,8 @@ async function runTask(manifest: Manifest, state: Ready, request: Extract<Worker
   const spec = manifest.tasks[request.taskId];
   try {
     const scope: Scope = { ...state.host.scope, task: { id: spec.id, name: spec.name, plugin: spec.plugin }, em: state.databases?.forkEm(), db: state.databases?.db };
-    const value = await runInScope(scope, () => (state.refs.get(request.taskId)!.fn as (...a: unknown[]) => unknown)(...request.args));
+    const fn = state.refs.get(request.taskId)!.fn as (...a: unknown[]) => unknown;
+    const value = await runInScope(scope, () => fn(...request.args));
     return { reply: { kind: "task", ok: true, value }, transfer: transferables(value) };
   } catch (error) {
     return { reply: { kind: "task", ok: false, error: serializeError(error) }, transfer: [] };
