@@ -362,7 +362,9 @@ export function planGraph(
       const hint =
         input.iterateOn && !isEntry
           ? ` (IterateOn only takes effect in the first task of a map() body)`
-          : !isEntry && scope?.outer.has(input.name)
+          : input.iterateOn && scope?.owner?.kind === "loop"
+            ? ` (IterateOn only takes effect in the first task of a map() body, not of a loop() body: in a map, put the task that takes the element before the loop())`
+            : !isEntry && scope?.outer.has(input.name)
             ? `; "${input.name}" flows into ${owner}, but only the first tasks of its body receive what flows into it: pipe it on from a first task`
             : "";
       diagnostics.push({

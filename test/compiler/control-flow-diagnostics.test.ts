@@ -159,6 +159,16 @@ export const cut_second_body = command({
   },
 });
 
+export const loop_first_in_map = command({
+  setup() {
+    Many().pipe(map({ outputName: "looped" }, () => {
+      loop({ iterations: 2 }, () => {
+        Each();
+      });
+    }));
+  },
+});
+
 export const negative_iterations = command({
   setup() {
     Seed().pipe(loop({ iterations: -1 }, () => {
@@ -245,6 +255,13 @@ describe("control flow and outflow's API in setup(): diagnostics", () => {
     expect(found, `${name}; all diagnostics:\n${show(diagnostics)}`).toHaveLength(1);
     return found[0];
   };
+
+  it("an IterateOn task first in a loop() that is first in a map() body: the map has nothing to iterate, and the OF101 says why", () => {
+    const [from, to] = linesOf("loop_first_in_map");
+    const found = diagnostics.filter((d) => d.site.file === "plugins/p/commands.ts" && d.site.line >= from && d.site.line < to);
+    expect(found.map((d) => d.code).sort()).toEqual(["OF101", "OF109"]);
+    expect(found.find((d) => d.code === "OF101")?.message).toMatch(/IterateOn only takes effect in the first task of a map\(\) body, not of a loop\(\) body: in a map, put the task that takes the element before the loop\(\)\)$/);
+  });
 
   it("piping a task into a then or else node is refused at that pipe (the runtime's then/else passes on only its if node's values)", () => {
     expect(only("into_then")).toEqual({
