@@ -5,6 +5,7 @@ import { loadConfig } from "./config/load.js";
 import type { OutflowConfig } from "./config/schema.js";
 import { configureLogging, getLogger } from "./logging/logger.js";
 import { isExitPipeline } from "./execute/control-nodes.js";
+import { NO_REASON } from "./api/control.js";
 import { findCommands, flattenCommands, type ModuleTable } from "./registry.js";
 import type { GraphPlan } from "./graph/plan.js";
 import type { Graph } from "./graph/model.js";
@@ -82,7 +83,7 @@ export async function executeCommand(run: PipelineRun, observer: RunObserver = s
 }
 
 async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Record<string, unknown>; globals: Record<string, unknown>; config: OutflowConfig; backend: string; threads?: ThreadsBackend }): Promise<RunOutcome> {
-  const { args, globals, config, backend, threads } = on;
+  const { args, globals, config, backend } = on;
   const modules = await run.loadModules();
   const { graph, plan } = recordAndCheck(run, modules, args);
   const validators = await run.loadValidators();
@@ -153,7 +154,7 @@ async function runTracked(
   } catch (error) {
     if (isExitPipeline(error) && !controller.signal.aborted) {
       const reason = (error as Error).message;
-      getLogger("outflow.runtime").info(reason === "exitPipeline() called" ? "exitPipeline() was called; the run ends here" : `exitPipeline(): ${reason}; the run ends here`);
+      getLogger("outflow.runtime").info(reason === NO_REASON ? "exitPipeline() was called; the run ends here" : `exitPipeline(): ${reason}; the run ends here`);
       await records?.finish("success");
       return { code: 0, result: {}, runId: records?.runId ?? null };
     }

@@ -56,10 +56,13 @@ export function isSkipped(value: unknown): value is SkippedValue {
   return typeof value === "object" && value !== null && (value as SkippedValue).__outflowSkipped === true;
 }
 
+/** The message of an `exitPipeline()` given no reason (it survives a thread or process boundary, the class does not). */
+export const NO_REASON = "exitPipeline() called";
+
 /** Thrown by `exitPipeline()`: ends the run early and successfully. */
 export class ExitPipeline extends Error {
   constructor(readonly reason?: string) {
-    super(reason ?? "exitPipeline() called");
+    super(reason ?? NO_REASON);
     this.name = "ExitPipeline";
   }
 }

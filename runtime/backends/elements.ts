@@ -92,7 +92,7 @@ export function outerForElements(job: MapJob): Record<string, unknown> {
 }
 
 /** Who an element's failure without a task of its own is said of: the body's one task, else the map. */
-export function blamedFor(exec: Execution, job: MapJob): string {
+function blamedFor(exec: Execution, job: MapJob): string {
   const body = singleTaskBody(job);
   return (body && exec.tasks[body.node.task!.id!]?.name) ?? `map(${job.node.map!.options.outputName})`;
 }
@@ -103,7 +103,7 @@ export function elementFailure(exec: Execution, job: MapJob, index: number, erro
 }
 
 /**
- * The driver's rows of an element that ran away from it (a worker thread, an Slurm array task) and whose
+ * The driver's rows of an element that ran away from it (a worker thread, a Slurm array task) and whose
  * own records never came back: the element's row and, in a one-task body, its task's row under it (which
  * task of a longer body ran is unknown there).
  */

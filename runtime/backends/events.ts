@@ -3,6 +3,7 @@
  * (a worker thread, a Slurm array task), replayed by the driver into the run records.
  */
 import { TaskFailure, type RunObserver, type TaskStartEvent } from "../execute/run-graph.js";
+import { reasonOf } from "../reason.js";
 
 export interface SerializedError {
   name: string;
@@ -55,6 +56,11 @@ export function deserializeError(s: SerializedError): unknown {
     cause = e;
   }
   return s.task === undefined ? cause : new TaskFailure(s.task, s.elementPath ?? [], cause);
+}
+
+/** How a serialized error is said in one line (as reasonOf says the error itself), without its task. */
+export function reasonOfSerialized(e: SerializedError): string {
+  return reasonOf(deserializeError({ ...e, task: undefined }));
 }
 
 /** A structured-clone failure, saying which way the value was going; the DataCloneError's name is kept. */

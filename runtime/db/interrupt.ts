@@ -3,7 +3,8 @@
  * cancels its jobs), record the cancellation, then give the run a short grace period to unwind before
  * exiting with 130. A second signal exits at once.
  */
-import { RunCancelled, reasonOf } from "../execute/run-graph.js";
+import { RunCancelled } from "../execute/run-graph.js";
+import { reasonOf } from "../reason.js";
 import { userStack } from "../user-stack.js";
 
 export const CANCEL_EXIT_CODE = 130;

@@ -5,6 +5,7 @@ import { runInScope, type Scope } from "../context.js";
 import { validateInput, validateOutputs, TaskValueError, type Validators } from "./validate.js";
 import { isSkipped } from "../api/control.js";
 import { runControlNode, isExitPipeline } from "./control-nodes.js";
+import { reasonOf } from "../reason.js";
 import { runSingleTaskElements, singleTaskBody } from "./single-task-map.js";
 import { mayRunConcurrently } from "../graph/concurrency.js";
 import { getLogger } from "../logging/logger.js";
@@ -34,11 +35,6 @@ export interface RunObserver {
 export const silentObserver: RunObserver = { taskStarted: () => undefined, taskFinished: () => {} };
 
 /** A task failed: names the task, the map element (if any) and keeps the original error as `cause`. */
-/** What was thrown, as a message says it: `boom`, `RangeError: out of range`, or the text of a non-Error. */
-export function reasonOf(thrown: unknown): string {
-  return thrown instanceof Error ? `${thrown.name === "Error" ? "" : thrown.name + ": "}${thrown.message}` : String(thrown);
-}
-
 export class TaskFailure extends Error {
   constructor(readonly task: string, readonly elementPath: number[], readonly cause: unknown) {
     const where = elementPath.length ? ` (map element ${elementPath.join("/")})` : "";

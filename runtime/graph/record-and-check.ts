@@ -11,6 +11,7 @@ import { formatDiagnostic } from "../../contract/diagnostic.js";
 import { registerTasks, findCommands, flattenCommands, type ModuleTable } from "../registry.js";
 import { originalPosition } from "../source-map.js";
 import { userSite } from "../user-stack.js";
+import { reasonOf } from "../reason.js";
 import { ReportedError } from "../report.js";
 import { record, GraphError } from "./recorder.js";
 import { toGraphSpec } from "./to-spec.js";
@@ -48,7 +49,7 @@ export function recordAndCheck(run: { manifest: Manifest; root: string; command:
     // A graph mistake names the call; any other exception the place in the user's code that threw it.
     const thrown = e instanceof GraphError ? undefined : userSite(e);
     const where = e instanceof GraphError ? sourceSite(e.site) : thrown && { ...thrown, file: relative(run.root, thrown.file) };
-    const what = e instanceof Error ? (e instanceof GraphError || e.name === "Error" ? e.message : `${e.name}: ${e.message}`) : String(e);
+    const what = e instanceof GraphError ? e.message : reasonOf(e);
     throw new GraphError(`${where ? `${where.file}:${where.line}:${where.column} - ` : ""}setup() of ${run.command.name} failed: ${what}`, e instanceof GraphError ? e.site : { file: "", line: 0, column: 0 });
   }
   const { plan, diagnostics } = planGraph(toGraphSpec(recording.graph), run.manifest.tasks);

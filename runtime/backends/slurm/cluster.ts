@@ -30,7 +30,7 @@ export interface QueueRow {
  * asks for more than the partition has (`EnforcePartLimits=NO` lets sbatch accept it), or for nodes or
  * features that do not exist.
  */
-export const NEVER_STARTS = new Set(["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit", "ReqNodeNotAvail, UnavailableNodes", "InvalidAccount", "InvalidQOS", "QOSMaxCpuPerJobLimit", "AssocMaxCpuPerJobLimit"]);
+export const NEVER_STARTS = new Set(["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit", "InvalidAccount", "InvalidQOS", "QOSMaxCpuPerJobLimit", "AssocMaxCpuPerJobLimit"]);
 
 export interface JobRow {
   task: number;

@@ -2,7 +2,8 @@
  * One Slurm array task: `node dist/<command>.js --outflow-element <map dir> [--outflow-task <n>]` (the task
  * number defaults to $SLURM_ARRAY_TASK_ID). Reads the run's context and its elements from the map
  * directory, runs them in this process, writes `results/<n>.bin` atomically and exits 0 when every element
- * succeeded (or one called exitPipeline(), after which a packed task runs no other), 1 otherwise. The generated script then writes `status/<n>.exit`. A packed task journals each
+ * succeeded (or one called exitPipeline(), after which a packed task runs no other), 1 otherwise. The
+ * generated script then writes `status/<n>.exit`. A packed task journals each
  * element's result as it comes (`results/<n>.journal`); a resubmitted one finds its earlier attempts'
  * results (set aside as `results/<n>.prev.bin`, or in the journal of a killed attempt): it runs only the
  * elements without a successful result there and writes the merged results (see kept.ts).
@@ -17,7 +18,7 @@ import type { PipelineLoaders } from "../../pipeline.js";
 import type { DatabaseSession } from "../../db/session.js";
 import type { DbCatalog } from "../../db/catalog.js";
 import { ElementHost } from "../elements.js";
-import { cloneError, failUnsendable, type ElementOutcome, type RecordedEvent } from "../events.js";
+import { cloneError, failUnsendable, reasonOfSerialized, type ElementOutcome, type RecordedEvent, type SerializedError } from "../events.js";
 import { Journal, readValue, writeValue } from "./files.js";
 import { foldJournal, mergeEvents, type JournalEntry } from "./kept.js";
 import { LAYOUT_VERSION, MapDir, compactRanges, type ElementContext, type TaskInput, type TaskResults } from "./layout.js";
@@ -103,10 +104,12 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
   }
   // A result that cannot be written for the driver (a function in a value typed unknown): that element
   // fails with the clone error, in its records too, and the others' results are kept.
+  const sayFailed = (index: number, e: SerializedError) =>
+    process.stderr.write(`outflow: element ${index} failed${e.task ? ` in task ${e.task}` : ""}: ${reasonOfSerialized(e)}\n${e.stack ? e.stack.split("\n").slice(1).join("\n") + "\n" : ""}`);
   const unwritable = (outcome: ElementOutcome, elementEvents: RecordedEvent[], error: unknown) => {
     const failure = failUnsendable(elementEvents, outcome.index, ctx.elementPath, cloneError(error, RESULT_NOT_WRITTEN));
     Object.assign(outcome, { ok: false, error: failure, value: undefined, skipped: undefined });
-    process.stderr.write(`outflow: element ${outcome.index} failed${failure.task ? ` in task ${failure.task}` : ""}: ${failure.name}: ${failure.message}\n`);
+    sayFailed(outcome.index, failure);
   };
   const { results, events } = await host.run({ path: ctx.path, elementPath: ctx.elementPath, outer: ctx.outer, items: items() }, (outcome, elementEvents) => {
     if (outcome.ok) {
@@ -118,10 +121,7 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
     } else if (outcome.error.name === "ExitPipeline") {
       exited = true;
       process.stderr.write(`outflow: element ${outcome.index} called exitPipeline(): ${outcome.error.message}\n`);
-    } else {
-      const e = outcome.error;
-      process.stderr.write(`outflow: element ${outcome.index} failed${e.task ? ` in task ${e.task}` : ""}: ${e.name === "Error" ? "" : `${e.name}: `}${e.message}\n${e.stack ? e.stack.split("\n").slice(1).join("\n") + "\n" : ""}`);
-    }
+    } else sayFailed(outcome.index, outcome.error);
   });
   const all = keep.size ? [...kept, ...results].sort((a, b) => a.index - b.index) : results;
   const allEvents = keep.size ? mergeEvents(earlier!.events, events) : events;

@@ -52,14 +52,21 @@ export interface SlurmBackend {
  * driver submits must have options sbatch can take (config `slurm` < the command's < the map's): a bad
  * one is said at the map, before any task has run.
  */
-export function slurmPreflight(globals: Record<string, unknown>, bundle: string | undefined, maps?: { graph: Graph; config: SlurmConfig | undefined; commandSlurm: Record<string, unknown> | undefined; root: string }): void {
+/** Where a map's sbatch options come from (config `slurm` < the command's < the map's), and the root its sites are relative to. */
+interface OptionSources {
+  config: SlurmConfig | undefined;
+  commandSlurm: Record<string, unknown> | undefined;
+  root: string;
+}
+
+export function slurmPreflight(globals: Record<string, unknown>, bundle: string | undefined, maps?: OptionSources & { graph: Graph }): void {
   if (!bundle) throw new SlurmError("--backend slurm needs a built bundle (run `outflow build`, then `node dist/<command>.js`)");
   if (maps) checkMapOptions(maps.graph, maps);
   if (!globals["emit-only"]) SlurmCluster.require();
 }
 
 /** The maps the driver submits: those of the command's graph and of its loop bodies (a map's own body runs inside its array tasks). */
-function checkMapOptions(graph: Graph, maps: { config: SlurmConfig | undefined; commandSlurm: Record<string, unknown> | undefined; root: string }): void {
+function checkMapOptions(graph: Graph, maps: OptionSources): void {
   for (const node of graph.nodes) {
     if (node.loop) checkMapOptions(node.loop.body, maps);
     if (!node.map) continue;

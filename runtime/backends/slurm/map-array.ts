@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import { RunCancelled, SKIPPED_ELEMENT, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { outerForElements, recordFailedElement } from "../elements.js";
 import type { Logger } from "../../logging/logger.js";
-import { deserializeError, replayEvents, type SerializedError } from "../events.js";
+import { deserializeError, reasonOfSerialized, replayEvents, type SerializedError } from "../events.js";
 import { ACTIVE_STATES, SlurmError, cpusOf, type SlurmCluster } from "./cluster.js";
 import { ensureDir, readJson, readValue, writeAtomic, writeJson, writeValue } from "./files.js";
 import { writeInputs } from "./inputs.js";
@@ -79,6 +79,17 @@ interface ElementFailure {
   rowless?: true;
   /** When the task started, if its status file says. */
   at?: Date;
+}
+
+/** An element's failure as its array task reported it: `task Cell (map element 2/1): RangeError: …`. */
+function elementReason(e: SerializedError): string {
+  const path = (e.elementPath?.length ?? 0) > 1 ? ` (map element ${e.elementPath!.join("/")})` : "";
+  return `${e.task ? `task ${e.task}${path}: ` : ""}${reasonOfSerialized(e)}`;
+}
+
+/** How the array task of a failure ended, and where its log is: `exit code 3: …; log: …/logs/2.err`. */
+function howItEnded(f: ElementFailure, dir: MapDir): string {
+  return `${describeExit(f)}${f.message ? `: ${f.message}` : ""}; log: ${dir.err(f.task)}`;
 }
 
 function describeExit(f: ElementFailure): string {
@@ -199,8 +210,9 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     for (const r of record.results) {
       if (r.ok) results[r.index] = r.skipped ? SKIPPED_ELEMENT : r.value;
       else if (exited !== undefined) continue;
-      else if (r.error.name === "ExitPipeline" && !failures.length) onElementExit(r.index, r.error);
-      else if (r.error.name !== "ExitPipeline") failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: `${r.error.task ? `task ${r.error.task}${(r.error.elementPath?.length ?? 0) > 1 ? ` (map element ${r.error.elementPath!.join("/")})` : ""}: ` : ""}${r.error.name === "Error" ? "" : `${r.error.name}: `}${r.error.message}` });
+      else if (r.error.name !== "ExitPipeline") failures.push({ first: r.index, end: r.index + 1, task, exit: status.exit, message: elementReason(r.error) });
+      // An exitPipeline() after a failure came back changes nothing (the failure decided).
+      else if (!failures.length) onElementExit(r.index, r.error);
     }
     await replayEvents(ctx.exec.observer, record.events, job.parentHandle);
   };
@@ -288,7 +300,7 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
 async function recordRowless(ctx: MapRunContext, job: MapJob, dir: MapDir, failures: ElementFailure[]): Promise<void> {
   for (const f of failures) {
     if (!f.rowless) continue;
-    const error = new Error(`array task ${f.task} ended: ${describeExit(f)}${f.message ? `: ${f.message}` : ""}; log: ${dir.err(f.task)}`);
+    const error = new Error(`array task ${f.task} ended: ${howItEnded(f, dir)}`);
     error.stack = `Error: ${error.message}`;
     for (let i = f.first; i < f.end; i++) await recordFailedElement(ctx.exec, job, i, f.at ?? new Date(), error);
   }
@@ -336,7 +348,7 @@ async function reportFailures(ctx: MapRunContext, job: MapJob, dir: MapDir, labe
   const lines = failures.map((f) => {
     elements += f.end - f.first;
     const which = f.end - f.first === 1 ? `element ${f.first}` : `elements ${f.first}-${f.end - 1}`;
-    return `${label}: ${which} (array task ${f.task}) failed: ${describeExit(f)}${f.message ? `: ${f.message}` : ""}; log: ${dir.err(f.task)}`;
+    return `${label}: ${which} (array task ${f.task}) failed: ${howItEnded(f, dir)}`;
   });
   await recordRowless(ctx, job, dir, failures);
   writeAtomic(dir.failedList, lines.join("\n") + "\n");

@@ -6,7 +6,7 @@ import { isExitPipeline } from "../../execute/control-nodes.js";
 import { getLogger } from "../../logging/logger.js";
 import { WorkerPool, WorkerCrash, JobNotStarted } from "./pool.js";
 import { replayEvents } from "../events.js";
-import { blamedFor, elementFailure, outerForElements, recordFailedElement, startElementRows } from "../elements.js";
+import { elementFailure, outerForElements, recordFailedElement, startElementRows } from "../elements.js";
 import { deserializeError, packValues, packedTransfer, spareOf, unpackNumber, type RecordedEvent, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 export interface ThreadsBackend {
@@ -99,7 +99,6 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     // their rows here, as on the sequential backend: a worker that died fails its element, and when the
     // run is cancelled the elements in flight are recorded running, then failed with the cancellation.
     const exec = current();
-    const blamed = blamedFor(exec, job);
     const elementStarted = (index: number, at: Date) => startElementRows(exec, job, index, at);
     const failElement = async (index: number, at: Date, error: unknown): Promise<void> => {
       // The map stops here: no lane takes another batch while the element's rows are written.
@@ -147,7 +146,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
       if (reply.whole) return count > 1 ? splitUp(first, count) : failElement(first, batch.at ?? new Date(), deserializeError(reply.failures[0].error));
       for (const f of reply.failures) {
         const error = deserializeError(f.error);
-        failure ??= error instanceof TaskFailure || isExitPipeline(error) ? error : new TaskFailure(blamed, [...job.elementPath, f.index], error);
+        failure ??= error instanceof TaskFailure || isExitPipeline(error) ? error : elementFailure(exec, job, f.index, error);
       }
       const back = reply.values;
       if (back instanceof Float64Array) for (let i = 0; i < back.length; i++) results[reply.first + i] = unpackNumber(back[i]);
