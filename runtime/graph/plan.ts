@@ -84,14 +84,51 @@ export interface NodeFlow {
 
 export type TaskTable = Record<string, TaskSpec>;
 
-/** What a node offers its children: output name → type text (and, for merge(), which branches lack it). */
-export type Offers = Map<string, { type: string; missingFrom?: string[] }>;
+/**
+ * What a node offers its children: output name → type text (and, for merge(), which branches lack it).
+ * `from` names the task(s) a value passed on by an if, then, else, merge() or interactive() node, or by a
+ * map or loop to its body, comes from (`Src`, `Big or Small`); a node's own outputs have none.
+ */
+export type Offers = Map<string, { type: string; missingFrom?: string[]; from?: string }>;
 
 function taskOffers(node: NodeSpec, tasks: TaskTable): Offers {
   const out: Offers = new Map();
   if (node.kind === "map") out.set(node.map!.options.outputName, { type: "map result" });
   else for (const o of tasks[node.task!]?.outputs ?? []) out.set(o.name, { type: o.type });
   return out;
+}
+
+/** One parent's offer of a name to a node. */
+interface Offered {
+  node: NodeSpec;
+  type: string;
+  missingFrom?: string[];
+  from?: string;
+}
+
+/** The task(s) an offered value comes from: the parent itself, or what it passes on. */
+function originOf(offer: Offered, tasks: TaskTable): string {
+  return offer.from ?? nodeLabel(offer.node, tasks);
+}
+
+/**
+ * A bound input that something else provides too (OF104): a parent's output (`Src (number)`, or `Src (number)
+ * through ifThenElse().then` for a value passed on), or, for a first task of a body (`entry`), the map's
+ * element or what the map or loop passes through. Only what reaches the task counts, as for two parents.
+ */
+function alsoProvided(input: TaskSpec["inputs"][number], parents: Offered[], entry: Scope | undefined, tasks: TaskTable): string | undefined {
+  const unbind = "; do not bind it to take the upstream value, or rename the output or the input";
+  if (parents.length) {
+    const list = parents.map((p) => `${originOf(p, tasks)} (${p.type})${p.from === undefined ? "" : ` through ${nodeLabel(p.node, tasks)}`}`);
+    return `provided by ${list.join(" and ")}${unbind}`;
+  }
+  const owner = entry?.owner && builtinLabel(entry.owner);
+  if (input.iterateOn && entry?.owner?.kind === "map") {
+    return `given each element of "${input.iterateOn.target}" by ${owner}; do not bind it (the first task of a map() body takes the element in its IterateOn input)`;
+  }
+  const passed = entry?.outer.get(input.name);
+  if (passed) return `passed through to the body by ${owner} from ${passed.from ?? "upstream"} (${passed.type})${unbind}`;
+  return undefined;
 }
 
 /** Kinds that pass on what flows into them instead of declaring inputs and outputs. */
@@ -227,7 +264,7 @@ export function planGraph(
     const node = graph.nodes[id];
     const parentIds = links.parents[id];
     const parents = parentIds.map((p) => graph.nodes[p]);
-    const offered = new Map<string, { node: NodeSpec; type: string; missingFrom?: string[] }[]>();
+    const offered = new Map<string, Offered[]>();
     for (const p of parents) for (const [name, o] of offers[p.id] ?? []) offered.set(name, [...(offered.get(name) ?? []), { node: p, ...o }]);
     const isEntry = parents.length === 0 && scope !== undefined;
     // What reaches this node may lack names when something upstream is not known (already reported).
@@ -238,7 +275,10 @@ export function planGraph(
     // (a name a merge() gets from only some branches stays marked so).
     const visible = (): Offers => {
       const out: Offers = new Map(isEntry ? scope!.outer : []);
-      for (const [name, [first]] of offered) out.set(name, { type: first.type, ...(first.missingFrom ? { missingFrom: first.missingFrom } : {}) });
+      for (const [name, list] of offered) {
+        const [first] = list;
+        out.set(name, { type: first.type, ...(first.missingFrom ? { missingFrom: first.missingFrom } : {}), from: list.map((p) => originOf(p, tasks)).join(" and ") });
+      }
       return out;
     };
     /** OF104 for the names a map, loop, if node or interactive() receives from two parents (all of them when `reads` is "all"). */
@@ -316,13 +356,17 @@ export function planGraph(
     const inputs: InputPlan[] = [];
     for (const input of spec.inputs) {
       if (node.bound?.includes(input.name)) {
+        const also = alsoProvided(input, offered.get(input.name) ?? [], isEntry ? scope : undefined, tasks);
+        if (also) {
+          diagnostics.push({ code: "OF104", message: `Input "${input.name}" of task ${spec.name} is ambiguous: bound at the call and also ${also}`, site: node.site });
+        }
         inputs.push({ name: input.name, from: { kind: "bound" } });
         continue;
       }
       const providers = offered.get(input.name) ?? [];
       if (providers.length > 1) {
         const list = providers.map((p) => `${nodeLabel(p.node, tasks)} (${p.type})`).join(" and ");
-        diagnostics.push({ code: "OF104", message: `Input "${input.name}" of task ${spec.name} is ambiguous: provided by ${list}; rename one output or bind the value`, site: node.site });
+        diagnostics.push({ code: "OF104", message: `Input "${input.name}" of task ${spec.name} is ambiguous: provided by ${list}; rename one output`, site: node.site });
       }
       if (providers.length > 0) {
         const missing = providers[0].missingFrom;
@@ -488,7 +532,8 @@ function mergeOffers(parents: NodeSpec[], offers: Offers[], tasks: TaskTable): O
       if (out.has(name)) continue;
       const types = [...new Set(parents.flatMap((q) => offers[q.id]?.get(name)?.type ?? []))];
       const missingFrom = parents.filter((q) => !offers[q.id]?.has(name)).map((q) => nodeLabel(q, tasks));
-      out.set(name, { type: types.join(" | "), ...(missingFrom.length ? { missingFrom } : {}) });
+      const from = [...new Set(parents.flatMap((q) => { const o = offers[q.id]?.get(name); return o ? [o.from ?? nodeLabel(q, tasks)] : []; }))];
+      out.set(name, { type: types.join(" | "), ...(missingFrom.length ? { missingFrom } : {}), from: from.join(" or ") });
     }
   }
   return out;
@@ -518,7 +563,8 @@ function misplacedIterateOn(node: NodeSpec, plan: GraphPlan, tasks: TaskTable): 
 function entryIterateInputs(node: NodeSpec, tasks: TaskTable) {
   const body = node.map!.body;
   const entries = body.nodes.filter((n) => n.kind === "task" && !body.edges.some((e) => e.to === n.id));
-  return entries.flatMap((n) => (tasks[n.task!]?.inputs ?? []).filter((i) => i.iterateOn && !n.bound?.includes(i.name)).map((i) => ({ node: n, input: i })));
+  // A bound IterateOn input still declares the target (binding it is OF104 at the task, not "nothing to iterate").
+  return entries.flatMap((n) => (tasks[n.task!]?.inputs ?? []).filter((i) => i.iterateOn).map((i) => ({ node: n, input: i })));
 }
 
 function iterateSite(node: NodeSpec, tasks: TaskTable): Site | undefined {

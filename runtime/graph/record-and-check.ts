@@ -55,7 +55,9 @@ export function recordAndCheck(run: { manifest: Manifest; root: string; command:
   const { plan, diagnostics } = planGraph(toGraphSpec(recording.graph), run.manifest.tasks);
   if (diagnostics.length) {
     for (const d of diagnostics) {
-      const site = sourceSite(d.site);
+      // Relative to the pipeline root, as the compiler gives it (and as a setup() that threw is named above).
+      const mapped = sourceSite(d.site);
+      const site = { ...mapped, file: relative(run.root, resolve(run.root, mapped.file)) };
       process.stderr.write(formatDiagnostic({ ...d, site }, readSource(run.root, site.file)) + "\n");
     }
     process.stderr.write(`error: the graph of ${run.command.name} built with these args is invalid (${diagnostics.length} problem${diagnostics.length > 1 ? "s" : ""})\n`);
