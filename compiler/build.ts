@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Project } from "ts-morph";
-import { MANIFEST_FORMAT, type CommandSpec, type Manifest, type PluginSpec } from "../contract/manifest.js";
+import { MANIFEST_FORMAT, type CommandSpec, type GraphSpec, type Manifest, type PluginSpec } from "../contract/manifest.js";
 import { formatDiagnostic, type Diagnostic } from "../contract/diagnostic.js";
 import { planGraph } from "../runtime/graph/plan.js";
 import { extractTasks } from "./signatures.js";
@@ -15,7 +15,7 @@ import { writeBundles, writeGenerated } from "./emit.js";
 import { dbModule } from "./emit-db.js";
 import { esbuildDiagnostics } from "./esbuild-errors.js";
 import { unresolvedOutflowImports } from "./outflow-import.js";
-import { globalOptions } from "../runtime/cli/args.js";
+import { flagName, globalOptions } from "../runtime/cli/args.js";
 
 export interface BuildOptions {
   root: string;
@@ -113,6 +113,25 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   // Exported tasks whose signature was rejected (OF121) are already reported; do not call them unknown.
   const rejected = new Set(recorded.taskIds.filter((id) => !(id in tasks)));
 
+  /** The problems of one recorded graph: its wiring (the plan), its types, its map options. */
+  const checkGraph = (graph: GraphSpec, error: unknown): Diagnostic[] => {
+    const planned = planGraph(graph, tasks);
+    const graphDiagnostics = planned.diagnostics.filter(
+      (d) =>
+        !(d.code === "OF111" && [...rejected].some((id) => d.message.includes(id))) &&
+        // checkMapOptions reports OF113 at the option as written; the plan can only point at the map.
+        d.code !== "OF113" &&
+        // setup() stopped at a throw (OF100): what it never got to pipe or record is not a problem of its own.
+        !(error && UNFINISHED.has(d.code)) &&
+        // ... nor are the tasks of the body it threw in that look terminal only because the throw came before they were piped on.
+        !(error && d.terminals?.bodyCutShort),
+    );
+    const found: Diagnostic[] = graphDiagnostics.map(({ terminals: _, ...d }) => d);
+    if (!graphDiagnostics.some((d) => d.code === "OF105")) found.push(...checkGraphTypes({ project, root: opts.root, tasks: extracted.tasks }, graph, planned.plan));
+    found.push(...checkMapOptions(project, opts.root, graph));
+    return found;
+  };
+
   const commands: CommandSpec[] = [];
   const seen = new Map<string, CommandSpec>();
   for (const c of recorded.commands ?? []) {
@@ -130,21 +149,23 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (c.error) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} threw: ${c.error.message}`, site: c.error.site.line ? c.error.site : c.site });
     if (c.timedOut) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} did not return within ${setupTimeoutMs() / 1000} s (an endless loop?); its graph is not checked`, site: c.site });
     if (!c.graph) continue;
-    const planned = planGraph(c.graph, tasks);
-    const plan = planned.plan;
-    const graphDiagnostics = planned.diagnostics.filter(
-      (d) =>
-        !(d.code === "OF111" && [...rejected].some((id) => d.message.includes(id))) &&
-        // checkMapOptions reports OF113 at the option as written; the plan can only point at the map.
-        d.code !== "OF113" &&
-        // setup() stopped at a throw (OF100): what it never got to pipe or record is not a problem of its own.
-        !(c.error && UNFINISHED.has(d.code)) &&
-        // ... nor are the tasks of the body it threw in that look terminal only because the throw came before they were piped on.
-        !(c.error && d.terminals?.bodyCutShort),
-    );
-    diagnostics.push(...graphDiagnostics.map(({ terminals: _, ...d }) => d));
-    if (!graphDiagnostics.some((d) => d.code === "OF105")) diagnostics.push(...checkGraphTypes({ project, root: opts.root, tasks: extracted.tasks }, c.graph, plan));
-    diagnostics.push(...checkMapOptions(project, opts.root, c.graph));
+    // The graph the defaults build, then each other graph that the booleans and enums setup() reads build:
+    // a problem only one of those has is named by the args that build it.
+    const found = checkGraph(c.graph, c.error);
+    diagnostics.push(...found);
+    const reported = new Set(found.map(diagnosticKey));
+    for (const variant of c.variants ?? []) {
+      const label = argsLabel(variant.args);
+      if (variant.error) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} threw with ${label}: ${variant.error.message}`, site: variant.error.site.line ? variant.error.site : c.site });
+      for (const d of checkGraph(variant.graph, variant.error)) {
+        if (reported.has(diagnosticKey(d))) continue;
+        reported.add(diagnosticKey(d));
+        diagnostics.push({ ...d, message: `${d.message} (in the graph setup() builds with ${label})` });
+      }
+    }
+    for (const args of c.hungVariants ?? []) {
+      diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} with ${argsLabel(args)} did not return within ${setupTimeoutMs() / 1000} s (an endless loop?); that graph is not checked`, site: c.site });
+    }
   }
   const validators = validatorsModule(extracted.tasks.values());
   diagnostics.push(...validators.diagnostics);
@@ -185,6 +206,17 @@ function configSite(root: string, name: string): { file: string; line: number; c
   if (at < 0) return { file: CONFIG_FILE, line: 1, column: 1 };
   const before = text.slice(0, at).split("\n");
   return { file: CONFIG_FILE, line: before.length, column: before[before.length - 1].length + 1 };
+}
+
+/** Args as they are written on the command line: `--mode calibrate --debug --no-cache`. */
+function argsLabel(args: Record<string, unknown>): string {
+  return Object.entries(args)
+    .map(([name, value]) => (value === true ? `--${flagName(name)}` : value === false ? `--no-${flagName(name)}` : `--${flagName(name)} ${String(value)}`))
+    .join(" ");
+}
+
+function diagnosticKey(d: Diagnostic): string {
+  return `${d.code} ${d.site.file}:${d.site.line}:${d.site.column} ${d.message}`;
 }
 
 /** Each diagnostic once, in file, line, column order. */

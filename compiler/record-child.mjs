@@ -59,6 +59,9 @@ function withCountPlaceholders(args) {
   return Object.fromEntries(Object.entries(args).map(([name, spec]) => [name, number(spec) ? { ...spec, default: 1 } : spec]));
 }
 
+/** How many other arg values a command's graph is recorded with, at most (every combination up to this many). */
+const MAX_VARIANTS = 64;
+
 let mod;
 try {
   mod = await import(pathToFileURL(bundle).href);
@@ -99,16 +102,83 @@ const commands = rt.flattenCommands(rt.findCommands(mod.__modules)).map((c) => {
   if (def.setup && skip.has(c.source)) {
     out.skipped = true;
   } else if (def.setup) {
-    announce({ source: c.source, name: c.name, site: out.site });
-    phase = `setup() of command ${c.name} ran`;
-    const recording = rt.record(() => def.setup({ args: rt.recordingArgs(withCountPlaceholders(args), read) }));
-    announce(null);
-    out.graph = rt.toGraphSpec(recording.graph, toSite);
-    if (recording.error) out.error = { message: String(recording.error?.message ?? recording.error), site: errorSite(recording.error) };
+    const specs = withCountPlaceholders(args);
+    const recorded = recordSetup(c, out.site, def, specs, {}, read);
+    out.graph = recorded.graph;
+    if (recorded.error) out.error = recorded.error;
+    else Object.assign(out, recordVariants(c, out.site, def, specs, read, recorded.key));
   }
   out.argsRead = [...read];
   return out;
 });
+
+/** The id of a variant of a command's setup(): its source, and the args that differ from the recorded defaults. */
+function variantId(source, variant) {
+  const entries = Object.entries(variant).sort(([a], [b]) => (a < b ? -1 : 1));
+  return entries.length ? `${source}#${JSON.stringify(entries)}` : source;
+}
+
+/** Runs setup() once with the recording args (`variant` overrides some) and gives its graph spec, its key and any throw. */
+function recordSetup(c, site, def, specs, variant, read) {
+  const id = variantId(c.source, variant);
+  announce({ source: c.source, id, name: c.name, site, variant });
+  phase = `setup() of command ${c.name} ran`;
+  const withVariant = { ...specs };
+  for (const [name, value] of Object.entries(variant)) withVariant[name] = { ...specs[name], default: value };
+  const recording = rt.record(() => def.setup({ args: rt.recordingArgs(withVariant, read) }));
+  announce(null);
+  const graph = rt.toGraphSpec(recording.graph, toSite);
+  const error = recording.error ? { message: String(recording.error?.message ?? recording.error), site: errorSite(recording.error), outflow: Boolean(recording.error?.site) } : undefined;
+  return { graph, key: JSON.stringify(graph), error };
+}
+
+/**
+ * The graphs setup() builds with the other values of the args it reads that have few (booleans, enums), in
+ * every combination up to MAX_VARIANTS (one changed arg first, then two, …; an arg first read in a variant
+ * is varied too). Only graphs that differ from the default's and each other's are kept. A variant whose
+ * setup() throws is left out (a pipeline may refuse a combination of args on purpose), unless it is outflow
+ * refusing a call (a wiring mistake): that is kept, with its error. One whose setup() never returned (an
+ * earlier recording named it) is listed in `hungVariants`.
+ */
+function recordVariants(c, site, def, specs, readByDefault, defaultKey) {
+  const variants = [];
+  const hungVariants = [];
+  const keys = new Set([defaultKey]);
+  const tried = new Set([variantId(c.source, {})]);
+  const queue = [];
+  const vary = (base, read) => {
+    for (const name of read) {
+      const spec = specs[name];
+      if (!spec) continue;
+      const current = name in base ? base[name] : rt.argPlaceholder(spec);
+      for (const value of rt.otherArgValues(spec, current)) {
+        // A variant holds only the args that differ from the defaults (so one graph is not recorded twice).
+        const next = { ...base, [name]: value };
+        if (value === rt.argPlaceholder(spec)) delete next[name];
+        const id = variantId(c.source, next);
+        if (tried.has(id) || tried.size > MAX_VARIANTS) continue;
+        tried.add(id);
+        queue.push(next);
+      }
+    }
+  };
+  vary({}, readByDefault);
+  while (queue.length) {
+    const variant = queue.shift();
+    if (skip.has(variantId(c.source, variant))) {
+      hungVariants.push(variant);
+      continue;
+    }
+    const read = new Set();
+    const recorded = recordSetup(c, site, def, specs, variant, read);
+    vary(variant, read);
+    if (recorded.error && !recorded.error.outflow) continue;
+    if (keys.has(recorded.key)) continue;
+    keys.add(recorded.key);
+    variants.push({ args: variant, graph: recorded.graph, ...(recorded.error ? { error: recorded.error } : {}) });
+  }
+  return { variants, hungVariants };
+}
 const taskIds = [...tasks.keys()];
 // The answer is complete: a process.exitCode that pipeline code set does not make it a failure.
 process.stdout.write(JSON.stringify({ commands, taskIds }), () => exit(0));

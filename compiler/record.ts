@@ -21,6 +21,18 @@ export interface RecordedCommand {
   error?: { message: string; site: Site };
   /** Its setup() did not return within the timeout (an endless loop): the graph was not recorded. */
   timedOut?: boolean;
+  /** The other graphs setup() builds with other values of the booleans and enums it reads (compiler/record-child.mjs). */
+  variants?: RecordedVariant[];
+  /** Other values of those args with which setup() did not return within the timeout. */
+  hungVariants?: Record<string, unknown>[];
+}
+
+/** A graph setup() builds when some of its boolean or enum args are not their defaults (`args`: those values). */
+export interface RecordedVariant {
+  args: Record<string, unknown>;
+  graph: GraphSpec;
+  /** outflow refused a call of its API in this variant (a GraphError): the graph is what came before it. */
+  error?: { message: string; site: Site };
 }
 
 export interface Recorded {
@@ -43,6 +55,8 @@ const MAX_OUTPUT = 256 * 1024 * 1024;
 /** The command whose setup() the recording child runs now (compiler/record-child.mjs writes it on fd 3). */
 interface Announced {
   source: string;
+  /** The source, and for a variant the args that differ (what the child skips when it is named again). */
+  id: string;
   name: string;
   site: Site;
 }
@@ -83,8 +97,8 @@ export async function recordGraphs(opts: { root: string; outflowRoot: string; mo
   // A setup() that never returns is named and left out; the others are recorded again without it.
   const hung: Announced[] = [];
   for (;;) {
-    const r = await runChild(child, outfile, opts.root, hung.map((h) => h.source));
-    if (r.timedOut && r.current && !hung.some((h) => h.source === r.current!.source)) {
+    const r = await runChild(child, outfile, opts.root, hung.map((h) => h.id));
+    if (r.timedOut && r.current && !hung.some((h) => h.id === r.current!.id)) {
       hung.push(r.current);
       continue;
     }
@@ -100,7 +114,7 @@ export async function recordGraphs(opts: { root: string; outflowRoot: string; mo
       return { commands: [], taskIds: [], failure: why };
     }
     const recorded = JSON.parse(r.stdout) as Recorded;
-    for (const c of recorded.commands) if (hung.some((h) => h.source === c.source)) c.timedOut = true;
+    for (const c of recorded.commands) if (hung.some((h) => h.id === c.source)) c.timedOut = true;
     return recorded;
   }
 }
