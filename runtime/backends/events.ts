@@ -26,7 +26,8 @@ export interface RecordedEvent {
   element?: number;
   inputs: string[];
   outputs: string[];
-  startedAt: number;
+  /** Absent: the node never ran (on a branch not taken), and its row is `skipped` with no times. */
+  startedAt?: number;
   finishedAt?: number;
   state?: "success" | "failed" | "skipped";
   error?: SerializedError;
@@ -90,11 +91,17 @@ export class EventCollector implements RunObserver {
   private next = 1;
   private readonly open = new Map<number, RecordedEvent>();
   taskStarted(e: TaskStartEvent): number {
-    const id = this.next++;
-    const event: RecordedEvent = { id, parent: typeof e.parent === "number" ? e.parent : null, name: e.name, plugin: e.plugin, taskId: e.taskId, element: e.element, inputs: e.inputs, outputs: e.outputs, startedAt: Date.now() };
+    const event = this.add(e, Date.now());
+    this.open.set(event.id, event);
+    return event.id;
+  }
+  taskSkipped(e: Omit<TaskStartEvent, "at">): void {
+    this.add(e, undefined).state = "skipped";
+  }
+  private add(e: Omit<TaskStartEvent, "at">, startedAt: number | undefined): RecordedEvent {
+    const event: RecordedEvent = { id: this.next++, parent: typeof e.parent === "number" ? e.parent : null, name: e.name, plugin: e.plugin, taskId: e.taskId, element: e.element, inputs: e.inputs, outputs: e.outputs, startedAt };
     this.events.push(event);
-    this.open.set(id, event);
-    return id;
+    return event;
   }
   taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown): void {
     const ev = this.open.get(handle as number);
@@ -118,7 +125,13 @@ export async function replayEvents(observer: RunObserver, events: RecordedEvent[
   // Only real promises are awaited: the run records answer synchronously for buffered rows, and an
   // `await` per event would cost a microtask each (two events per element of a large map).
   for (const e of events) {
-    let handle = observer.taskStarted({ name: e.name, plugin: e.plugin, taskId: e.taskId, parent: e.parent === null ? parent : handles.get(e.parent), element: e.element, inputs: e.inputs, outputs: e.outputs, at: new Date(e.startedAt) });
+    const event = { name: e.name, plugin: e.plugin, taskId: e.taskId, parent: e.parent === null ? parent : handles.get(e.parent), element: e.element, inputs: e.inputs, outputs: e.outputs };
+    if (e.startedAt === undefined) {
+      const skipped = observer.taskSkipped(event);
+      if (skipped instanceof Promise) await skipped;
+      continue;
+    }
+    let handle = observer.taskStarted({ ...event, at: new Date(e.startedAt) });
     if (handle instanceof Promise) handle = await handle;
     handles.set(e.id, handle);
     if (!e.state) continue;

@@ -40,6 +40,11 @@ export class RecordBuffer {
     this.change(handle, { state: "running", start: at });
   }
 
+  /** A pending row whose node never ran: `skipped`, its times left empty. */
+  skip(handle: RowHandle): void {
+    this.change(handle, { state: "skipped" });
+  }
+
   finish(handle: RowHandle, state: TaskState, at: Date, message: string | null, stack: string | null): void {
     this.change(handle, { state, end: at, message, stack });
   }

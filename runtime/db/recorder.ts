@@ -1,8 +1,9 @@
 /**
  * RunRecorder: the RunObserver that writes a run's task records. At run start the top-level graph is
  * written as `pending` rows with its edges; each task / map / map element then goes running → success,
- * failed (exception message and source-mapped stack stored) or skipped. Map elements and the tasks of
- * map bodies get rows as they start, with their parent row and element index.
+ * failed (exception message and source-mapped stack stored) or skipped; a node that never ran (on a branch
+ * not taken) goes straight to skipped, with no start or end time. Map elements and the tasks of map
+ * bodies get rows as they start, with their parent row and element index.
  */
 import type { TaskSpec } from "../../contract/manifest.js";
 import type { RunObserver } from "../execute/run-graph.js";
@@ -91,21 +92,35 @@ export class RunRecorder implements RunObserver {
     const at = e.at ?? new Date();
     const kind = kindOf(e);
     const parent = e.parent instanceof RowHandle ? e.parent : null;
-    if (!parent) {
-      // A cursor, not shift(): a chain of 2000 calls of one task would move the list 2000 times.
-      const entry = this.planned.get(labelOf(kind, e.taskId ?? e.name));
-      const planned = entry && entry.next < entry.rows.length ? entry.rows[entry.next++] : undefined;
-      const handle = planned ?? this.buffer.insert(this.row(e, kind, at, null));
-      if (planned) this.buffer.start(planned, at);
+    const planned = parent ? undefined : this.nextPlanned(kind, e);
+    if (planned) {
       // Written with the next batch (at most FLUSH_MS later), not in a transaction of its own: a chain of
       // small tasks would otherwise pay one commit per task.
-      return handle;
+      this.buffer.start(planned, at);
+      return planned;
     }
-    return this.buffer.insert(this.row(e, kind, at, parent));
+    return this.buffer.insert(this.row(e, kind, "running", at, parent));
   }
 
-  private row(e: StartEvent, kind: TaskRow["kind"], at: Date, parent: RowHandle | null): TaskRow {
-    return { kind, plugin: e.plugin, name: e.name, ref: e.taskId ?? null, state: "running", start: at, end: null, message: null, stack: null, inputs: e.inputs, outputs: e.outputs, parent, element: e.element ?? null };
+  /** A node that never ran: its row (the planned one, at top level) is `skipped`, start and end left empty. */
+  taskSkipped(e: StartEvent): void {
+    if (this.stopped) return;
+    const kind = kindOf(e);
+    const parent = e.parent instanceof RowHandle ? e.parent : null;
+    const planned = parent ? undefined : this.nextPlanned(kind, e);
+    if (planned) this.buffer.skip(planned);
+    else this.buffer.insert(this.row(e, kind, "skipped", null, parent));
+  }
+
+  /** The pending top-level row this event is for, if any. */
+  private nextPlanned(kind: TaskRow["kind"], e: StartEvent): RowHandle | undefined {
+    // A cursor, not shift(): a chain of 2000 calls of one task would move the list 2000 times.
+    const entry = this.planned.get(labelOf(kind, e.taskId ?? e.name));
+    return entry && entry.next < entry.rows.length ? entry.rows[entry.next++] : undefined;
+  }
+
+  private row(e: StartEvent, kind: TaskRow["kind"], state: "running" | "skipped", at: Date | null, parent: RowHandle | null): TaskRow {
+    return { kind, plugin: e.plugin, name: e.name, ref: e.taskId ?? null, state, start: at, end: null, message: null, stack: null, inputs: e.inputs, outputs: e.outputs, parent, element: e.element ?? null };
   }
 
   taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown, at?: Date): void | Promise<void> {

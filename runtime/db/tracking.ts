@@ -137,3 +137,8 @@ function tee(a: RunObserver, b: RunObserver): RunObserver {
     },
   };
 }
+    async taskSkipped(e) {
+      const parent = e.parent as Pair | undefined;
+      await a.taskSkipped({ ...e, parent: parent?.a });
+      await b.taskSkipped({ ...e, parent: parent?.b });
+    },

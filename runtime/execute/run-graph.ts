@@ -30,9 +30,14 @@ export interface RunObserver {
   taskStarted(event: TaskStartEvent): unknown | Promise<unknown>;
   /** `at`: when it finished, if not now (events replayed from a worker). */
   taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown, at?: Date): void | Promise<void>;
+  /**
+   * A node that never ran (on a branch not taken): its row is `skipped`, with no start or end time. (A
+   * task that ran and returned `Skipped` is started and finished `skipped` instead: it has its times.)
+   */
+  taskSkipped(event: Omit<TaskStartEvent, "at">): void | Promise<void>;
 }
 
-export const silentObserver: RunObserver = { taskStarted: () => undefined, taskFinished: () => {} };
+export const silentObserver: RunObserver = { taskStarted: () => undefined, taskFinished: () => {}, taskSkipped: () => {} };
 
 /** A task failed: names the task, the map element (if any) and keeps the original error as `cause`. */
 export class TaskFailure extends Error {
@@ -181,17 +186,17 @@ function inputValue(plan: NodePlan["inputs"][number], node: GraphNode, results: 
   }
 }
 
-/** A node on a branch not taken: tasks, maps and loops get their `skipped` row (control nodes have none). */
+/** A node on a branch not taken: tasks, maps and loops get their `skipped` row, without times (control nodes have none). */
 async function skipNode(exec: Execution, node: GraphNode, frame: Frame): Promise<Outputs> {
   const where = { parent: frame.parentHandle, element: frame.element?.index };
-  let started: TaskStartEvent | undefined;
+  let skipped: TaskStartEvent | undefined;
   if (node.kind === "task") {
     const spec = exec.tasks[node.task!.id!];
-    started = { ...where, name: spec.name, plugin: spec.plugin, taskId: spec.id, inputs: spec.inputs.map((i) => i.name), outputs: spec.outputs.map((o) => o.name) };
+    skipped = { ...where, name: spec.name, plugin: spec.plugin, taskId: spec.id, ...namesOf(spec) };
   } else if (node.kind === "map" || node.kind === "loop") {
-    started = { ...where, name: builtinLabel(node), plugin: "", inputs: [], outputs: node.map ? [node.map.options.outputName] : [] };
+    skipped = { ...where, name: builtinLabel(node), plugin: "", inputs: [], outputs: node.map ? [node.map.options.outputName] : [] };
   }
-  if (started) await exec.observer.taskFinished(await exec.observer.taskStarted(started), "skipped");
+  if (skipped) await exec.observer.taskSkipped(skipped);
   return SKIP;
 }
 

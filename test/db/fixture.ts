@@ -192,6 +192,19 @@ export const skip_branches = command({
   },
 });
 
+export const skip_in_elements = command({
+  description: "A branch inside each element: even ones run Hello, odd ones a loop of Hello",
+  args: { count: { type: "integer", default: 3 } },
+  setup() {
+    Numbers().pipe(map({ outputName: "busy" }, () => {
+      const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.busy as number) % 2 === 0);
+      Busy().pipe(ifNode);
+      thenNode.pipe(Hello());
+      elseNode.pipe(loop({ iterations: 1 }, () => { Hello(); }));
+    }));
+  },
+});
+
 export const stray = command({
   description: "A task whose timer throws after it returned, while the next task sleeps",
   args: { seconds: { type: "number", default: 30 }, rejects: { type: "boolean", default: false } },

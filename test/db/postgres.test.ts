@@ -94,6 +94,27 @@ describe("PostgreSQL: admin and user roles, migrations, run records", () => {
     for (const e of elements) expect(rows.some((t) => t.kind === "task" && t.parent_id === e.id && t.element_index === e.element_index)).toBe(true);
   });
 
+  it("records what never ran (a branch not taken, at top level and in map elements) skipped with no start or end time", async () => {
+    for (const command of ["skip_branches", "skip_in_elements"]) {
+      const r = runBundle(root, command, cfg);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const rows = await sql(
+      "select r.command, t.kind, t.name, t.element_index as i, t.start_time is null as no_start, t.end_time is null as no_end from task t join run r on r.uuid = t.run_uuid where r.command in ('skip_branches', 'skip_in_elements') and t.state = 'skipped' order by r.start_time, t.element_index nulls first, t.id",
+    );
+    const never = { no_start: true, no_end: true };
+    expect(rows).toEqual([
+      { command: "skip_branches", kind: "map", name: "map(busy)", i: null, ...never },
+      { command: "skip_branches", kind: "loop", name: "loop()", i: null, ...never },
+      { command: "skip_branches", kind: "task", name: "Done", i: null, ...never },
+      { command: "skip_in_elements", kind: "loop", name: "loop()", i: 0, ...never },
+      { command: "skip_in_elements", kind: "task", name: "Hello", i: 1, ...never },
+      { command: "skip_in_elements", kind: "loop", name: "loop()", i: 2, ...never },
+    ]);
+    const ran = await sql("select count(*)::int as n from task t join run r on r.uuid = t.run_uuid where r.command in ('skip_branches', 'skip_in_elements') and t.state <> 'skipped' and (t.start_time is null or t.end_time is null)");
+    expect(ran).toEqual([{ n: 0 }]);
+  });
+
   it("records a cancelled run on SIGTERM", async () => {
     const bundle = startWatched(root, "nap", ["--seconds", "30", ...cfg]);
     await bundle.until("napping");

@@ -343,19 +343,37 @@ describe("run and task records on SQLite", () => {
     expect(rows.filter((t) => t.state !== "success" && t.state !== "skipped")).toEqual([]);
   });
 
-  it.each(["sequential", "threads"])("records a map and a loop on the branch not taken as skipped on %s", (backend) => {
+  it.each(["sequential", "threads"])("records a map and a loop on the branch not taken as skipped on %s, with no start or end time (they never ran)", (backend) => {
     const r = runBundle(root, "skip_branches", ["--backend", backend]);
     expect(r.code, r.stderr).toBe(0);
     const run = lastRun("skip_branches");
     expect(run.state).toBe("success");
-    const rows = query("select kind, name, state from task where run_uuid = ? order by id", run.uuid);
+    const rows = query("select kind, name, state, start_time is not null as started, end_time is not null as ended from task where run_uuid = ? order by id", run.uuid);
     expect(rows).toEqual([
-      { kind: "task", name: "Numbers", state: "success" },
-      { kind: "map", name: "map(busy)", state: "skipped" },
-      { kind: "loop", name: "loop()", state: "skipped" },
-      { kind: "task", name: "Hello", state: "success" },
-      { kind: "task", name: "Done", state: "skipped" },
+      { kind: "task", name: "Numbers", state: "success", started: 1, ended: 1 },
+      { kind: "map", name: "map(busy)", state: "skipped", started: 0, ended: 0 },
+      { kind: "loop", name: "loop()", state: "skipped", started: 0, ended: 0 },
+      { kind: "task", name: "Hello", state: "success", started: 1, ended: 1 },
+      { kind: "task", name: "Done", state: "skipped", started: 0, ended: 0 },
     ]);
+  });
+
+  it.each(["sequential", "threads"])("records the tasks and loops of a map body's branch not taken as skipped with no times on %s, under their element", (backend) => {
+    const r = runBundle(root, "skip_in_elements", ["--backend", backend]);
+    expect(r.code, r.stderr).toBe(0);
+    const run = lastRun("skip_in_elements");
+    const rows = query(
+      "select t.kind, t.name, t.state, t.element_index as i, p.name as parent, t.start_time is not null as started, t.end_time is not null as ended from task t left join task p on p.id = t.parent_id where t.run_uuid = ? and t.parent_id is not null and t.state = 'skipped' order by t.element_index, t.id",
+      run.uuid,
+    );
+    expect(rows).toEqual([
+      { kind: "loop", name: "loop()", state: "skipped", i: 0, parent: "busy[0]", started: 0, ended: 0 },
+      { kind: "task", name: "Hello", state: "skipped", i: 1, parent: "busy[1]", started: 0, ended: 0 },
+      { kind: "loop", name: "loop()", state: "skipped", i: 2, parent: "busy[2]", started: 0, ended: 0 },
+    ]);
+    // What ran has its times: every other row of the run.
+    expect(query("select count(*) as n from task where run_uuid = ? and state <> 'skipped' and (start_time is null or end_time is null)", run.uuid)).toEqual([{ n: 0 }]);
+    expect(query("select count(*) as n from task where run_uuid = ? and state <> 'skipped'", run.uuid)).toEqual([{ n: 3 + 2 + 3 + 3 + 2 }]);
   });
 
   it("records eight concurrent runs on one SQLite file, none of them locked out", async () => {

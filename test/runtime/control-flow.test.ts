@@ -178,6 +178,17 @@ function lastRunRows(command: string): Record<string, unknown>[] {
   }
 }
 
+/** Whether each task row of a command's last run has its start and end times. */
+function lastRunTimes(command: string): Record<string, unknown>[] {
+  const db = new Database(join(root, "outflow.db"), { readonly: true });
+  try {
+    const run = db.prepare("select uuid from run where command = ? order by start_time desc limit 1").get(command) as { uuid: string };
+    return db.prepare("select name, state, start_time is not null as started, end_time is not null as ended from task where run_uuid = ? order by id").all(run.uuid) as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
 describe("loop()", () => {
   it("repeats its body the given number of times and passes the last outputs on", () => {
     const r = runBundle(root, "looping", []);
@@ -263,6 +274,15 @@ describe("a loop whose body returns Skipped", () => {
       { kind: "iteration", name: "loop()[0]", state: "skipped", exception_message: null },
       { kind: "iteration", name: "loop()[1]", state: "skipped", exception_message: null },
     ]);
+    // They ran (and returned Skipped): unlike a node on a branch not taken, they have their times; what
+    // follows the loop never ran and has none.
+    expect(lastRunTimes("skipping_loop").filter((t) => t.state === "skipped")).toEqual([
+      { name: "Last", started: 0, ended: 0 },
+      { name: "loop()[0]", started: 1, ended: 1 },
+      { name: "Maybe", started: 1, ended: 1 },
+      { name: "loop()[1]", started: 1, ended: 1 },
+      { name: "Maybe", started: 1, ended: 1 },
+    ].map((t) => ({ ...t, state: "skipped" })));
     const ran = runBundle(root, "skipping_loop", []);
     expect(ran.output).toContain("LAST maybe 2");
   });
