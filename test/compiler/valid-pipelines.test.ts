@@ -168,6 +168,31 @@ export const SkipEmpty = task(function SkipEmpty(doubled: number): {} {
 export default task(function Dflt(row: Row): { plus: number } {
   return { plus: row + 100 };
 });
+export const GiveAB = task(function GiveAB(): { a: number; b: number } {
+  return { a: 1, b: 2 };
+});
+export const TakeAC = task(function TakeAC(a: number, c: number): { ac: number } {
+  logger.info("AC " + a + " " + c);
+  return { ac: a + c };
+});
+export const ShowB = task(function ShowB(b: number, ac: number): void {
+  logger.info("B " + b + " " + ac);
+});
+export const DefaultA = task(function DefaultA(a = 100): void {
+  logger.info("DEFAULT_A " + a);
+});
+export const GiveXsFactor = task(function GiveXsFactor(): { xs: number[]; factor: number } {
+  return { xs: [1, 2], factor: 2 };
+});
+export const DoubleX = task(function DoubleX(x: IterateOn<"xs", number>): { y: number } {
+  return { y: 2 * x };
+});
+export const TimesFactor = task(function TimesFactor(y: number, factor: number): { z: number } {
+  return { z: y * factor };
+});
+export const ShowZs = task(function ShowZs(zs: number[]): void {
+  logger.info("ZS " + JSON.stringify(zs));
+});
 `;
 
 const COMMANDS = `import { command, map, loop, pipe, ifThenElse, merge } from "outflow";
@@ -177,6 +202,7 @@ import {
   Show, ShowList, ShowEither, Pair, TakePairs, Half, Label, TakeHalves, TakeTotal, TakeLoose,
   MakeMaybe, Fill, ShowFilled, MakeWeird, Kind, ShowKinds, MakeHoles, OptionalEach, DefaultEach, DefaultPlain, ShowYs,
   Renamed, TakeLabels, TakeHalfObjects, High, Low, Mid, Side, ShowXYs, UseXY, SkipRecord, SkipEmpty,
+  GiveAB, TakeAC, ShowB, DefaultA, GiveXsFactor, DoubleX, TimesFactor, ShowZs,
 } from "./tasks.js";
 import Dflt from "./tasks.js";
 
@@ -453,6 +479,21 @@ export const without_flag = command({
     if (args.extra) source.pipe(Extra());
   },
 });
+
+export const bound_alongside = command({
+  setup() {
+    // GiveAB's b reaches TakeAC, which neither reads nor binds it; nothing else gives c. GiveAB's b does not
+    // reach ShowB (TakeAC, in between, gives only ac): ShowB binds its own.
+    GiveAB().pipe(TakeAC({ c: 5 })).pipe(ShowB({ b: 7 }));
+    // A default is no provider: the upstream a wins over it; bound with nothing upstream, the bound value.
+    GiveAB().pipe(DefaultA());
+    DefaultA({ a: 3 });
+    // The map passes factor through to its first task only: TimesFactor, after it, binds its own.
+    GiveXsFactor().pipe(map({ outputName: "zs" }, () => {
+      DoubleX().pipe(TimesFactor({ factor: 10 }));
+    })).pipe(ShowZs());
+  },
+});
 `;
 
 const TASKS_FILE = "plugins/p/tasks.ts";
@@ -628,6 +669,15 @@ describe("valid pipelines build without diagnostics", () => {
     expect(taskNames(command(["without_flag"]).graph)).toEqual(["Source"]);
   });
 
+  it("a bound input that nothing else reaching the task gives, beside upstream names it does not read, and a default an upstream output overrides", () => {
+    expectClean(["bound_alongside"], ["GiveAB", "TakeAC", "ShowB", "DefaultA", "GiveXsFactor", "DoubleX", "TimesFactor", "ShowZs"]);
+    expect(command(["bound_alongside"]).graph!.nodes.filter((n) => n.bound).map((n) => [n.task!.split("#")[1], n.bound])).toEqual([
+      ["TakeAC", ["c"]],
+      ["ShowB", ["b"]],
+      ["DefaultA", ["a"]],
+    ]);
+  });
+
   it("the whole pipeline builds: no diagnostics at all", () => {
     expect(result.diagnostics.map((d) => `${d.code} ${d.site.file}:${d.site.line}:${d.site.column} ${d.message}`)).toEqual([]);
     expect(result.ok).toBe(true);
@@ -645,7 +695,7 @@ describe("valid pipelines build without diagnostics", () => {
       expect(manifest.format).toBe(1);
       expect(manifest.configModule).toBe("outflow.config.ts");
       expect(manifest.plugins).toEqual([{ name: "p", dir: "plugins/p" }]);
-      expect(Object.keys(manifest.tasks)).toHaveLength(61);
+      expect(Object.keys(manifest.tasks)).toHaveLength(69);
       expect(manifest.tasks["plugins/p/tasks.ts#RowCells"]).toEqual({
         id: "plugins/p/tasks.ts#RowCells",
         name: "RowCells",
@@ -718,6 +768,13 @@ describe("valid pipelines build without diagnostics", () => {
       const d = runBundle(root, "default_export", ["--backend", backend]);
       expect(d.code, d.output).toBe(0);
       expect(d.output).toContain("YS [101,102,103]");
+    });
+
+    it("bound values, upstream values and defaults reach the tasks they are meant for at run time", () => {
+      const r = runBundle(root, "bound_alongside", []);
+      expect(r.code, r.output).toBe(0);
+      for (const line of ["AC 1 5", "B 7 6", "DEFAULT_A 1", "DEFAULT_A 3", "ZS [20,40]"]) expect(r.output).toContain(line);
+      expect(r.output).not.toContain("DEFAULT_A 100");
     });
 
         it("dist/ has one bundle per top-level command (not per subcommand), manage.js and the native addon", () => {
