@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Diagnostic } from "../../contract/diagnostic.js";
-import { buildPipeline, checkPipeline, locate, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
+import { buildPipeline, checkPipeline, diagnosticsOfCommand, locate, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
 import { runBundle } from "../helpers/run-bundle.js";
 
 afterAll(removePipelines);
@@ -145,12 +145,7 @@ describe("a bound input that a value reaching the task also provides: OF104 at t
   }, 120_000);
   const at = (name: string, snippet: string): Loc => ({ file: "plugins/p/commands.ts", ...locate(COMMANDS, snippet, `export const ${name} = command(`) });
   /** Every diagnostic of one command. */
-  const of = (name: string): Diagnostic[] => {
-    const from = locate(COMMANDS, `export const ${name} = command(`).line;
-    const next = COMMANDS.indexOf("\nexport const ", COMMANDS.indexOf(`export const ${name} = command(`) + 1);
-    const to = next < 0 ? Infinity : COMMANDS.slice(0, next).split("\n").length;
-    return diagnostics.filter((d) => d.site.file === "plugins/p/commands.ts" && d.site.line >= from && d.site.line < to);
-  };
+  const of = (name: string): Diagnostic[] => diagnosticsOfCommand(diagnostics, COMMANDS, name);
   const ambiguous = (name: string, task: string, input: string, also: string, snippet = `${task}(`): Diagnostic => ({
     code: "OF104",
     message: `Input "${input}" of task ${task} is ambiguous: bound at the call and also ${also}`,

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Diagnostic } from "../../contract/diagnostic.js";
-import { buildPipeline, checkPipeline, locate, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
+import { buildPipeline, checkPipeline, commandLines, diagnosticsOfCommand, locate, makePipeline, removePipelines } from "../helpers/pipeline-fixture.js";
 import { runBundle } from "../helpers/run-bundle.js";
 import type { GraphSpec, TaskSpec } from "../../contract/manifest.js";
 import { planGraph } from "../../runtime/graph/plan.js";
@@ -235,11 +235,7 @@ export const counts_from_values = command({
 type Loc = { file: string; line: number; column: number };
 const inCommand = (name: string, snippet: string): Loc => ({ file: "plugins/p/commands.ts", ...locate(COMMANDS, snippet, `export const ${name} = command(`) });
 /** Lines of one command's declaration. */
-function linesOf(name: string): [number, number] {
-  const from = locate(COMMANDS, `export const ${name} = command(`).line;
-  const next = COMMANDS.indexOf("\nexport const ", COMMANDS.indexOf(`export const ${name} = command(`) + 1);
-  return [from, next < 0 ? Infinity : COMMANDS.slice(0, next).split("\n").length];
-}
+const linesOf = (name: string) => commandLines(COMMANDS, name);
 
 const show = (list: Diagnostic[]) => list.map((d) => `  ${d.code} ${d.site.file}:${d.site.line}:${d.site.column} ${d.message}`).join("\n");
 
@@ -250,15 +246,13 @@ describe("control flow and outflow's API in setup(): diagnostics", () => {
   });
   /** Every diagnostic of one command: exactly one is expected of each. */
   const only = (name: string): Diagnostic => {
-    const [from, to] = linesOf(name);
-    const found = diagnostics.filter((d) => d.site.file === "plugins/p/commands.ts" && d.site.line >= from && d.site.line < to);
+    const found = diagnosticsOfCommand(diagnostics, COMMANDS, name);
     expect(found, `${name}; all diagnostics:\n${show(diagnostics)}`).toHaveLength(1);
     return found[0];
   };
 
   it("an IterateOn task first in a loop() that is first in a map() body: the map has nothing to iterate, and the OF101 says why", () => {
-    const [from, to] = linesOf("loop_first_in_map");
-    const found = diagnostics.filter((d) => d.site.file === "plugins/p/commands.ts" && d.site.line >= from && d.site.line < to);
+    const found = diagnosticsOfCommand(diagnostics, COMMANDS, "loop_first_in_map");
     expect(found.map((d) => d.code).sort()).toEqual(["OF101", "OF109"]);
     expect(found.find((d) => d.code === "OF101")?.message).toMatch(/IterateOn only takes effect in the first task of a map\(\) body, not of a loop\(\) body: in a map, put the task that takes the element before the loop\(\)\)$/);
   });
@@ -685,12 +679,7 @@ describe("graph checks of names, branches and merges", () => {
     diagnostics = await checkPipeline(makePipeline({ "plugins/p/tasks.ts": BRANCH_TASKS, "plugins/p/commands.ts": BRANCH_COMMANDS }));
   }, 120_000);
   const at = (name: string, snippet: string): Loc => ({ file: "plugins/p/commands.ts", ...locate(BRANCH_COMMANDS, snippet, `export const ${name} = command(`) });
-  const of = (name: string): Diagnostic[] => {
-    const from = locate(BRANCH_COMMANDS, `export const ${name} = command(`).line;
-    const next = BRANCH_COMMANDS.indexOf("\nexport const ", BRANCH_COMMANDS.indexOf(`export const ${name} = command(`) + 1);
-    const to = next < 0 ? Infinity : BRANCH_COMMANDS.slice(0, next).split("\n").length;
-    return diagnostics.filter((d) => d.site.file === "plugins/p/commands.ts" && d.site.line >= from && d.site.line < to);
-  };
+  const of = (name: string): Diagnostic[] => diagnosticsOfCommand(diagnostics, BRANCH_COMMANDS, name);
   const only = (name: string): Diagnostic => {
     const found = of(name);
     expect(found, `${name}; all diagnostics:\n${show(diagnostics)}`).toHaveLength(1);

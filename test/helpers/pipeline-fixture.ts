@@ -77,3 +77,17 @@ export function locate(source: string, snippet: string, after?: string): { line:
   const before = source.slice(0, at).split("\n");
   return { line: before.length, column: before[before.length - 1].length + 1 };
 }
+
+/** Lines [from, to) of the declaration `export const <name> = command(` in `source`, up to the next top-level `export const`. */
+export function commandLines(source: string, name: string): [number, number] {
+  const start = `export const ${name} = command(`;
+  const from = locate(source, start).line;
+  const next = source.indexOf("\nexport const ", source.indexOf(start) + 1);
+  return [from, next < 0 ? Infinity : source.slice(0, next).split("\n").length];
+}
+
+/** The diagnostics located in that declaration of one command, in `file` (the commands module, by default). */
+export function diagnosticsOfCommand(diagnostics: Diagnostic[], source: string, name: string, file = "plugins/p/commands.ts"): Diagnostic[] {
+  const [from, to] = commandLines(source, name);
+  return diagnostics.filter((d) => d.site.file === file && d.site.line >= from && d.site.line < to);
+}
