@@ -532,7 +532,10 @@ function mergeOffers(parents: NodeSpec[], offers: Offers[], tasks: TaskTable): O
       if (out.has(name)) continue;
       const types = [...new Set(parents.flatMap((q) => offers[q.id]?.get(name)?.type ?? []))];
       const missingFrom = parents.filter((q) => !offers[q.id]?.has(name)).map((q) => nodeLabel(q, tasks));
-      const from = [...new Set(parents.flatMap((q) => { const o = offers[q.id]?.get(name); return o ? [o.from ?? nodeLabel(q, tasks)] : []; }))];
+      const from = [...new Set(parents.flatMap((q) => {
+        const offer = offers[q.id]?.get(name);
+        return offer ? [originOf({ node: q, ...offer }, tasks)] : [];
+      }))];
       out.set(name, { type: types.join(" | "), ...(missingFrom.length ? { missingFrom } : {}), from: from.join(" or ") });
     }
   }
