@@ -94,7 +94,10 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
   if (cornered) {
     throw new GraphError(`${siteText(run.root, cornered.node.site)} - interactive() inside map(${cornered.map.map!.options.outputName}) cannot run on --backend ${backend}: the map's elements run in ${backend === "slurm" ? "Slurm array tasks" : "worker threads"}, which have no terminal; run this command with --backend sequential`, cornered.node.site);
   }
-  if (backend === "slurm") (await import("./backends/slurm/index.js")).slurmPreflight(globals, run.bundleFile, { graph, config: config.slurm, commandSlurm: commandSlurmOf(run, modules), root: run.root });
+  const slurmModule = backend === "slurm" ? await import("./backends/slurm/index.js") : undefined;
+  slurmModule?.slurmPreflight(globals, run.bundleFile, { graph, config: config.slurm, commandSlurm: commandSlurmOf(run, modules), root: run.root });
+  // --resubmit-failed: the new run row links to the run it completes.
+  const resubmissionOf = slurmModule?.resubmittedRun(globals, run.root)?.id;
   // Ctrl-C is handled from here on: a signal while the databases open (migrations of a fresh file, the
   // run row being written) lets that finish, then records the run cancelled; it never leaves it `running`.
   const { handleInterrupts } = await import("./db/interrupt.js");
@@ -111,7 +114,7 @@ async function executeOn(run: PipelineRun, observer: RunObserver, on: { args: Re
     if (run.command.db) {
       const [{ startTracking }, catalog] = await Promise.all([import("./db/tracking.js"), run.loadDb?.()]);
       if (controller.signal.aborted) throw abortError(controller);
-      tracking = startTracking({ config, root: run.root, catalog: catalog as never, command: run.command, args, backend, graph, plan, tasks: run.manifest.tasks, observer: observer === silentObserver ? undefined : observer });
+      tracking = startTracking({ config, root: run.root, catalog: catalog as never, command: run.command, args, backend, graph, plan, tasks: run.manifest.tasks, resubmissionOf, observer: observer === silentObserver ? undefined : observer });
       records = await tracking;
     }
     try {
@@ -159,8 +162,9 @@ async function runTracked(
       return { code: 0, result: {}, runId: records?.runId ?? null };
     }
     if (slurm?.stoppedAfterEmit(error) && !controller.signal.aborted) {
-      // slurm --emit-only: the job scripts are written; the run stops there (collected by --resubmit-failed).
-      await records?.finish("cancelled").catch(() => {});
+      // slurm --emit-only: the job scripts are written; the run stops there, `emitted` (collected by --resubmit-failed).
+      await records?.finish("emitted").catch(() => {});
+      if (records) getLogger("outflow.runtime").info(`run ${records.runId} is emitted: its Slurm arrays wait to be submitted by hand`);
       return { code: 0, result: {}, runId: records?.runId ?? null };
     }
     await records?.finish(controller.signal.aborted ? aborted().state : "failed").catch(() => {});

@@ -4,8 +4,13 @@
  */
 import { defineEntity, p, type InferEntity } from "@mikro-orm/core";
 
-export const RUN_STATES = ["running", "success", "failed", "cancelled"] as const;
-export const TASK_STATES = ["pending", "running", "success", "failed", "skipped"] as const;
+/**
+ * `emitted`: `--backend slurm --emit-only` wrote the job scripts and submitted nothing; the run waits for
+ * them to be submitted by hand and collected with `--resubmit-failed` (a run of its own).
+ */
+export const RUN_STATES = ["running", "success", "failed", "cancelled", "emitted"] as const;
+/** `emitted`: a map whose Slurm array was written by `--emit-only`, waiting to be submitted by hand. */
+export const TASK_STATES = ["pending", "running", "success", "failed", "skipped", "emitted"] as const;
 /**
  * `task`: a task call; `map`: a map node; `element`: one element of a map (parent of its body's tasks);
  * `loop`: a loop node; `iteration`: one run of a loop's body (`loop()[2]`, parent of that run's tasks).
@@ -46,6 +51,8 @@ export const OutflowRun = defineEntity({
     startTime: p.datetime(),
     endTime: p.datetime().nullable(),
     configuration: p.manyToOne(OutflowConfiguration).nullable().deleteRule("set null"),
+    /** The run this one completes (`--resubmit-failed <its run dir | run id>`); null for a first run. */
+    resubmissionOf: () => p.manyToOne(OutflowRun).nullable().deleteRule("set null").index(),
   },
   indexes: [{ properties: ["startTime"] }],
 });

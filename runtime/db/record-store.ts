@@ -54,12 +54,16 @@ export interface RunRow {
   host: string;
   start: Date;
   configuration: number;
+  /** The run this one completes (`--resubmit-failed`), if any. */
+  resubmissionOf: string | null;
 }
 
 export interface RecordStore {
   /** The id of the configuration row with this hash, inserting it first if new. */
   configuration(hash: string, content: string): Promise<number>;
   insertRun(run: RunRow): Promise<void>;
+  /** Whether the records hold a run with this id. */
+  hasRun(uuid: string): Promise<boolean>;
   endRun(uuid: string, state: RunState, end: Date): Promise<void>;
   /** Rows (the pending top-level nodes) and the edges between them (indices into `rows`); returns ids. */
   insertGraph(run: string, rows: TaskRow[], edges: Array<[number, number]>): Promise<number[]>;
@@ -74,6 +78,8 @@ export function recordStore(db: OpenDatabase): Promise<RecordStore> {
   return db.dialect === "sqlite" ? SqliteRecordStore.open(db) : Promise.resolve(new PgRecordStore(db));
 }
 
+const RUN_COLUMNS = "uuid, command, args, backend, host, state, start_time, configuration_id, resubmission_of_uuid";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TASK_COLUMNS = "run_uuid, kind, plugin, name, ref, state, start_time, end_time, exception_message, exception_stack, input_targets, output_targets, parent_id, element_index";
 const TASK_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
@@ -122,8 +128,13 @@ class SqliteRecordStore implements RecordStore {
   async insertRun(run: RunRow): Promise<void> {
     await this.idle();
     this.db
-      .prepare("insert into run (uuid, command, args, backend, host, state, start_time, configuration_id) values (?, ?, ?, ?, ?, 'running', ?, ?)")
-      .run(run.uuid, run.command, run.args, run.backend, run.host, +run.start, run.configuration);
+      .prepare(`insert into run (${RUN_COLUMNS}) values (?, ?, ?, ?, ?, 'running', ?, ?, ?)`)
+      .run(run.uuid, run.command, run.args, run.backend, run.host, +run.start, run.configuration, run.resubmissionOf);
+  }
+
+  async hasRun(uuid: string): Promise<boolean> {
+    await this.idle();
+    return this.db.prepare("select 1 from run where uuid = ?").get(uuid) !== undefined;
   }
 
   async endRun(uuid: string, state: RunState, end: Date): Promise<void> {
@@ -175,7 +186,7 @@ class PgRecordStore implements RecordStore {
   }
 
   async insertRun(run: RunRow): Promise<void> {
-    await this.exec("insert into run (uuid, command, args, backend, host, state, start_time, configuration_id) values (?, ?, ?, ?, ?, 'running', ?, ?)", [
+    await this.exec(`insert into run (${RUN_COLUMNS}) values (?, ?, ?, ?, ?, 'running', ?, ?, ?)`, [
       run.uuid,
       run.command,
       run.args,
@@ -183,7 +194,14 @@ class PgRecordStore implements RecordStore {
       run.host,
       run.start,
       run.configuration,
+      run.resubmissionOf,
     ]);
+  }
+
+  async hasRun(uuid: string): Promise<boolean> {
+    // The column is a uuid: another id (an untracked run's) is in no row, and would not parse.
+    if (!UUID.test(uuid)) return false;
+    return (await this.exec<unknown[]>("select 1 from run where uuid = ?", [uuid], "all")).length > 0;
   }
 
   async endRun(uuid: string, state: RunState, end: Date): Promise<void> {

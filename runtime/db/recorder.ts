@@ -7,7 +7,7 @@
  */
 import type { TaskSpec } from "../../contract/manifest.js";
 import type { RunObserver } from "../execute/run-graph.js";
-import { RunCancelled, TaskFailure } from "../execute/run-graph.js";
+import { RunCancelled, RunEmitted, TaskFailure } from "../execute/run-graph.js";
 import type { Graph, GraphNode } from "../graph/model.js";
 import type { GraphPlan, TaskTable } from "../graph/plan.js";
 import { mapStack } from "../source-map.js";
@@ -125,6 +125,8 @@ export class RunRecorder implements RunObserver {
 
   taskFinished(handle: unknown, state: "success" | "failed" | "skipped", error?: unknown, at?: Date): void | Promise<void> {
     if (this.stopped || !(handle instanceof RowHandle)) return;
+    // slurm --emit-only: the map's array is written, to be submitted by hand; nothing failed.
+    if (state === "failed" && error instanceof RunEmitted) return this.buffer.finish(handle, "emitted", at ?? new Date(), null, null);
     const { message, stack } = state === "failed" ? describeFailure(error) : { message: null, stack: null };
     this.buffer.finish(handle, state as TaskState, at ?? new Date(), message, stack);
   }

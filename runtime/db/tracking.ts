@@ -1,7 +1,7 @@
 /**
  * A tracked command's database side, start to end: open the databases, check migrations and models,
  * store the configuration and the run row, record the graph and every task, end the run as
- * success / failed / cancelled. `executeCommand` calls `startTracking` and uses what it returns.
+ * success / failed / cancelled / emitted. `executeCommand` calls `startTracking` and uses what it returns.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
@@ -31,6 +31,8 @@ export interface TrackingInput {
   graph: Graph;
   plan: GraphPlan;
   tasks: TaskTable;
+  /** The id of the run this one completes (`--resubmit-failed`): stored as the run's `resubmission_of`. */
+  resubmissionOf?: string;
   /** Another observer to notify too (tests, progress display). */
   observer?: RunObserver;
 }
@@ -41,7 +43,7 @@ export interface Tracking {
   forkEm: () => EntityManager;
   db: (name: string) => EntityManager;
   session: DatabaseSession;
-  /** Ends the run row (a cancelled run stays cancelled). */
+  /** Ends the run row (a cancelled run stays cancelled); `emitted`: slurm --emit-only wrote the job scripts. */
   finish(state: Exclude<RunState, "running">): Promise<void>;
   /** Records the cancellation at once: running tasks failed, the run cancelled. */
   cancel(signal: string): Promise<void>;
@@ -68,6 +70,7 @@ export async function startTracking(input: TrackingInput): Promise<Tracking> {
     const runId = randomUUID();
     const content = canonicalJson(maskSecrets(input.config));
     const configuration = await store.configuration(createHash("sha256").update(content).digest("hex"), content);
+    const resubmissionOf = await earlierRun(store, input.resubmissionOf, runId, session.records.where);
     await store.insertRun({
       uuid: runId,
       command: input.command.path.join(" "),
@@ -76,6 +79,7 @@ export async function startTracking(input: TrackingInput): Promise<Tracking> {
       host: hostname(),
       start: new Date(),
       configuration,
+      resubmissionOf,
     });
     const recorder = new RunRecorder(store, runId);
     await recorder.plan(input.graph, input.plan, input.tasks);
@@ -85,6 +89,18 @@ export async function startTracking(input: TrackingInput): Promise<Tracking> {
     await session.close();
     throw error;
   }
+}
+
+/** The run a resubmission completes, when the records hold it (else a warning, and no link). */
+async function earlierRun(store: RecordStore, id: string | undefined, runId: string, where: string): Promise<string | null> {
+  if (!id) return null;
+  const log = getLogger("outflow.db");
+  if (await store.hasRun(id)) {
+    log.info(`run ${runId} is a resubmission of run ${id}`);
+    return id;
+  }
+  log.warning(`the run this resubmission completes (${id}) is not in the run records (${where}); this run is recorded without resubmission_of`);
+  return null;
 }
 
 function tracking(session: DatabaseSession, store: RecordStore, recorder: RunRecorder, extra: RunObserver | undefined): Tracking {
@@ -135,10 +151,10 @@ function tee(a: RunObserver, b: RunObserver): RunObserver {
       await finish(a, h.a);
       await finish(b, h.b);
     },
-  };
-}
     async taskSkipped(e) {
       const parent = e.parent as Pair | undefined;
       await a.taskSkipped({ ...e, parent: parent?.a });
       await b.taskSkipped({ ...e, parent: parent?.b });
     },
+  };
+}

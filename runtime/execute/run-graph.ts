@@ -55,6 +55,18 @@ export class RunCancelled extends Error {
   }
 }
 
+/**
+ * The run stops because a backend wrote a map's work to be submitted by hand (slurm --emit-only):
+ * nothing failed; the map's row (and the loop rows around it) are `emitted`, as is the run.
+ */
+export class RunEmitted extends RunCancelled {
+  constructor(message: string) {
+    super();
+    this.message = message;
+    this.name = "RunEmitted";
+  }
+}
+
 export interface Execution {
   tasks: TaskTable;
   validators: Validators;

@@ -185,6 +185,8 @@ describe("PostgreSQL: admin and user roles, migrations, run records", () => {
     expect(manage(root, ["db", "downgrade", "--plugin", "data_reduction", ...cfg]).stdout).toMatch(/reverted Migration\d+_add_a_note/);
     expect(await sql("select column_name from information_schema.columns where table_name = 'computation_result' and column_name = 'note'")).toHaveLength(0);
 
+    expect(manage(root, ["db", "downgrade", "--plugin", "outflow", ...cfg]).stdout).toMatch(/outflow: reverted Migration\d+_emitted_and_resubmission_of/);
+    expect(await sql("select column_name from information_schema.columns where table_name = 'run' and column_name = 'resubmission_of_uuid'")).toHaveLength(0);
     expect(manage(root, ["db", "downgrade", "--plugin", "outflow", ...cfg]).stdout).toMatch(/outflow: reverted Migration\d+_run_records/);
     for (const t of ["run", "task", "edge", "configuration"]) expect(await exists(t)).toBe(false);
     expect(await exists("computation_result")).toBe(true);

@@ -34,14 +34,14 @@ afterAll(removePipelines);
 describe("migrations per plugin on SQLite", () => {
   it("status lists what is pending", () => {
     const r = manage(root, ["db", "status"]);
-    expect(r.stdout).toMatch(/outflow\s+0 applied, 1 pending \(pending: Migration\d+_run_records\)/);
+    expect(r.stdout).toMatch(/outflow\s+0 applied, 2 pending \(pending: Migration\d+_run_records, Migration\d+_emitted_and_resubmission_of\)/);
     expect(r.stdout).toMatch(/data_reduction\s+0 applied, 1 pending/);
   });
 
   it("upgrades one plugin at a time", () => {
     expect(manage(root, ["db", "upgrade", "data_reduction"]).stdout).toMatch(/data_reduction: applied Migration\d+_add_table_computation_result/);
     expect(tables()).toEqual(["computation_result", "outflow_migrations__data_reduction"]);
-    expect(manage(root, ["db", "upgrade", "outflow"]).stdout).toMatch(/outflow: applied Migration\d+_run_records/);
+    expect(manage(root, ["db", "upgrade", "outflow"]).stdout).toMatch(/outflow: applied Migration\d+_run_records\n  outflow: applied Migration\d+_emitted_and_resubmission_of\n/);
     expect(tables()).toEqual(["computation_result", ...OUTFLOW_TABLES, "outflow_migrations__data_reduction", "outflow_migrations__outflow"].sort());
   });
 
@@ -50,6 +50,10 @@ describe("migrations per plugin on SQLite", () => {
     expect(tables()).not.toContain("computation_result");
     expect(tables()).toEqual(expect.arrayContaining(OUTFLOW_TABLES));
     expect(manage(root, ["db", "downgrade", "--plugin", "data_reduction"]).stdout).toContain("data_reduction: no applied migration to revert");
+    // One step back: the run records' second migration (its tables stay), then the first.
+    expect(manage(root, ["db", "downgrade", "--plugin", "outflow"]).stdout).toMatch(/outflow: reverted Migration\d+_emitted_and_resubmission_of/);
+    expect(tables()).toEqual(expect.arrayContaining(OUTFLOW_TABLES));
+    expect(columns("run")).not.toContain("resubmission_of_uuid");
     expect(manage(root, ["db", "downgrade", "--plugin", "outflow"]).stdout).toMatch(/outflow: reverted Migration\d+_run_records/);
     for (const t of OUTFLOW_TABLES) expect(tables()).not.toContain(t);
   });

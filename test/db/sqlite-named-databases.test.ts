@@ -80,7 +80,7 @@ describe("several named databases", () => {
     const first = runBundle(root, "archive_it", ["--value", "7"]);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/new database "archive" \(sqlite .*data\/archive\.db\): applied 1 migration\b/);
-    expect(first.stderr).toMatch(/new database "default" \(sqlite .*outflow\.db\): applied 2 migrations/);
+    expect(first.stderr).toMatch(/new database "default" \(sqlite .*outflow\.db\): applied 3 migrations/);
     const up = manage(root, ["db", "upgrade", "heads"]);
     expect(up.stdout).toMatch(/database "archive" \(sqlite .*data\/archive\.db\)\n  archive: up to date/);
 

@@ -16,7 +16,7 @@ describe("the tutorial on SQLite, through the real bundles", () => {
   it("creates and migrates an empty SQLite database on the first run, computes, then reads the result back", () => {
     const first = runBundle(root, "compute_data", ["--multiplier", "3"]);
     expect(first.code).toBe(0);
-    expect(first.stderr).toMatch(/new database "default" \(sqlite .*outflow\.db\): applied 2 migrations/);
+    expect(first.stderr).toMatch(/new database "default" \(sqlite .*outflow\.db\): applied 3 migrations/);
     expect(first.stderr).toContain("Result not found in database, computing...");
     expect(first.stderr).toContain("Result of the computation: 126");
     const second = runBundle(root, "compute_data", ["--multiplier", "3"]);
@@ -86,7 +86,7 @@ describe("`outflow management` from the compiler CLI", () => {
     const bin = join(repoRoot, "bin/outflow.mjs");
     const ok = spawnSync(process.execPath, [bin, "management", "db", "status"], { cwd: join(root, "plugins"), encoding: "utf8", env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" } });
     expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/outflow\s+1 applied, 0 pending/);
+    expect(ok.stdout).toMatch(/outflow\s+2 applied, 0 pending/);
     const bad = spawnSync(process.execPath, [bin, "management", "db", "downgrade", "--plugin", "nope"], { cwd: root, encoding: "utf8", env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" } });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('unknown plugin "nope"');

@@ -14,15 +14,16 @@ import type { SlurmConfig } from "../../config/schema.js";
 import type { Graph } from "../../graph/model.js";
 import { siteText } from "../../graph/record-and-check.js";
 import { SlurmCluster, SlurmError } from "./cluster.js";
-import { ensureDir, readJson, writeJson } from "./files.js";
+import { ensureDir, writeJson } from "./files.js";
 import { LAYOUT_VERSION, type RunFile } from "./layout.js";
 import { EmitOnlyStop, runArrayMap, type MapRunContext } from "./map-array.js";
 import { mapSubmission } from "./options.js";
 import { Poller } from "./poller.js";
 import { DirectiveError } from "./quote.js";
-import { RESUBMIT_FLAG, findRunDir, generatedRunId, runsBase } from "./run-dir.js";
+import { RESUBMIT_FLAG, generatedRunId, resubmittedRun, runsBase } from "./run-dir.js";
 
 export { EmitOnlyStop } from "./map-array.js";
+export { resubmittedRun } from "./run-dir.js";
 export { SlurmError } from "./cluster.js";
 
 export interface SlurmStartInput {
@@ -85,10 +86,9 @@ export function startSlurmBackend(input: SlurmStartInput): SlurmBackend {
   const log = getLogger("outflow.slurm");
   const emitOnly = Boolean(globals["emit-only"]);
   slurmPreflight(globals, input.bundle);
-  const resubmitTarget = globals[RESUBMIT_FLAG] as string | undefined;
-  const slurmDir = globals["slurm-dir"] as string | undefined;
-  const runDir = resubmitTarget ? findRunDir(resubmitTarget, input.root, slurmDir) : join(runsBase(input.root, slurmDir), exec.scope.run.id ?? generatedRunId());
-  const runId = resubmitTarget ? readJson<RunFile>(join(runDir, "run.json")).id : basename(runDir);
+  const resubmitted = resubmittedRun(globals, input.root);
+  const runDir = resubmitted?.runDir ?? join(runsBase(input.root, globals["slurm-dir"] as string | undefined), exec.scope.run.id ?? generatedRunId());
+  const runId = resubmitted?.id ?? basename(runDir);
   const dbConfig = config.databases?.default;
   if (input.command.db && dbConfig?.dialect === "sqlite") {
     log.warning(`the run's database is SQLite (${dbConfig.path}): fine on one node, not across Slurm nodes; use PostgreSQL for a multi-node cluster`);
@@ -110,7 +110,7 @@ export function startSlurmBackend(input: SlurmStartInput): SlurmBackend {
     bundle: input.bundle!,
     tracked: input.command.db,
     logLevel: input.globals["log-level"] as string | undefined,
-    resubmit: Boolean(resubmitTarget),
+    resubmit: Boolean(resubmitted),
     emitOnly,
     submission: (job) => mapSubmission(config.slurm, input.commandSlurm, job.node.map!.options),
     submitted: new Set(),

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
-import { RunCancelled, SKIPPED_ELEMENT, type Execution, type MapJob } from "../../execute/run-graph.js";
+import { RunCancelled, RunEmitted, SKIPPED_ELEMENT, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { outerForElements, recordFailedElement } from "../elements.js";
 import type { Logger } from "../../logging/logger.js";
 import { deserializeError, reasonOfSerialized, replayEvents, type SerializedError } from "../events.js";
@@ -48,11 +48,10 @@ export interface MapRunContext {
   occurrences: Map<string, number>;
 }
 
-/** `--emit-only`: the scripts are written, nothing is submitted, the run stops here (exit 0). */
-export class EmitOnlyStop extends RunCancelled {
+/** `--emit-only`: the scripts are written, nothing is submitted, the run stops here (exit 0), `emitted`. */
+export class EmitOnlyStop extends RunEmitted {
   constructor(readonly mapDir: string) {
-    super();
-    this.message = "stopped after writing the Slurm job scripts (--emit-only)";
+    super("stopped after writing the Slurm job scripts (--emit-only)");
     this.name = "EmitOnlyStop";
   }
 }

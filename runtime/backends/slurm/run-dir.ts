@@ -43,6 +43,17 @@ export function findRunDir(target: string, root: string, slurmDir?: string): str
 }
 
 /**
+ * The run `--resubmit-failed` completes: its directory and its id (the database run's uuid for a tracked
+ * command); undefined without the flag.
+ */
+export function resubmittedRun(globals: Record<string, unknown>, root: string): { runDir: string; id: string } | undefined {
+  const target = globals[RESUBMIT_FLAG] as string | undefined;
+  if (!target) return undefined;
+  const runDir = findRunDir(target, root, globals["slurm-dir"] as string | undefined);
+  return { runDir, id: readJson<RunFile>(join(runDir, "run.json")).id };
+}
+
+/**
  * For `--resubmit-failed`: the command's values as the first run stored them, with the options given now
  * on top (so required args need not be repeated). Undefined when the flag is absent.
  */
