@@ -150,7 +150,7 @@ async function runTracked(
   const aborted = () => ({ state: isCrash(controller) ? ("failed" as const) : ("cancelled" as const), error: abortError(controller) });
   try {
     if (controller.signal.aborted) throw aborted().error;
-    const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, elementPath: [] });
+    const outputs = await runGraph(exec, graph, plan, { outer: {}, parentHandle: undefined, place: [] });
     await records?.finish(controller.signal.aborted ? aborted().state : "success");
     if (controller.signal.aborted) throw aborted().error;
     return { code: 0, result: terminalOutputs(outputs, plan), runId: records?.runId ?? null };

@@ -9,7 +9,7 @@ import type { OutflowConfig } from "../config/schema.js";
 import type { RunInfo, Scope } from "../context.js";
 import { recordAndCheck } from "../graph/record-and-check.js";
 import type { ModuleTable } from "../registry.js";
-import { SKIPPED_ELEMENT, TaskFailure, elementStartEvent, runMapElement, silentObserver, type Execution, type MapJob } from "../execute/run-graph.js";
+import { SKIPPED_ELEMENT, TaskFailure, elementStartEvent, runMapElement, silentObserver, type Execution, type MapJob, type Place } from "../execute/run-graph.js";
 import type { Validators } from "../execute/validate.js";
 import type { Graph, GraphNode } from "../graph/model.js";
 import type { GraphPlan, NodePlan } from "../graph/plan.js";
@@ -54,7 +54,8 @@ export interface ElementHostInput {
 
 export interface ElementBatch {
   path: number[];
-  elementPath: number[];
+  /** Where the map node runs. */
+  place: Place;
   outer: Record<string, unknown>;
   items: ElementItems;
 }
@@ -99,7 +100,7 @@ function blamedFor(exec: Execution, job: MapJob): string {
 
 /** The failure of element `index` that failed with `error` and no task of its own to say it of. */
 export function elementFailure(exec: Execution, job: MapJob, index: number, error: unknown): TaskFailure {
-  return new TaskFailure(blamedFor(exec, job), [...job.elementPath, index], error);
+  return new TaskFailure(blamedFor(exec, job), [...job.place, { element: index }], error);
 }
 
 /**
@@ -161,7 +162,7 @@ export class ElementHost {
     const exec: Execution = { tasks: this.input.manifest.tasks, validators: this.input.validators, observer: collector ?? silentObserver, scope: this.scope, forkEm: this.input.forkEm };
     // Only the elements of this batch, at their own indices.
     const items: unknown[] = [];
-    const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items, parentHandle: null, elementPath: batch.elementPath };
+    const job: MapJob = { node: target.node, path: batch.path, plan: target.plan, outer: batch.outer, items, parentHandle: null, place: batch.place };
     const results: ElementOutcome[] = [];
     const events: RecordedEvent[] = [];
     const done = (raw: ElementOutcome) => {

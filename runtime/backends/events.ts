@@ -2,16 +2,16 @@
  * Task record events and errors that cross a process or thread boundary: collected where map elements run
  * (a worker thread, a Slurm array task), replayed by the driver into the run records.
  */
-import { TaskFailure, type RunObserver, type TaskStartEvent } from "../execute/run-graph.js";
+import { TaskFailure, type Place, type RunObserver, type TaskStartEvent } from "../execute/run-graph.js";
 import { reasonOf } from "../reason.js";
 
 export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
-  /** For a failed map element: the task that failed inside it and the element path. */
+  /** For a failed map element: the task that failed inside it and where it ran. */
   task?: string;
-  elementPath?: number[];
+  place?: Place;
   /** What was thrown is not an Error (`throw "text"`, `throw undefined`): `message` is String(value). */
   thrown?: true;
 }
@@ -38,7 +38,7 @@ export interface RecordedEvent {
 export type ElementOutcome = { index: number; ok: true; value: unknown; skipped?: true } | { index: number; ok: false; error: SerializedError };
 
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof TaskFailure) return { ...serializeError(error.cause), task: error.task, elementPath: error.elementPath };
+  if (error instanceof TaskFailure) return { ...serializeError(error.cause), task: error.task, place: error.place };
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
   return { name: "Error", message: String(error), thrown: true };
 }
@@ -56,7 +56,7 @@ export function deserializeError(s: SerializedError): unknown {
     e.stack = s.stack ?? `${s.name}: ${s.message}`;
     cause = e;
   }
-  return s.task === undefined ? cause : new TaskFailure(s.task, s.elementPath ?? [], cause);
+  return s.task === undefined ? cause : new TaskFailure(s.task, s.place ?? [], cause);
 }
 
 /** How a serialized error is said in one line (as reasonOf says the error itself), without its task. */
@@ -75,11 +75,11 @@ export function cloneError(error: unknown, what: string): unknown {
  * one-task body) with `cause` itself; never a row of a nested map's element with the same index. Returns
  * the element's failure, serialized.
  */
-export function failUnsendable(events: RecordedEvent[], index: number, elementPath: number[], cause: unknown): SerializedError {
+export function failUnsendable(events: RecordedEvent[], index: number, place: Place, cause: unknown): SerializedError {
   const element = events.find((e) => e.parent === null && e.element === index);
   const children = element ? events.filter((e) => e.parent === element.id) : [];
   const task = children.length === 1 ? children[0] : undefined;
-  const failure = serializeError(task ? new TaskFailure(task.name, [...elementPath, index], cause) : cause);
+  const failure = serializeError(task ? new TaskFailure(task.name, [...place, { element: index }], cause) : cause);
   if (element) Object.assign(element, { state: "failed", error: failure });
   if (task) Object.assign(task, { state: "failed", error: serializeError(cause) });
   return failure;

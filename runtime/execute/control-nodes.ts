@@ -63,7 +63,7 @@ async function controlFailure(exec: Execution, node: GraphNode, frame: Frame, er
   const where = siteText(exec.scope.run.root, node.site);
   const handle = await exec.observer.taskStarted({ name: label, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [], outputs: [] });
   await exec.observer.taskFinished(handle, "failed", error);
-  return new TaskFailure(`${label} at ${where}`, frame.elementPath, error);
+  return new TaskFailure(`${label} at ${where}`, frame.place, error);
 }
 
 async function runLoop(exec: Execution, node: GraphNode, plan: NodePlan, outer: Record<string, unknown>, frame: Frame): Promise<Outputs> {
@@ -77,7 +77,7 @@ async function runLoop(exec: Execution, node: GraphNode, plan: NodePlan, outer: 
       const iteration = await exec.observer.taskStarted({ name: `loop()[${i}]`, plugin: "", parent: handle, element: i, inputs: Object.keys(outer), outputs: [] });
       let outputs: Awaited<ReturnType<typeof runGraph>>;
       try {
-        outputs = await runGraph(exec, body, plan.body!, { outer, parentHandle: iteration, elementPath: frame.elementPath });
+        outputs = await runGraph(exec, body, plan.body!, { outer, parentHandle: iteration, place: [...frame.place, { iteration: i }] });
       } catch (error) {
         await exec.observer.taskFinished(iteration, isExitPipeline(error) ? "success" : "failed", isExitPipeline(error) ? undefined : error);
         throw error;

@@ -39,11 +39,34 @@ export interface RunObserver {
 
 export const silentObserver: RunObserver = { taskStarted: () => undefined, taskFinished: () => {}, taskSkipped: () => {} };
 
-/** A task failed: names the task, the map element (if any) and keeps the original error as `cause`. */
+/**
+ * Where in the run a node runs: the map elements and loop iterations around it, outermost first (plain
+ * data: it crosses to workers and array tasks).
+ */
+export type Place = ReadonlyArray<{ element: number } | { iteration: number }>;
+
+/** A place as the error lines say it: `loop iteration 2, map element 1`; steps of one kind in a row are one path (`map element 2/1`). */
+export function placeText(place: Place): string {
+  const parts: string[] = [];
+  let kind: "element" | "iteration" | undefined;
+  for (const step of place) {
+    const [k, index] = "element" in step ? (["element", step.element] as const) : (["iteration", step.iteration] as const);
+    if (k === kind) parts[parts.length - 1] += `/${index}`;
+    else parts.push(`${k === "element" ? "map element" : "loop iteration"} ${index}`);
+    kind = k;
+  }
+  return parts.join(", ");
+}
+
+/** The map element indices of a place, outermost first (without its loop iterations). */
+export function elementIndices(place: Place): number[] {
+  return place.flatMap((step) => ("element" in step ? [step.element] : []));
+}
+
+/** A task failed: names the task, where it ran (map elements, loop iterations) and keeps the original error as `cause`. */
 export class TaskFailure extends Error {
-  constructor(readonly task: string, readonly elementPath: number[], readonly cause: unknown) {
-    const where = elementPath.length ? ` (map element ${elementPath.join("/")})` : "";
-    super(`task ${task}${where} failed: ${reasonOf(cause)}`);
+  constructor(readonly task: string, readonly place: Place, readonly cause: unknown) {
+    super(`task ${task}${place.length ? ` (${placeText(place)})` : ""} failed: ${reasonOf(cause)}`);
     this.name = "TaskFailure";
   }
 }
@@ -93,7 +116,8 @@ export interface MapJob {
   /** The iterated values: a JS array, or a typed array as it came (never copied into a JS array). */
   items: ArrayLike<unknown>;
   parentHandle: unknown;
-  elementPath: number[];
+  /** Where the map node runs. */
+  place: Place;
 }
 
 /** Per-graph frame: values reachable by the body's entry nodes. */
@@ -101,7 +125,7 @@ export interface Frame {
   outer: Record<string, unknown>;
   element?: { target: string; value: unknown; index: number };
   parentHandle: unknown;
-  elementPath: number[];
+  place: Place;
 }
 
 export type Outputs = Record<string, unknown>;
@@ -284,7 +308,7 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
     }
     await finish(exec, handle, "failed", error);
     if (error instanceof TaskFailure || error instanceof RunCancelled) throw error;
-    throw new TaskFailure(spec.name, frame.elementPath, error);
+    throw new TaskFailure(spec.name, frame.place, error);
   }
 }
 
@@ -339,7 +363,7 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
   const handle = await exec.observer.taskStarted({ name, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [plan.iterate!], outputs: [info.options.outputName] });
   try {
     if (!isIterable(items)) throw new TaskValueError(`${name}: upstream target "${plan.iterate}" is not an array (got ${items === null ? "null" : typeof items})`);
-    const job: MapJob = { node, path: nodePath(node), plan, outer, items: items as ArrayLike<unknown>, parentHandle: handle, elementPath: frame.elementPath };
+    const job: MapJob = { node, path: nodePath(node), plan, outer, items: items as ArrayLike<unknown>, parentHandle: handle, place: frame.place };
     const started = performance.now();
     const elements = withoutSkipped(await (exec.runMap ? exec.runMap(job) : runMapSequential(exec, job)));
     mapLog.debug(`${name}: ${job.items.length} element${job.items.length === 1 ? "" : "s"} in ${((performance.now() - started) / 1000).toFixed(3)} s`);
@@ -354,7 +378,7 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
     }
     await exec.observer.taskFinished(handle, "failed", error);
     if (error instanceof TaskFailure || error instanceof RunCancelled) throw error;
-    throw new TaskFailure(name, frame.elementPath, error);
+    throw new TaskFailure(name, frame.place, error);
   }
 }
 
@@ -382,7 +406,7 @@ export async function runMapElement(exec: Execution, job: MapJob, index: number)
       outer: job.outer,
       element: { target: job.plan.iterate!, value: job.items[index], index },
       parentHandle: handle,
-      elementPath: [...job.elementPath, index],
+      place: [...job.place, { element: index }],
     });
     const result = elementResult(outputs, job.plan.body!);
     // An element whose body's terminals all returned Skipped is skipped (left out of the map's results).

@@ -85,7 +85,7 @@ export async function runSingleTaskElements(exec: Execution, job: MapJob, target
   // (also when an optional one is missing: `{ a: 1 }` of `{ a: number; b?: string }` stays an object).
   const resultOf =
     spec.outputs.length === 1 ? singleOutputReader(spec, exec.validators) : (returned: unknown): unknown => validateOutputs(spec, exec.validators, returned);
-  const exitOrFailure = (index: number, error: unknown): unknown => (error instanceof Error && error.name === "ExitPipeline" ? error : new TaskFailure(spec.name, [...job.elementPath, index], error));
+  const exitOrFailure = (index: number, error: unknown): unknown => (error instanceof Error && error.name === "ExitPipeline" ? error : new TaskFailure(spec.name, [...job.place, { element: index }], error));
 
   if (!tracked && !exec.forkEm) {
     // Untracked: one context for the whole batch (only `task.element` changes), no closure or promise per

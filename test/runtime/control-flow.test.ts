@@ -61,6 +61,16 @@ export const Pair = task(function Pair(item: IterateOn<"items", number>): { a: n
 export const ShowPairs = task(function ShowPairs(pairs: { a: number; b?: string }[]): void {
   logger.info("PAIRS " + JSON.stringify(pairs));
 });
+export const Spread = task(function Spread(ticked: number): { cells: number[] } {
+  return { cells: [0, ticked] };
+});
+export const Cell = task(function Cell(cell: IterateOn<"cells", number>): { done: number } {
+  if (cell === Number(context.args.failAt)) throw new Error("cell " + cell + " refused");
+  return { done: cell };
+});
+export const Refuse = task(function Refuse(value: number): void {
+  if (value === Number(context.args.failAt)) throw new Error("value " + value + " refused");
+});
 `;
 
 const commands = `
@@ -144,6 +154,20 @@ export const optional_output_elements = command({
     t.Many().pipe(map({ outputName: "pairs" }, () => { t.Pair(); })).pipe(t.ShowPairs());
   },
 });
+export const looped_map = command({
+  args: { failAt: { type: "number", default: -1 } },
+  setup() {
+    // Iteration i maps Cell over [0, 2 + i].
+    t.Seed().pipe(loop({ iterations: 3 }, () => { t.Tick().pipe(t.Spread()).pipe(map({ outputName: "dones" }, () => { t.Cell(); })); }));
+  },
+});
+export const mapped_loop = command({
+  args: { failAt: { type: "number", default: -1 } },
+  setup() {
+    // Element i runs Refuse on 10 * (i + 1) twice.
+    t.Many().pipe(map({ outputName: "refused" }, () => { t.Each().pipe(loop({ iterations: 2 }, () => { t.Refuse(); })); }));
+  },
+});
 export const pausing = command({
   args: { value: { type: "number", default: 5 } },
   setup() {
@@ -167,23 +191,12 @@ afterAll(removePipelines);
 
 const count = (text: string, what: RegExp) => (text.match(what) ?? []).length;
 
-/** The task rows of a command's last run, from the pipeline's SQLite file. */
-function lastRunRows(command: string): Record<string, unknown>[] {
+/** The task rows of a command's last run (these columns of them), from the pipeline's SQLite file. */
+function lastRunRows(command: string, columns = "kind, name, state, exception_message"): Record<string, unknown>[] {
   const db = new Database(join(root, "outflow.db"), { readonly: true });
   try {
     const run = db.prepare("select uuid from run where command = ? order by start_time desc limit 1").get(command) as { uuid: string };
-    return db.prepare("select kind, name, state, exception_message from task where run_uuid = ? order by id").all(run.uuid) as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
-}
-
-/** Whether each task row of a command's last run has its start and end times. */
-function lastRunTimes(command: string): Record<string, unknown>[] {
-  const db = new Database(join(root, "outflow.db"), { readonly: true });
-  try {
-    const run = db.prepare("select uuid from run where command = ? order by start_time desc limit 1").get(command) as { uuid: string };
-    return db.prepare("select name, state, start_time is not null as started, end_time is not null as ended from task where run_uuid = ? order by id").all(run.uuid) as Record<string, unknown>[];
+    return db.prepare(`select ${columns} from task where run_uuid = ? order by id`).all(run.uuid) as Record<string, unknown>[];
   } finally {
     db.close();
   }
@@ -208,7 +221,7 @@ describe("loop()", () => {
   it("ends an infinite loop with an exception as a failure", () => {
     const r = runBundle(root, "looping", ["--infinite", "--boom", "2"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("error: task Tick failed: boom at tick 2");
+    expect(r.stderr).toContain("error: task Tick (loop iteration 1) failed: boom at tick 2");
   });
 
   it("records each run of the body as an iteration row (loop()[i]), the parent of that run's task rows", () => {
@@ -276,7 +289,7 @@ describe("a loop whose body returns Skipped", () => {
     ]);
     // They ran (and returned Skipped): unlike a node on a branch not taken, they have their times; what
     // follows the loop never ran and has none.
-    expect(lastRunTimes("skipping_loop").filter((t) => t.state === "skipped")).toEqual([
+    expect(lastRunRows("skipping_loop", "name, state, start_time is not null as started, end_time is not null as ended").filter((t) => t.state === "skipped")).toEqual([
       { name: "Last", started: 0, ended: 0 },
       { name: "loop()[0]", started: 1, ended: 1 },
       { name: "Maybe", started: 1, ended: 1 },
@@ -299,6 +312,24 @@ describe("a loop of zero iterations", () => {
       ["task", "After", "skipped"],
     ]);
     expect(runBundle(root, "counted_loop", ["--n", "2"]).output).toContain("AFTER");
+  });
+});
+
+describe.each(["sequential", "threads"])("a failure inside a loop iteration on %s", (backend) => {
+  it("names the iteration in its error line and rows: (loop iteration 2, map element 1)", () => {
+    const r = runBundle(root, "looped_map", ["--fail-at", "4", "--backend", backend]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: task Cell \(loop iteration 2, map element 1\) failed: cell 4 refused$/m);
+    const failed = lastRunRows("looped_map").filter((t) => t.state === "failed");
+    expect(failed.map((t) => [t.kind, t.name])).toEqual([["loop", "loop()"], ["iteration", "loop()[2]"], ["map", "map(dones)"], ["element", "dones[1]"], ["task", "Cell"]]);
+    const where = "task Cell (loop iteration 2, map element 1) failed: cell 4 refused";
+    expect(failed.filter((t) => t.kind !== "task").map((t) => t.exception_message)).toEqual([where, where, where, where]);
+  });
+
+  it("names the element and the iteration of a loop inside a map body: (map element 1, loop iteration 0)", () => {
+    const r = runBundle(root, "mapped_loop", ["--fail-at", "20", "--backend", backend]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: task Refuse \(map element 1, loop iteration 0\) failed: value 20 refused$/m);
   });
 });
 

@@ -107,11 +107,11 @@ async function runTask(input: PipelineLoaders & { manifest: Manifest }, dir: Map
   const sayFailed = (index: number, e: SerializedError) =>
     process.stderr.write(`outflow: element ${index} failed${e.task ? ` in task ${e.task}` : ""}: ${reasonOfSerialized(e)}\n${e.stack ? e.stack.split("\n").slice(1).join("\n") + "\n" : ""}`);
   const unwritable = (outcome: ElementOutcome, elementEvents: RecordedEvent[], error: unknown) => {
-    const failure = failUnsendable(elementEvents, outcome.index, ctx.elementPath, cloneError(error, RESULT_NOT_WRITTEN));
+    const failure = failUnsendable(elementEvents, outcome.index, ctx.place, cloneError(error, RESULT_NOT_WRITTEN));
     Object.assign(outcome, { ok: false, error: failure, value: undefined, skipped: undefined });
     sayFailed(outcome.index, failure);
   };
-  const { results, events } = await host.run({ path: ctx.path, elementPath: ctx.elementPath, outer: ctx.outer, items: items() }, (outcome, elementEvents) => {
+  const { results, events } = await host.run({ path: ctx.path, place: ctx.place, outer: ctx.outer, items: items() }, (outcome, elementEvents) => {
     if (outcome.ok) {
       try {
         journal?.append({ outcome, events: elementEvents } satisfies JournalEntry);

@@ -17,6 +17,7 @@
  */
 import { join } from "node:path";
 import type { ElementOutcome, RecordedEvent } from "../events.js";
+import type { Place } from "../../execute/run-graph.js";
 import type { OutflowConfig } from "../../config/schema.js";
 import type { RunInfo } from "../../context.js";
 
@@ -66,7 +67,8 @@ export interface ElementContext {
   config: OutflowConfig;
   run: RunInfo;
   path: number[];
-  elementPath: number[];
+  /** Where the map node runs (its failures say so). */
+  place: Place;
   outer: Record<string, unknown>;
   count: number;
   perTask: number;

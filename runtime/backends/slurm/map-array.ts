@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
-import { RunCancelled, RunEmitted, SKIPPED_ELEMENT, type Execution, type MapJob } from "../../execute/run-graph.js";
+import { RunCancelled, RunEmitted, SKIPPED_ELEMENT, elementIndices, placeText, type Execution, type MapJob } from "../../execute/run-graph.js";
 import { outerForElements, recordFailedElement } from "../elements.js";
 import type { Logger } from "../../logging/logger.js";
 import { deserializeError, reasonOfSerialized, replayEvents, type SerializedError } from "../events.js";
@@ -80,9 +80,9 @@ interface ElementFailure {
   at?: Date;
 }
 
-/** An element's failure as its array task reported it: `task Cell (map element 2/1): RangeError: …`. */
+/** An element's failure as its array task reported it: `task Cell (loop iteration 2, map element 1): RangeError: …`. */
 function elementReason(e: SerializedError): string {
-  const path = (e.elementPath?.length ?? 0) > 1 ? ` (map element ${e.elementPath!.join("/")})` : "";
+  const path = (e.place?.length ?? 0) > 1 ? ` (${placeText(e.place!)})` : "";
   return `${e.task ? `task ${e.task}${path}: ` : ""}${reasonOfSerialized(e)}`;
 }
 
@@ -105,12 +105,13 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
   // Options are checked even for an empty map: a bad one is an error whatever the data.
   const submission = ctx.submission(job);
   if (count === 0) return [];
-  const key = mapDirName(job.path, job.elementPath);
+  const elementPath = elementIndices(job.place);
+  const key = mapDirName(job.path, elementPath);
   const seen = (ctx.occurrences.get(key) ?? 0) + 1;
   ctx.occurrences.set(key, seen);
   const dirName = seen === 1 ? key : `${key}~${seen}`;
   const dir = new MapDir(join(ctx.runDir, dirName));
-  const name = jobName(ctx.runId, job.path, job.elementPath) + (seen === 1 ? "" : `~${seen}`);
+  const name = jobName(ctx.runId, job.path, elementPath) + (seen === 1 ? "" : `~${seen}`);
 
   const outer = outerForElements(job);
   const existing = existsSync(dir.mapFile) ? readJson<MapFile>(dir.mapFile) : undefined;
@@ -136,11 +137,11 @@ export async function runArrayMap(ctx: MapRunContext, job: MapJob): Promise<unkn
     const perTask = Math.max(wanted, Math.ceil(count / maxArray));
     for (const d of dir.subdirs) ensureDir(d);
     const inputHash = writeInputs(job.items, outer, perTask, dir);
-    map = { version: LAYOUT_VERSION, outputName: options.outputName, path: job.path, elementPath: job.elementPath, count, perTask, ...(slots !== undefined ? { slots } : {}), tasks: Math.ceil(count / perTask), inputHash, jobName: name, arrays: [] };
+    map = { version: LAYOUT_VERSION, outputName: options.outputName, path: job.path, elementPath, count, perTask, ...(slots !== undefined ? { slots } : {}), tasks: Math.ceil(count / perTask), inputHash, jobName: name, arrays: [] };
   }
   // Args and config may change on a resubmission (the elements may not): always the current ones. Mode 600:
   // the config may hold credentials.
-  const context: ElementContext = { version: LAYOUT_VERSION, root: ctx.root, cwd: ctx.cwd, command: ctx.command, args: ctx.exec.scope.args, config: ctx.exec.scope.config, run: ctx.exec.scope.run, path: job.path, elementPath: job.elementPath, outer, count, perTask: map.perTask, tracked: ctx.tracked, logLevel: ctx.logLevel };
+  const context: ElementContext = { version: LAYOUT_VERSION, root: ctx.root, cwd: ctx.cwd, command: ctx.command, args: ctx.exec.scope.args, config: ctx.exec.scope.config, run: ctx.exec.scope.run, path: job.path, place: job.place, outer, count, perTask: map.perTask, tracked: ctx.tracked, logLevel: ctx.logLevel };
   writeValue(dir.context, context, 0o600);
 
   // Which array tasks still need to run: no status file saying exit 0 with a results file beside it.

@@ -117,7 +117,7 @@ export function startThreadsBackend(opts: { bundleFile: string; workers?: number
     const runBatch = async ({ first, count }: { first: number; count: number }, lane: { spare?: Float64Array }): Promise<void> => {
       const values = packValues(job.items, first, count, lane.spare);
       lane.spare = undefined;
-      const request: WorkerRequest = { kind: "elements", path: job.path, elementPath: job.elementPath, outer, first, values };
+      const request: WorkerRequest = { kind: "elements", path: job.path, place: job.place, outer, first, values };
       let reply: Extract<WorkerReply, { kind: "elements" }>;
       const batch: InFlight = { first, count, started: elementStarted };
       let startedAt = 0;

@@ -1,5 +1,6 @@
 /** Messages between the main thread and the pool's workers. */
 import type { RecordedEvent, SerializedError } from "../events.js";
+import type { Place } from "../../execute/run-graph.js";
 
 export { serializeError, deserializeError, type RecordedEvent, type SerializedError } from "../events.js";
 
@@ -31,7 +32,7 @@ export type Values = unknown[] | Float64Array;
 export type WorkerRequest =
   | { kind: "task"; taskId: string; args: unknown[] }
   /** Elements `first` … `first + values.length - 1` of the map at `path` (plain arrays clone far faster than objects). */
-  | { kind: "elements"; path: number[]; elementPath: number[]; outer: Record<string, unknown>; first: number; values: Values };
+  | { kind: "elements"; path: number[]; place: Place; outer: Record<string, unknown>; first: number; values: Values };
 
 export type WorkerReply =
   | { kind: "task"; ok: true; value: unknown }

@@ -7,7 +7,7 @@ import { runInScope, type RunInfo, type Scope } from "../../context.js";
 import type { PipelineLoaders } from "../../pipeline.js";
 import type { WorkerDatabases } from "../../db/worker.js";
 import { ElementHost } from "../elements.js";
-import { SKIPPED_ELEMENT } from "../../execute/run-graph.js";
+import { SKIPPED_ELEMENT, type Place } from "../../execute/run-graph.js";
 import { cloneError, failUnsendable } from "../events.js";
 import { packValues, packedTransfer, serializeError, unpackNumber, type SerializedError, type RunMessage, type WorkerInit, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import { transferables } from "./pool.js";
@@ -57,7 +57,7 @@ export async function startWorker(input: PipelineLoaders & { manifest: Manifest 
       // A result that cannot be cloned (a function typed unknown, say): the elements whose results those are
       // fail with the clone error, the others' results go back (never run twice); failing that, the whole
       // job fails with it. The worker goes on.
-      const salvaged = reply.kind === "elements" && message.kind === "elements" ? withoutUncloneable(reply, message.elementPath) : undefined;
+      const salvaged = reply.kind === "elements" && message.kind === "elements" ? withoutUncloneable(reply, message.place) : undefined;
       try {
         if (!salvaged) throw error;
         parentPort!.postMessage(salvaged, transferables(salvaged.values));
@@ -79,7 +79,7 @@ const RESULT_NOT_SENT = "a result cannot be sent back from the worker thread";
  * in its records too (its element row with the task's failure, its task's row with the error). Undefined
  * when no single result is at fault.
  */
-function withoutUncloneable(reply: Extract<WorkerReply, { kind: "elements" }>, elementPath: number[]): Extract<WorkerReply, { kind: "elements" }> | undefined {
+function withoutUncloneable(reply: Extract<WorkerReply, { kind: "elements" }>, place: Place): Extract<WorkerReply, { kind: "elements" }> | undefined {
   if (!Array.isArray(reply.values)) return undefined;
   const values = [...reply.values];
   const failures = [...reply.failures];
@@ -90,7 +90,7 @@ function withoutUncloneable(reply: Extract<WorkerReply, { kind: "elements" }>, e
     } catch (error) {
       const index = reply.first + k;
       values[k] = undefined;
-      failures.push({ index, error: failUnsendable(events, index, elementPath, cloneError(error, RESULT_NOT_SENT)) });
+      failures.push({ index, error: failUnsendable(events, index, place, cloneError(error, RESULT_NOT_SENT)) });
     }
   }
   return failures.length > reply.failures.length ? { ...reply, values, failures, events } : undefined;
@@ -132,7 +132,7 @@ async function runElements(state: Ready, request: Extract<WorkerRequest, { kind:
   };
   // Elements whose body returned Skipped: no result (the marker cannot be cloned), listed by index.
   const skipped: number[] = [];
-  const { events } = await state.host.run({ path: request.path, elementPath: request.elementPath, outer: request.outer, items }, undefined, (index, ok, v) => {
+  const { events } = await state.host.run({ path: request.path, place: request.place, outer: request.outer, items }, undefined, (index, ok, v) => {
     const k = index - request.first;
     if (!ok) {
       failures.push({ index, error: v as SerializedError });
