@@ -73,6 +73,17 @@ function taskRows(dir: string): Record<string, unknown>[] {
   }
 }
 
+/** The run rows of the tracked runs of run directory `dir`: the first run, then its resubmissions. */
+function runRows(dir: string): Record<string, unknown>[] {
+  const db = new Database(join(root, "outflow.db"), { readonly: true });
+  try {
+    const id = dir.split("/").pop()!;
+    return db.prepare("select uuid, state, resubmission_of_uuid from run where uuid = ? or resubmission_of_uuid = ? order by start_time").all(id, id) as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
 function squeue(args: string[]): string[] {
   const r = spawnSync("squeue", ["--noheader", ...args], { encoding: "utf8" });
   return r.stdout.split("\n").filter(Boolean);
@@ -200,6 +211,13 @@ suite("slurm backend on a real Slurm", () => {
     expect(again.stderr).toContain("map(squares): element 3 called exitPipeline() in an earlier attempt: nothing more is submitted");
     expect(again.stderr).toContain("exitPipeline(): element 3 says stop; the run ends here");
     expect(mapFile(dir).arrays).toHaveLength(1);
+    // The resubmission is a run of its own, linked to the run it completes, which stays failed.
+    const id = dir.split("/").pop()!;
+    expect(runRows(dir)).toEqual([
+      { uuid: id, state: "failed", resubmission_of_uuid: null },
+      { uuid: expect.any(String), state: "success", resubmission_of_uuid: id },
+    ]);
+    expect(again.stderr).toContain(`is a resubmission of run ${id}`);
   }, 60_000);
 
   it("records the elements of an array task that died: what its journal kept as it ran, the rest failed with how the task ended", () => {
@@ -537,6 +555,39 @@ suite("slurm backend on a real Slurm", () => {
     expect(collected.code, collected.output).toBe(0);
     expect(result(collected)).toEqual([210, 215, 220, 225]);
     expect(mapFile(dir).arrays).toHaveLength(1);
+  }, 90_000);
+
+  it("records an --emit-only run and its map emitted (nothing was cancelled), and links the run that collects them to it", async () => {
+    const { run, dir } = runSlurm("tracked_tutorial", ["--multiplier", "4", "--emit-only"]);
+    expect(run.code, run.output).toBe(0);
+    const id = dir.split("/").pop()!;
+    expect(run.stderr).toContain(`run ${id} is emitted: its Slurm arrays wait to be submitted by hand`);
+    expect(runRows(dir)).toEqual([{ uuid: id, state: "emitted", resubmission_of_uuid: null }]);
+    // The map waits to be submitted by hand; what follows it has not run.
+    const rows = () => taskRows(dir).map(({ kind, name, state, exception_message }) => ({ kind, name, state, exception_message }));
+    expect(rows()).toEqual([
+      { kind: "task", name: "GenData", state: "success", exception_message: null },
+      { kind: "map", name: "map(map_computation_result)", state: "emitted", exception_message: null },
+      { kind: "task", name: "Show", state: "pending", exception_message: null },
+    ]);
+
+    const mapDir = join(dir, "map-1");
+    const submitted = spawnSync("bash", ["-c", `cd '${mapDir}' && sbatch --parsable array-0.sh`], { encoding: "utf8" });
+    expect(submitted.status, submitted.stderr).toBe(0);
+    await waitForJob(submitted.stdout.trim());
+    const collected = runBundle(root, "tracked_tutorial", ["--resubmit-failed", id]);
+    expect(collected.code, collected.output).toBe(0);
+    expect(result(collected)).toEqual([168, 172, 176, 180]);
+    const [emitted, collecting] = runRows(dir);
+    expect(emitted).toEqual({ uuid: id, state: "emitted", resubmission_of_uuid: null });
+    expect(collecting).toMatchObject({ state: "success", resubmission_of_uuid: id });
+    expect(collected.stderr).toContain(`run ${collecting.uuid} is a resubmission of run ${id}`);
+    // The emitted run's rows are as they were.
+    expect(rows()).toEqual([
+      { kind: "task", name: "GenData", state: "success", exception_message: null },
+      { kind: "map", name: "map(map_computation_result)", state: "emitted", exception_message: null },
+      { kind: "task", name: "Show", state: "pending", exception_message: null },
+    ]);
   }, 90_000);
 
   it("sizes batches from the cluster's MaxArraySize (1001 here): 5000 elements become 1000 array tasks of 5", () => {
