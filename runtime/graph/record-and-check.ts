@@ -19,15 +19,16 @@ import { planGraph, type GraphPlan } from "./plan.js";
 import type { Graph } from "./model.js";
 import type { RawSite } from "./site.js";
 
-/** Maps a bundle position back to the user's source, relative to the pipeline root. */
-export function sourceSite(site: RawSite): Site {
-  return originalPosition(site.file, site.line, site.column) ?? site;
+/** Maps a bundle position back to the user's source, the file relative to the pipeline root (as the build gives it). */
+export function sourceSite(root: string, site: RawSite): Site {
+  const where = originalPosition(site.file, site.line, site.column) ?? site;
+  return { ...where, file: relative(root, resolve(root, where.file)) };
 }
 
 /** A recorded call's place in the command's source as messages give it: `plugins/p/commands.ts:12:16`. */
 export function siteText(root: string, site: RawSite): string {
-  const where = sourceSite(site);
-  return `${relative(root, resolve(root, where.file))}:${where.line}:${where.column}`;
+  const where = sourceSite(root, site);
+  return `${where.file}:${where.line}:${where.column}`;
 }
 
 function readSource(root: string, file: string): string | undefined {
@@ -48,16 +49,15 @@ export function recordAndCheck(run: { manifest: Manifest; root: string; command:
     const e = recording.error;
     // A graph mistake names the call; any other exception the place in the user's code that threw it.
     const thrown = e instanceof GraphError ? undefined : userSite(e);
-    const where = e instanceof GraphError ? sourceSite(e.site) : thrown && { ...thrown, file: relative(run.root, thrown.file) };
+    const where = e instanceof GraphError ? siteText(run.root, e.site) : thrown && `${relative(run.root, thrown.file)}:${thrown.line}:${thrown.column}`;
     const what = e instanceof GraphError ? e.message : reasonOf(e);
-    throw new GraphError(`${where ? `${where.file}:${where.line}:${where.column} - ` : ""}setup() of ${run.command.name} failed: ${what}`, e instanceof GraphError ? e.site : { file: "", line: 0, column: 0 });
+    throw new GraphError(`${where ? `${where} - ` : ""}setup() of ${run.command.name} failed: ${what}`, e instanceof GraphError ? e.site : { file: "", line: 0, column: 0 });
   }
   const { plan, diagnostics } = planGraph(toGraphSpec(recording.graph), run.manifest.tasks);
   if (diagnostics.length) {
     for (const d of diagnostics) {
       // Relative to the pipeline root, as the compiler gives it (and as a setup() that threw is named above).
-      const mapped = sourceSite(d.site);
-      const site = { ...mapped, file: relative(run.root, resolve(run.root, mapped.file)) };
+      const site = sourceSite(run.root, d.site);
       process.stderr.write(formatDiagnostic({ ...d, site }, readSource(run.root, site.file)) + "\n");
     }
     process.stderr.write(`error: the graph of ${run.command.name} built with these args is invalid (${diagnostics.length} problem${diagnostics.length > 1 ? "s" : ""})\n`);
