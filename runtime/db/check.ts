@@ -1,11 +1,14 @@
 /**
  * Run-start checks, before any record is written: every component's migrations are applied in every
- * database it uses, and every model's columns exist in its table. Each problem is one DatabaseError line.
+ * database it uses, and every model's table has the columns the model maps, with the types and
+ * nullability it says. Each problem is one DatabaseError line.
  */
 import type { EntityMetadata } from "@mikro-orm/core";
 import { allModels, componentMigrations, componentsIn, migrationsTable, OUTFLOW, type DbCatalog } from "./catalog.js";
 import type { OpenDatabase } from "./connect.js";
 import { DatabaseError, driverReason, isMissingTable } from "./errors.js";
+import { liveColumns, storedType } from "./live-columns.js";
+import { getLogger } from "../logging/logger.js";
 
 export const UPGRADE_HINT = "run `outflow management db upgrade heads`";
 
@@ -60,32 +63,94 @@ export async function checkMigrations(db: OpenDatabase, catalog: DbCatalog, plug
   const withModels = new Set(allModels(catalog, plugins).filter((m) => m.database === db.name).map((m) => m.plugin));
   for (const p of withModels) {
     if (!statuses.some((s) => s.component === p && s.known.length)) {
-      throw new DatabaseError(`plugin ${p} has models in database "${db.name}" but no ${db.dialect} migrations; run \`outflow management db make-migrations --plugin ${p} --message "..."\`, rebuild, then ${UPGRADE_HINT.slice(4)}`);
+      throw new DatabaseError(`plugin ${p} has models in database "${db.name}" but no ${db.dialect} migrations; ${makeMigrationsHint(p)}`);
     }
   }
 }
 
-/** Columns a model maps to: scalars, owning relations, embedded fields. */
-function columnsOf(meta: EntityMetadata): string[] {
-  return meta.props
-    .filter((p) => p.persist !== false && !p.formula && (p.kind === "scalar" || p.kind === "m:1" || (p.kind === "1:1" && p.owner)) && p.fieldNames?.length)
-    .flatMap((p) => p.fieldNames);
+/** What to do about a plugin's model that does not match its table. */
+export function makeMigrationsHint(plugin: string): string {
+  return `create a migration (\`outflow management db make-migrations --plugin ${plugin} --message "..."\`), rebuild, then ${UPGRADE_HINT.slice(4)}`;
 }
 
-/** Every model's table and columns exist: `select <columns> from <table> where 1 = 0`. */
+const OUTFLOW_HINT = "outflow's own table no longer is as its migrations made it; restore it (or the database) as they made it";
+
+/** The plugin each table belongs to (a pivot table to the model that declares the relation); outflow's otherwise. */
+function tableOwners(metas: EntityMetadata[], catalog: DbCatalog, plugins: readonly string[]): Map<string, { model: string; plugin: string }> {
+  const plugin = new Map(allModels(catalog, plugins).map((m) => [m.entity.meta.className, m.plugin]));
+  const out = new Map<string, { model: string; plugin: string }>();
+  for (const meta of metas) {
+    const declaring = meta.pivotTable ? metas.find((m) => m.props.some((p) => p.pivotEntity === meta.className || p.pivotTable === meta.tableName)) : undefined;
+    const model = declaring ?? meta;
+    out.set(meta.tableName, { model: model.className, plugin: plugin.get(model.className) ?? OUTFLOW });
+  }
+  return out;
+}
+
+function described(type: string, nullable: boolean): string {
+  return `${type} ${nullable ? "null" : "not null"}`;
+}
+
+/**
+ * Every model's table and columns as the database has them (one catalog query), against what MikroORM's
+ * schema generator makes of the models: a missing table or column, a column that stores another type
+ * (compared as the dialect stores it: SQLite's affinity, PostgreSQL's type without length or precision),
+ * or whose nullability differs, is an error line each. A column the model no longer maps is a warning
+ * (its data is kept) unless it is NOT NULL without a default, which would make every insert fail.
+ */
 export async function checkModels(db: OpenDatabase, catalog: DbCatalog, plugins: readonly string[]): Promise<void> {
-  const conn = db.orm.em.getConnection();
-  const owner = new Map(allModels(catalog, plugins).map((m) => [m.entity.meta.className, m.plugin]));
-  for (const meta of Object.values(db.orm.getMetadata().getAll())) {
-    if (meta.embeddable || meta.virtual || !meta.tableName) continue;
-    const cols = columnsOf(meta);
-    if (!cols.length) continue;
-    const table = meta.schema && meta.schema !== "*" ? `${quote(db, meta.schema)}.${quote(db, meta.tableName)}` : quote(db, meta.tableName);
-    try {
-      await conn.execute(`select ${cols.map((c) => quote(db, c)).join(", ")} from ${table} where 1 = 0`, [], "all");
-    } catch (error) {
-      const plugin = owner.get(meta.className) ?? OUTFLOW;
-      throw new DatabaseError(`model ${meta.className} (${plugin}) does not match table ${meta.tableName} in database "${db.name}" (${db.where}): ${driverReason(error)}; create a migration (outflow management db make-migrations --plugin ${plugin} --message "..."), rebuild, then upgrade`);
+  const metas = Object.values(db.orm.getMetadata().getAll()).filter((m) => m.tableName && !m.embeddable && !m.virtual);
+  if (!metas.length) return;
+  const owners = tableOwners(metas, catalog, plugins);
+  const target = (db.orm.getSchemaGenerator() as unknown as { getTargetSchema(): import("@mikro-orm/knex").DatabaseSchema }).getTargetSchema();
+  const tables = target.getTables();
+  const schemaOf = (t: { schema?: string }) => (db.dialect === "postgresql" && t.schema && t.schema !== "*" && t.schema !== "public" ? t.schema : undefined);
+  let live: Awaited<ReturnType<typeof liveColumns>>;
+  try {
+    live = await liveColumns(db, tables.map((t) => ({ table: t.name, schema: schemaOf(t) })));
+  } catch (error) {
+    throw new DatabaseError(`database "${db.name}" (${db.where}): cannot read its tables' columns: ${driverReason(error)}`);
+  }
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  for (const table of tables) {
+    const owner = owners.get(table.name) ?? { model: table.name, plugin: OUTFLOW };
+    const fix = owner.plugin === OUTFLOW ? OUTFLOW_HINT : makeMigrationsHint(owner.plugin);
+    const schema = schemaOf(table);
+    const name = schema ? `${schema}.${table.name}` : table.name;
+    const where = `in database "${db.name}" (${db.where})`;
+    const has = live.get(name);
+    if (!has) {
+      errors.push(`model ${owner.model} (${owner.plugin}) has no table ${name} ${where}; ${fix}`);
+      continue;
+    }
+    const primary = new Set(table.getPrimaryKey()?.columnNames ?? []);
+    const mismatch = (column: string, what: string) => `model ${owner.model} (${owner.plugin}) does not match table ${name} ${where}: column ${column}: ${what}; ${fix}`;
+    const mapped = new Set<string>();
+    for (const column of table.getColumns()) {
+      mapped.add(column.name);
+      const found = has.get(column.name);
+      const model = described(column.type, !!column.nullable);
+      if (!found) {
+        errors.push(mismatch(column.name, `the model has ${model}, the table has no such column`));
+        continue;
+      }
+      const typeDiffers = !column.generated && storedType(db.dialect, column.type) !== storedType(db.dialect, found.type);
+      const nullDiffers = !primary.has(column.name) && !found.primary && !!column.nullable !== found.nullable;
+      if (typeDiffers || nullDiffers) errors.push(mismatch(column.name, `the model has ${model}, the table has ${described(found.type, found.nullable)}`));
+    }
+    for (const [column, found] of has) {
+      if (mapped.has(column)) continue;
+      if (!found.nullable && !found.hasDefault && !found.primary) {
+        errors.push(mismatch(column, `the table has ${described(found.type, false)} without a default, the model has no such column (every insert of ${owner.model} would fail)`));
+      } else {
+        const kept = owner.plugin === OUTFLOW ? "outflow leaves it alone" : `a new migration of ${owner.plugin} would drop it`;
+        warnings.push(`model ${owner.model} (${owner.plugin}) does not map column ${column} (${described(found.type, found.nullable)}) of table ${name} ${where}: its data is kept, ${kept}`);
+      }
     }
   }
+  const log = getLogger("outflow.db");
+  for (const w of warnings) log.warning(w);
+  // One problem a line: the top-level report prefixes the first with "error: ", so do the rest.
+  if (errors.length) throw new DatabaseError(errors.join("\nerror: "));
 }

@@ -1,0 +1,107 @@
+/**
+ * The columns a database has, in one catalog query (SQLite `pragma_table_info`, PostgreSQL
+ * `pg_attribute`: not information_schema, whose views take tens of milliseconds to plan and hide
+ * what the role has no privilege on), and the type each one stores, normalised per dialect so that
+ * two spellings of one storage compare equal.
+ */
+import type { Dialect } from "./catalog.js";
+import type { OpenDatabase } from "./connect.js";
+
+export interface LiveColumn {
+  /** The type as the database reports it, in lower case (`integer`, `character varying(255)`). */
+  type: string;
+  nullable: boolean;
+  hasDefault: boolean;
+  primary: boolean;
+}
+
+/** `schema.table` on PostgreSQL when the model names a schema, else the table name. */
+export type TableKey = string;
+
+/** Columns of the given tables that exist (a table missing from the result does not exist). */
+export async function liveColumns(db: OpenDatabase, tables: Array<{ table: string; schema?: string }>): Promise<Map<TableKey, Map<string, LiveColumn>>> {
+  const out = new Map<TableKey, Map<string, LiveColumn>>();
+  if (!tables.length) return out;
+  const conn = db.orm.em.getConnection();
+  type Row = { table_key: string; name: string; type: string | null; not_null: number | boolean; has_default: number | boolean; pk: number | boolean };
+  let rows: Row[];
+  if (db.dialect === "sqlite") {
+    const names = literals(tables.map((t) => t.table));
+    rows = await conn.execute(
+      `select m.name as table_key, c.name, c.type, c."notnull" as not_null, c.dflt_value is not null as has_default, c.pk
+       from sqlite_master m join pragma_table_info(m.name) c where m.type = 'table' and m.name in (${names})`,
+      [],
+      "all",
+    );
+  } else {
+    const keys = literals(tables.map((t) => (t.schema ? `${t.schema}.${t.table}` : t.table)));
+    rows = await conn.execute(
+      `select case when n.nspname = current_schema() and c.relname in (${keys}) then c.relname else n.nspname || '.' || c.relname end as table_key,
+              a.attname as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null, a.atthasdef as has_default,
+              coalesce(a.attnum = any(i.indkey), false) as pk
+       from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+       left join pg_index i on i.indrelid = c.oid and i.indisprimary
+       where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+         and ((n.nspname = current_schema() and c.relname in (${keys})) or n.nspname || '.' || c.relname in (${keys}))`,
+      [],
+      "all",
+    );
+  }
+  for (const r of rows) {
+    let cols = out.get(r.table_key);
+    if (!cols) out.set(r.table_key, (cols = new Map()));
+    cols.set(r.name, { type: (r.type ?? "").toLowerCase(), nullable: !Number(r.not_null), hasDefault: !!Number(r.has_default), primary: !!Number(r.pk) });
+  }
+  return out;
+}
+
+/** Names as SQL string literals (table names come from the models, never from input). */
+function literals(names: string[]): string {
+  return [...new Set(names)].map((n) => `'${n.replace(/'/g, "''")}'`).join(", ");
+}
+
+/** SQLite stores by type affinity (https://sqlite.org/datatype3.html#determination_of_column_affinity). */
+function sqliteAffinity(declared: string): string {
+  const t = declared.toUpperCase();
+  if (t.includes("INT")) return "integer";
+  if (/CHAR|CLOB|TEXT/.test(t)) return "text";
+  if (t.includes("BLOB") || !t.trim()) return "blob";
+  if (/REAL|FLOA|DOUB/.test(t)) return "real";
+  return "numeric";
+}
+
+/** PostgreSQL spellings of one type (MikroORM emits the short ones, format_type reports the long ones). */
+const PG_ALIASES: Record<string, string> = {
+  int: "integer", int4: "integer", serial: "integer", serial4: "integer",
+  int2: "smallint", smallserial: "smallint", serial2: "smallint",
+  int8: "bigint", bigserial: "bigint", serial8: "bigint",
+  // Lengths are not compared: a varchar(255) model on a text column (or the reverse) stores the same strings.
+  varchar: "text", "character varying": "text", char: "text", character: "text", bpchar: "text",
+  float4: "real", float8: "double precision", float: "double precision",
+  decimal: "numeric",
+  bool: "boolean",
+  "timestamp with time zone": "timestamptz",
+  "timestamp without time zone": "timestamp",
+  "time without time zone": "time",
+  "time with time zone": "timetz",
+  // json and jsonb read back as the same values.
+  jsonb: "json",
+};
+
+function pgType(type: string): string {
+  let t = type.toLowerCase().replace(/"/g, "").trim();
+  let array = "";
+  while (t.endsWith("[]")) {
+    array += "[]";
+    t = t.slice(0, -2).trim();
+  }
+  t = t.replace(/\s*\([^)]*\)/g, "").replace(/\s+/g, " ");
+  // A native enum is named by the database with its schema when it is not on the search path.
+  if (!(t in PG_ALIASES) && t.includes(".")) t = t.slice(t.lastIndexOf(".") + 1);
+  return (PG_ALIASES[t] ?? t) + array;
+}
+
+/** The storage a declared type stands for: equal for two types the dialect stores alike. */
+export function storedType(dialect: Dialect, type: string): string {
+  return dialect === "sqlite" ? sqliteAffinity(type) : pgType(type);
+}
