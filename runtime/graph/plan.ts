@@ -122,13 +122,30 @@ function alsoProvided(input: TaskSpec["inputs"][number], parents: Offered[], ent
     const list = parents.map((p) => `${originOf(p, tasks)} (${p.type})${p.from === undefined ? "" : ` through ${nodeLabel(p.node, tasks)}`}`);
     return `provided by ${list.join(" and ")}${unbind}`;
   }
-  const owner = entry?.owner && builtinLabel(entry.owner);
-  if (input.iterateOn && entry?.owner?.kind === "map") {
-    return `given each element of "${input.iterateOn.target}" by ${owner}; do not bind it (the first task of a map() body takes the element in its IterateOn input)`;
+  if (!entry) return undefined;
+  const element = elementOf(input, entry);
+  const passed = passedThrough(input, entry);
+  if (element) {
+    return `${element}${passed ? ` and ${passed}` : ""}; do not bind it (the first task of a map() body takes the element in its IterateOn input)`;
   }
-  const passed = entry?.outer.get(input.name);
-  if (passed) return `passed through to the body by ${owner} from ${passed.from ?? "upstream"} (${passed.type})${unbind}`;
-  return undefined;
+  return passed && `${passed}${unbind}`;
+}
+
+/** The map's element, when a first task of its body (`entry`) takes it in this input: `given each element of "xs" by map(ys)`. */
+function elementOf(input: TaskSpec["inputs"][number], entry: Scope): string | undefined {
+  if (!input.iterateOn || entry.owner?.kind !== "map") return undefined;
+  return `given each element of "${input.iterateOn.target}" by ${builtinLabel(entry.owner)}`;
+}
+
+/**
+ * A value of this input's name that the map or loop passes through to a first task of its body (`entry`):
+ * `passed through to the body by map(ys) from Gen (number)`. Not the map's target array, when the input
+ * taking its element is named like it (`items: IterateOn<"items", number>`): that is where the element comes from.
+ */
+function passedThrough(input: TaskSpec["inputs"][number], entry: Scope): string | undefined {
+  const passed = entry.outer.get(input.name);
+  if (!passed || (elementOf(input, entry) && input.iterateOn!.target === input.name)) return undefined;
+  return `passed through to the body by ${builtinLabel(entry.owner!)} from ${passed.from ?? "upstream"} (${passed.type})`;
 }
 
 /** Kinds that pass on what flows into them instead of declaring inputs and outputs. */
@@ -376,8 +393,14 @@ export function planGraph(
         inputs.push({ name: input.name, from: { kind: "output", node: providers[0].node.id, output: input.name } });
         continue;
       }
-      if (isEntry && input.iterateOn && scope!.owner?.kind === "map") {
-        inputs.push({ name: input.name, from: { kind: "element", target: input.iterateOn.target } });
+      const element = isEntry ? elementOf(input, scope!) : undefined;
+      if (element) {
+        // The map's element and a value it passes through give one input (the element was taken, silently).
+        const passed = passedThrough(input, scope!);
+        if (passed) {
+          diagnostics.push({ code: "OF104", message: `Input "${input.name}" of task ${spec.name} is ambiguous: ${element} and also ${passed}; rename the output or the input`, site: node.site });
+        }
+        inputs.push({ name: input.name, from: { kind: "element", target: input.iterateOn!.target } });
         continue;
       }
       if (isEntry && scope!.outer.has(input.name)) {
