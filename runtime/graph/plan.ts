@@ -586,20 +586,26 @@ function misplacedIterateOn(node: NodeSpec, plan: GraphPlan, tasks: TaskTable): 
   });
 }
 
-function entryIterateInputs(node: NodeSpec, tasks: TaskTable) {
+/**
+ * The `IterateOn` inputs of a body's first tasks that name the map's target. A bound one is OF104 at its task:
+ * it names the target only when no unbound one does (not "nothing to iterate"), and its target is no
+ * "conflicting target" of the others (`bound`: every input found is bound).
+ */
+function entryIterateInputs(node: NodeSpec, tasks: TaskTable): { found: { node: NodeSpec; input: TaskSpec["inputs"][number] }[]; bound: boolean } {
   const body = node.map!.body;
   const entries = body.nodes.filter((n) => n.kind === "task" && !body.edges.some((e) => e.to === n.id));
-  // A bound IterateOn input still declares the target (binding it is OF104 at the task, not "nothing to iterate").
-  return entries.flatMap((n) => (tasks[n.task!]?.inputs ?? []).filter((i) => i.iterateOn).map((i) => ({ node: n, input: i })));
+  const all = entries.flatMap((n) => (tasks[n.task!]?.inputs ?? []).filter((i) => i.iterateOn).map((i) => ({ node: n, input: i })));
+  const unbound = all.filter((f) => !f.node.bound?.includes(f.input.name));
+  return unbound.length || !all.length ? { found: unbound, bound: false } : { found: all, bound: true };
 }
 
 function iterateSite(node: NodeSpec, tasks: TaskTable): Site | undefined {
-  return entryIterateInputs(node, tasks)[0]?.node.site;
+  return entryIterateInputs(node, tasks).found[0]?.node.site;
 }
 
 /** The upstream array a map iterates: the `IterateOn` target of its body's first task(s). */
 function iterateTarget(node: NodeSpec, plan: GraphPlan, tasks: TaskTable, diagnostics: Diagnostic[]): string | undefined {
-  const found = entryIterateInputs(node, tasks);
+  const { found, bound } = entryIterateInputs(node, tasks);
   const body = node.map!.body;
   // A first task that is not known (OF111, OF121, already reported) may be the one that iterates.
   const unknownEntry = body.nodes.some((n) => isUnknownTask(n, tasks) && !body.edges.some((e) => e.to === n.id));
@@ -613,7 +619,7 @@ function iterateTarget(node: NodeSpec, plan: GraphPlan, tasks: TaskTable, diagno
     return undefined;
   }
   const targets = [...new Set(found.map((f) => f.input.iterateOn!.target))];
-  if (targets.length > 1) {
+  if (targets.length > 1 && !bound) {
     diagnostics.push({ code: "OF109", message: `map(${node.map!.options.outputName}) iterates conflicting targets: ${targets.join(", ")} (a map iterates one upstream array)`, site: node.site });
   }
   return targets[0];

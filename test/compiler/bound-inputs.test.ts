@@ -44,6 +44,12 @@ export const Gen = task(function Gen(): { xs: number[]; factor: number } {
 export const Double = task(function Double(x: IterateOn<"xs", number>): { y: number } {
   return { y: 2 * x };
 });
+export const GenX = task(function GenX(): { xs: number[]; x: number } {
+  return { xs: [1, 2], x: 7 };
+});
+export const EachRow = task(function EachRow(row: IterateOn<"rows", number>): { z: number } {
+  return { z: row };
+});
 export const Scale = task(function Scale(x: IterateOn<"xs", number>, factor: number): { y: number } {
   return { y: x * factor };
 });
@@ -123,6 +129,32 @@ export const map_element = command({
   },
 });
 
+export const map_element_bound_and_passed = command({
+  setup() {
+    T.GenX().pipe(map({ outputName: "ys" }, () => {
+      T.Double({ x: 3 });
+    }));
+  },
+});
+
+export const map_element_beside_bound = command({
+  setup() {
+    T.Gen().pipe(map({ outputName: "ys" }, () => {
+      T.Double();
+      T.EachRow({ row: 5 });
+    }));
+  },
+});
+
+export const map_elements_all_bound = command({
+  setup() {
+    T.Gen().pipe(map({ outputName: "ys" }, () => {
+      T.Double({ x: 3 });
+      T.EachRow({ row: 5 });
+    }));
+  },
+});
+
 export const map_in_loop = command({
   setup() {
     T.Gen().pipe(loop({ iterations: 1 }, () => {
@@ -137,6 +169,8 @@ export const map_in_loop = command({
 type Loc = { file: string; line: number; column: number };
 const show = (list: Diagnostic[]) => list.map((d) => `  ${d.code} ${d.site.file}:${d.site.line}:${d.site.column} ${d.message}`).join("\n");
 const UNBIND = "; do not bind it to take the upstream value, or rename the output or the input";
+const ELEMENT = (target: string) => `given each element of "${target}" by map(ys)`;
+const TAKES_ELEMENT = "; do not bind it (the first task of a map() body takes the element in its IterateOn input)";
 
 describe("a bound input that a value reaching the task also provides: OF104 at the call", () => {
   let diagnostics: Diagnostic[];
@@ -177,14 +211,29 @@ describe("a bound input that a value reaching the task also provides: OF104 at t
   });
 
   it("the map's element, in the IterateOn input of a body's first task: OF104, not 'the map has nothing to iterate'", () => {
-    expect(of("map_element")).toEqual([
-      ambiguous("map_element", "Double", "x", 'given each element of "xs" by map(ys); do not bind it (the first task of a map() body takes the element in its IterateOn input)'),
+    expect(of("map_element")).toEqual([ambiguous("map_element", "Double", "x", `${ELEMENT("xs")}${TAKES_ELEMENT}`)]);
+  });
+
+  it("the element and a value of the same name the map passes through: the one OF104 names both", () => {
+    expect(of("map_element_bound_and_passed")).toEqual([
+      ambiguous("map_element_bound_and_passed", "Double", "x", `${ELEMENT("xs")} and passed through to the body by map(ys) from GenX (number)${TAKES_ELEMENT}`),
+    ]);
+  });
+
+  it("a bound IterateOn input beside an unbound one of another target: only the OF104 at the bound one, no 'conflicting targets' (the map iterates the unbound one's)", () => {
+    expect(of("map_element_beside_bound"), show(diagnostics)).toEqual([ambiguous("map_element_beside_bound", "EachRow", "row", `${ELEMENT("rows")}${TAKES_ELEMENT}`)]);
+  });
+
+  it("every IterateOn input of the first tasks bound, to different targets: their OF104s, no 'conflicting targets' as well", () => {
+    expect(of("map_elements_all_bound"), show(diagnostics)).toEqual([
+      ambiguous("map_elements_all_bound", "Double", "x", `${ELEMENT("xs")}${TAKES_ELEMENT}`),
+      ambiguous("map_elements_all_bound", "EachRow", "row", `${ELEMENT("rows")}${TAKES_ELEMENT}`),
     ]);
   });
 
   it("nothing else is reported", () => {
     expect(diagnostics.filter((d) => d.code !== "OF104"), show(diagnostics)).toEqual([]);
-    expect(diagnostics).toHaveLength(10);
+    expect(diagnostics).toHaveLength(14);
   });
 });
 
