@@ -87,6 +87,8 @@ function tableOwners(metas: EntityMetadata[], catalog: DbCatalog, plugins: reado
   return out;
 }
 
+const quoted = (values: readonly unknown[]) => values.map((v) => `'${v}'`).join(", ");
+
 function described(type: string, nullable: boolean): string {
   return `${type} ${nullable ? "null" : "not null"}`;
 }
@@ -95,7 +97,7 @@ function described(type: string, nullable: boolean): string {
  * Every model's table and columns as the database has them (one catalog query), against what MikroORM's
  * schema generator makes of the models: a missing table or column, a column that stores another type
  * (compared as the dialect stores it: SQLite's affinity, PostgreSQL's type without length or precision),
- * or whose nullability differs, is an error line each. A column the model no longer maps is a warning
+ * whose nullability differs, or whose check does not admit a value of the model's enum, is an error line each. A column the model no longer maps is a warning
  * (its data is kept) unless it is NOT NULL without a default, which would make every insert fail.
  */
 export async function checkModels(db: OpenDatabase, catalog: DbCatalog, plugins: readonly string[]): Promise<void> {
@@ -138,6 +140,8 @@ export async function checkModels(db: OpenDatabase, catalog: DbCatalog, plugins:
       const typeDiffers = !column.generated && storedType(db.dialect, column.type) !== storedType(db.dialect, found.type);
       const nullDiffers = !primary.has(column.name) && !found.primary && !!column.nullable !== found.nullable;
       if (typeDiffers || nullDiffers) errors.push(mismatch(column.name, `the model has ${model}, the table has ${described(found.type, found.nullable)}`));
+      const refused = found.allowed && column.enumItems?.filter((v) => !found.allowed!.includes(String(v)));
+      if (refused?.length) errors.push(mismatch(column.name, `the model allows ${quoted(column.enumItems!)}, the table's check only ${quoted(found.allowed!)}`));
     }
     for (const [column, found] of has) {
       if (mapped.has(column)) continue;

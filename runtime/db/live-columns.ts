@@ -13,6 +13,8 @@ export interface LiveColumn {
   nullable: boolean;
   hasDefault: boolean;
   primary: boolean;
+  /** The values a check constraint on the column admits (`state in ('a', 'b')`, what an enum property makes); undefined: none found. */
+  allowed?: string[];
 }
 
 /** `schema.table` on PostgreSQL when the model names a schema, else the table name. */
@@ -23,12 +25,13 @@ export async function liveColumns(db: OpenDatabase, tables: Array<{ table: strin
   const out = new Map<TableKey, Map<string, LiveColumn>>();
   if (!tables.length) return out;
   const conn = db.orm.em.getConnection();
-  type Row = { table_key: string; name: string; type: string | null; not_null: number | boolean; has_default: number | boolean; pk: number | boolean };
+  // `checks`: the table's SQL on SQLite, the column's own check constraints on PostgreSQL.
+  type Row = { table_key: string; name: string; type: string | null; not_null: number | boolean; has_default: number | boolean; pk: number | boolean; checks: string | null };
   let rows: Row[];
   if (db.dialect === "sqlite") {
     const names = literals(tables.map((t) => t.table));
     rows = await conn.execute(
-      `select m.name as table_key, c.name, c.type, c."notnull" as not_null, c.dflt_value is not null as has_default, c.pk
+      `select m.name as table_key, c.name, c.type, c."notnull" as not_null, c.dflt_value is not null as has_default, c.pk, m.sql as checks
        from sqlite_master m join pragma_table_info(m.name) c where m.type = 'table' and m.name in (${names})`,
       [],
       "all",
@@ -38,7 +41,8 @@ export async function liveColumns(db: OpenDatabase, tables: Array<{ table: strin
     rows = await conn.execute(
       `select case when n.nspname = current_schema() and c.relname in (${keys}) then c.relname else n.nspname || '.' || c.relname end as table_key,
               a.attname as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null, a.atthasdef as has_default,
-              coalesce(a.attnum = any(i.indkey), false) as pk
+              coalesce(a.attnum = any(i.indkey), false) as pk,
+              (select string_agg(pg_get_constraintdef(k.oid), ' and ') from pg_constraint k where k.conrelid = c.oid and k.contype = 'c' and k.conkey = array[a.attnum]) as checks
        from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
        left join pg_index i on i.indrelid = c.oid and i.indisprimary
        where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
@@ -50,9 +54,24 @@ export async function liveColumns(db: OpenDatabase, tables: Array<{ table: strin
   for (const r of rows) {
     let cols = out.get(r.table_key);
     if (!cols) out.set(r.table_key, (cols = new Map()));
-    cols.set(r.name, { type: (r.type ?? "").toLowerCase(), nullable: !Number(r.not_null), hasDefault: !!Number(r.has_default), primary: !!Number(r.pk) });
+    cols.set(r.name, { type: (r.type ?? "").toLowerCase(), nullable: !Number(r.not_null), hasDefault: !!Number(r.has_default), primary: !!Number(r.pk), allowed: allowedValues(r.checks, r.name) });
   }
   return out;
+}
+
+const ident = (name: string) => `[\`"\\[]?${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[\`"\\]]?`;
+
+/**
+ * The list of a check `col in ('a', 'b')` (SQLite, as MikroORM writes it) or `col = ANY (ARRAY['a'::text, …])`
+ * (PostgreSQL, as it reports it back) on `column`; undefined when there is none.
+ */
+function allowedValues(checks: string | null, column: string): string[] | undefined {
+  if (!checks) return undefined;
+  const list =
+    new RegExp(`check\\s*\\(\\s*${ident(column)}\\s+in\\s*\\(((?:'(?:[^']|'')*'|[\\s,])*)\\)`, "i").exec(checks)?.[1] ??
+    new RegExp(`\\(*${ident(column)}\\)?(?:::[\\w ]+)?\\s*=\\s*any\\s*\\(+array\\[((?:'(?:[^']|'')*'(?:::[\\w ]+)?|[\\s,])*)\\]`, "i").exec(checks)?.[1];
+  if (list === undefined) return undefined;
+  return [...list.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1].replace(/''/g, "'"));
 }
 
 /** Names as SQL string literals (table names come from the models, never from input). */

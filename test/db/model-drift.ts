@@ -37,7 +37,7 @@ export const Sample = defineEntity({
     day: p.date(),
     at: p.time(),
     meta: p.json<{ tags: string[] }>(),
-    state: p.enum(["new", "seen", "kept"]),
+    state: p.enum(["new", "seen", "it's kept"]),
     note: p.string().nullable(),
     score: p.integer().nullable(),
     tags: p.array(),
@@ -113,12 +113,13 @@ export async function editKindsModel(root: string, edits: Array<[string, string]
   await buildPipeline(root);
 }
 
-/** Model changes made without a migration: a type, a nullability, a new property (replacing an optional one), a dropped required one. */
+/** Model changes made without a migration: a type, a nullability, a new property (replacing an optional one), a dropped required one, a new enum value. */
 export const DRIFT: Array<[string, string]> = [
   ["label: p.string(),", "label: p.integer(),"],
   ["note: p.string().nullable(),", "note: p.string(),"],
   ["score: p.integer().nullable(),", "extra: p.integer(),"],
   ["count: p.integer(),", ""],
+  ['state: p.enum(["new", "seen", "it\'s kept"]),', 'state: p.enum(["new", "seen", "it\'s kept", "archived"]),'],
 ];
 
 /** The fix each mismatch line ends with. */

@@ -41,13 +41,14 @@ describe("run start compares the models' columns with the database (PostgreSQL)"
     expect(manage(root, ["db", "make-migrations", "--plugin", "kinds", "--message", "nothing", ...cfg]).stdout).toContain("no migration written");
   });
 
-  it("refuses a changed type, nullability, a new property or a dropped required one, one line each, before the run row", async () => {
+  it("refuses a changed type, nullability or enum, a missing table or column and a dropped required column, one line each, before the run row", async () => {
     await editKindsModel(root, DRIFT);
     const r = runBundle(root, "store_sample", cfg);
     expect(r.code).toBe(1);
     expect(lines(r.stderr)).toEqual([
       expect.stringContaining(`outflow.db - - - WARNING - model Sample (kinds) does not map column score (integer null) of table sample ${where()}: its data is kept, a new migration of kinds would drop it`),
       mismatch("label", "the model has int not null, the table has character varying(255) not null"),
+      mismatch("state", "the model allows 'new', 'seen', 'it's kept', 'archived', the table's check only 'new', 'seen', 'it's kept'"),
       mismatch("note", "the model has varchar(255) not null, the table has character varying(255) null"),
       mismatch("extra", "the model has int not null, the table has no such column"),
       mismatch("count", "the table has integer not null without a default, the model has no such column (every insert of Sample would fail)"),

@@ -36,7 +36,7 @@ describe("run start compares the models' columns with the database (SQLite)", ()
     expect(runs()).toBe(1);
   });
 
-  it("refuses a changed type, nullability, a new property or a dropped required one, one line each, before the run row", async () => {
+  it("refuses a changed type, nullability or enum, a missing table or column and a dropped required column, one line each, before the run row", async () => {
     await editKindsModel(root, [
       ...DRIFT,
       ["export type ISample", 'export const Extra = defineEntity({ name: "Extra", tableName: "extra", properties: { id: p.integer().primary() } });\n\nexport type ISample'],
@@ -47,6 +47,7 @@ describe("run start compares the models' columns with the database (SQLite)", ()
       expect.stringContaining(`outflow.db - - - WARNING - model Sample (kinds) does not map column score (integer null) of table sample in database "default" (sqlite ${file}): its data is kept, a new migration of kinds would drop it`),
       `error: model Extra (kinds) has no table extra in database "default" (sqlite ${file}); ${KINDS_FIX}`,
       mismatch("label", "the model has integer not null, the table has text not null"),
+      mismatch("state", "the model allows 'new', 'seen', 'it's kept', 'archived', the table's check only 'new', 'seen', 'it's kept'"),
       mismatch("note", "the model has text not null, the table has text null"),
       mismatch("extra", "the model has integer not null, the table has no such column"),
       mismatch("count", "the table has integer not null without a default, the model has no such column (every insert of Sample would fail)"),
