@@ -73,7 +73,7 @@ export function makeMigrationsHint(plugin: string): string {
   return `create a migration (\`outflow management db make-migrations --plugin ${plugin} --message "..."\`), rebuild, then ${UPGRADE_HINT.slice(4)}`;
 }
 
-const OUTFLOW_HINT = "outflow's own table no longer is as its migrations made it; restore it (or the database) as they made it";
+const OUTFLOW_HINT = "it is outflow's own table, changed outside outflow's migrations: undo that change";
 
 /** The plugin each table belongs to (a pivot table to the model that declares the relation); outflow's otherwise. */
 function tableOwners(metas: EntityMetadata[], catalog: DbCatalog, plugins: readonly string[]): Map<string, { model: string; plugin: string }> {
@@ -97,8 +97,9 @@ function described(type: string, nullable: boolean): string {
  * Every model's table and columns as the database has them (one catalog query), against what MikroORM's
  * schema generator makes of the models: a missing table or column, a column that stores another type
  * (compared as the dialect stores it: SQLite's affinity, PostgreSQL's type without length or precision),
- * whose nullability differs, or whose check does not admit a value of the model's enum, is an error line each. A column the model no longer maps is a warning
- * (its data is kept) unless it is NOT NULL without a default, which would make every insert fail.
+ * whose nullability differs, or whose check does not admit a value of the model's enum, is an error line
+ * each, as is a table the role may not read. A column the model no longer maps is a warning (its data is
+ * kept) unless it is NOT NULL without a default, which would make every insert fail.
  */
 export async function checkModels(db: OpenDatabase, catalog: DbCatalog, plugins: readonly string[]): Promise<void> {
   const metas = Object.values(db.orm.getMetadata().getAll()).filter((m) => m.tableName && !m.embeddable && !m.virtual);
@@ -121,11 +122,16 @@ export async function checkModels(db: OpenDatabase, catalog: DbCatalog, plugins:
     const schema = schemaOf(table);
     const name = schema ? `${schema}.${table.name}` : table.name;
     const where = `in database "${db.name}" (${db.where})`;
-    const has = live.get(name);
-    if (!has) {
+    const existing = live.get(name);
+    if (!existing) {
       errors.push(`model ${owner.model} (${owner.plugin}) has no table ${name} ${where}; ${fix}`);
       continue;
     }
+    if (!existing.readable) {
+      errors.push(`model ${owner.model} (${owner.plugin}): role ${db.login} may not read table ${name} ${where}; ${UPGRADE_HINT} (it grants the user role data access)`);
+      continue;
+    }
+    const has = existing.columns;
     const primary = new Set(table.getPrimaryKey()?.columnNames ?? []);
     const mismatch = (column: string, what: string) => `model ${owner.model} (${owner.plugin}) does not match table ${name} ${where}: column ${column}: ${what}; ${fix}`;
     const mapped = new Set<string>();

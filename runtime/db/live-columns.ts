@@ -17,16 +17,22 @@ export interface LiveColumn {
   allowed?: string[];
 }
 
+export interface LiveTable {
+  columns: Map<string, LiveColumn>;
+  /** The role may select from it (always on SQLite). */
+  readable: boolean;
+}
+
 /** `schema.table` on PostgreSQL when the model names a schema, else the table name. */
 export type TableKey = string;
 
-/** Columns of the given tables that exist (a table missing from the result does not exist). */
-export async function liveColumns(db: OpenDatabase, tables: Array<{ table: string; schema?: string }>): Promise<Map<TableKey, Map<string, LiveColumn>>> {
-  const out = new Map<TableKey, Map<string, LiveColumn>>();
+/** The given tables that exist (a table missing from the result does not exist), with their columns. */
+export async function liveColumns(db: OpenDatabase, tables: Array<{ table: string; schema?: string }>): Promise<Map<TableKey, LiveTable>> {
+  const out = new Map<TableKey, LiveTable>();
   if (!tables.length) return out;
   const conn = db.orm.em.getConnection();
   // `checks`: the table's SQL on SQLite, the column's own check constraints on PostgreSQL.
-  type Row = { table_key: string; name: string; type: string | null; not_null: number | boolean; has_default: number | boolean; pk: number | boolean; checks: string | null };
+  type Row = { table_key: string; name: string; type: string | null; not_null: number | boolean; has_default: number | boolean; pk: number | boolean; checks: string | null; readable?: boolean };
   let rows: Row[];
   if (db.dialect === "sqlite") {
     const names = literals(tables.map((t) => t.table));
@@ -41,7 +47,7 @@ export async function liveColumns(db: OpenDatabase, tables: Array<{ table: strin
     rows = await conn.execute(
       `select case when n.nspname = current_schema() and c.relname in (${keys}) then c.relname else n.nspname || '.' || c.relname end as table_key,
               a.attname as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null, a.atthasdef as has_default,
-              coalesce(a.attnum = any(i.indkey), false) as pk,
+              coalesce(a.attnum = any(i.indkey), false) as pk, has_table_privilege(c.oid, 'select') as readable,
               (select string_agg(pg_get_constraintdef(k.oid), ' and ') from pg_constraint k where k.conrelid = c.oid and k.contype = 'c' and k.conkey = array[a.attnum]) as checks
        from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
        left join pg_index i on i.indrelid = c.oid and i.indisprimary
@@ -52,9 +58,9 @@ export async function liveColumns(db: OpenDatabase, tables: Array<{ table: strin
     );
   }
   for (const r of rows) {
-    let cols = out.get(r.table_key);
-    if (!cols) out.set(r.table_key, (cols = new Map()));
-    cols.set(r.name, { type: (r.type ?? "").toLowerCase(), nullable: !Number(r.not_null), hasDefault: !!Number(r.has_default), primary: !!Number(r.pk), allowed: allowedValues(r.checks, r.name) });
+    let table = out.get(r.table_key);
+    if (!table) out.set(r.table_key, (table = { columns: new Map(), readable: r.readable ?? true }));
+    table.columns.set(r.name, { type: (r.type ?? "").toLowerCase(), nullable: !Number(r.not_null), hasDefault: !!Number(r.has_default), primary: !!Number(r.pk), allowed: allowedValues(r.checks, r.name) });
   }
   return out;
 }

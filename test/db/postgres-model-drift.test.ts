@@ -64,4 +64,14 @@ describe("run start compares the models' columns with the database (PostgreSQL)"
     expect(r.stderr).not.toMatch(/WARNING|error/);
     expect(await runs()).toBe(2);
   });
+
+  it("refuses a table the user role may not read, until upgrade grants it again", async () => {
+    await sql(`revoke select on sample from "${pg.user.username}"`, pg.admin);
+    const r = runBundle(root, "store_sample", cfg);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([`error: model Sample (kinds): role ${pg.user.username} may not read table sample ${where()}; run \`outflow management db upgrade heads\` (it grants the user role data access)`]);
+    expect(await runs()).toBe(2);
+    manage(root, ["db", "upgrade", "heads", ...cfg]);
+    expect(runBundle(root, "store_sample", cfg).code).toBe(0);
+  });
 });
