@@ -395,7 +395,7 @@ export function planGraph(
       }
       const element = isEntry ? elementOf(input, scope!) : undefined;
       if (element) {
-        // The map's element and a value it passes through give one input (the element was taken, silently).
+        // The map's element and a value of the same name it passes through would both give this input.
         const passed = passedThrough(input, scope!);
         if (passed) {
           diagnostics.push({ code: "OF104", message: `Input "${input.name}" of task ${spec.name} is ambiguous: ${element} and also ${passed}; rename the output or the input`, site: node.site });

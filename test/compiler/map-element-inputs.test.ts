@@ -2,7 +2,7 @@
  * A map gives each element to the `IterateOn` input of its body's first task. When what the map passes
  * through to its body also has a value of that input's name (the map's upstream gives `{ items, item }`
  * and the first task is `Each(item: IterateOn<"items", number>)`), two providers give one input: OF104 at
- * the task, naming both, as for two parents (the element used to win silently). Also through nested maps;
+ * the task, naming both, as for two parents (not the element taken and the other value dropped). Also through nested maps;
  * the target array itself is no second provider, and a name that never reaches the task (an outer map's
  * element, a pass-through the task does not take, a loop body, which gets no element) is not reported.
  */
