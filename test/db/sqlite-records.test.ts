@@ -408,13 +408,15 @@ describe("run and task records on SQLite", () => {
     for (const c of configs) expect(c.hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it("names a model that does not match its table in one line", () => {
+  it("names each way a model and its table differ in one line (a renamed column: the one the table lacks, the one it keeps)", () => {
     renameColumn("result", "value");
     const r = runBundle(root, "compute_data", ["--multiplier", "3"]);
     renameColumn("value", "result");
     expect(r.code).toBe(1);
-    expect(lines(r.stderr)).toHaveLength(1);
-    expect(r.stderr).toMatch(/model ComputationResult \(data_reduction\) does not match table computation_result in database "default".*no such column: .?result/);
+    const found = lines(r.stderr);
+    expect(found).toHaveLength(2);
+    expect(found[0]).toMatch(/^error: model ComputationResult \(data_reduction\) does not match table computation_result in database "default" .*: column result: the model has integer not null, the table has no such column; create a migration/);
+    expect(found[1]).toMatch(/^error: model ComputationResult \(data_reduction\) does not match table computation_result .*: column value: the table has integer not null without a default, the model has no such column/);
   });
 });
 
