@@ -6,6 +6,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import type { EntitySchema, MikroORM, Options } from "@mikro-orm/core";
+import type { Database as SqliteHandle } from "better-sqlite3";
 import type { DatabaseConfig } from "../config/schema.js";
 import { maskString } from "../config/mask.js";
 import { getLogger } from "../logging/logger.js";
@@ -38,6 +39,18 @@ export interface OpenDatabase {
   where: string;
   /** The login this connection uses (PostgreSQL). */
   login?: string;
+}
+
+/**
+ * The better-sqlite3 handle under a SQLite database's ORM: knex keeps exactly one connection, so what
+ * runs on it and what the ORM runs share one connection, and one transaction when one is open.
+ */
+export async function sqliteHandle(db: OpenDatabase): Promise<SqliteHandle> {
+  const knex = (db.orm.em.getConnection() as unknown as { getKnex(): { client: unknown } }).getKnex();
+  const client = knex.client as { acquireConnection(): Promise<SqliteHandle>; releaseConnection(c: SqliteHandle): Promise<void> };
+  const raw = await client.acquireConnection();
+  await client.releaseConnection(raw);
+  return raw;
 }
 
 export function sqliteFile(config: Extract<DatabaseConfig, { dialect: "sqlite" }>, root: string): string {

@@ -10,8 +10,17 @@ import { DatabaseError, driverReason } from "./errors.js";
 
 type Migrator = import("@mikro-orm/migrations").Migrator;
 
+/**
+ * How a migrator runs: in a transaction of its own (all or nothing), or inside the one the caller holds
+ * (SQLite's first run, which creates every component's tables in one transaction): then it opens none,
+ * and its migrations table is created in that transaction too.
+ */
+export interface MigratorOptions {
+  inCallersTransaction?: boolean;
+}
+
 /** A migrator for one component in one database (the ORM's `migrations` options are set for it). */
-export async function migratorFor(db: OpenDatabase, catalog: DbCatalog, component: string, entries = componentMigrations(catalog, component, db.name, db.dialect) ?? []): Promise<Migrator> {
+export async function migratorFor(db: OpenDatabase, catalog: DbCatalog, component: string, opts: MigratorOptions = {}, entries = componentMigrations(catalog, component, db.name, db.dialect) ?? []): Promise<Migrator> {
   const { Migrator } = await import("@mikro-orm/migrations");
   const list = await Promise.all(entries.map(async (m: MigrationEntry) => ({ name: m.name, class: (await m.load()) as never })));
   db.orm.config.set("migrations", {
@@ -20,7 +29,7 @@ export async function migratorFor(db: OpenDatabase, catalog: DbCatalog, componen
     migrationsList: list,
     silent: true,
     snapshot: false,
-    transactional: true,
+    transactional: !opts.inCallersTransaction,
     allOrNothing: true,
   });
   return new Migrator(db.orm.em as never);
@@ -33,8 +42,8 @@ function failure(db: OpenDatabase, component: string, what: string, error: unkno
 }
 
 /** Applies every pending migration of `component`; returns their names. */
-export async function upgrade(db: OpenDatabase, catalog: DbCatalog, component: string): Promise<string[]> {
-  const migrator = await migratorFor(db, catalog, component);
+export async function upgrade(db: OpenDatabase, catalog: DbCatalog, component: string, opts: MigratorOptions = {}): Promise<string[]> {
+  const migrator = await migratorFor(db, catalog, component, opts);
   try {
     return (await migrator.up()).map((m) => m.name);
   } catch (error) {

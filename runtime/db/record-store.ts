@@ -6,7 +6,7 @@
  * stores dates as epoch milliseconds).
  */
 import type { Database as SqliteDatabase, Statement } from "better-sqlite3";
-import type { OpenDatabase } from "./connect.js";
+import { sqliteHandle, type OpenDatabase } from "./connect.js";
 import type { RunState, TaskKind, TaskState } from "./entities.js";
 
 /** A task row's identity: the id is known once the row is written (SQLite) or reserved (PostgreSQL). */
@@ -104,11 +104,7 @@ class SqliteRecordStore implements RecordStore {
   }
 
   static async open(db: OpenDatabase): Promise<SqliteRecordStore> {
-    const knex = (db.orm.em.getConnection() as unknown as { getKnex(): { client: unknown } }).getKnex();
-    const client = knex.client as { acquireConnection(): Promise<SqliteDatabase>; releaseConnection(c: SqliteDatabase): Promise<void> };
-    const raw = await client.acquireConnection();
-    await client.releaseConnection(raw);
-    return new SqliteRecordStore(raw);
+    return new SqliteRecordStore(await sqliteHandle(db));
   }
 
   /**
