@@ -46,11 +46,15 @@ export interface OpenDatabase {
  * runs on it and what the ORM runs share one connection, and one transaction when one is open.
  */
 export async function sqliteHandle(db: OpenDatabase): Promise<SqliteHandle> {
-  const knex = (db.orm.em.getConnection() as unknown as { getKnex(): { client: unknown } }).getKnex();
-  const client = knex.client as { acquireConnection(): Promise<SqliteHandle>; releaseConnection(c: SqliteHandle): Promise<void> };
-  const raw = await client.acquireConnection();
-  await client.releaseConnection(raw);
+  const pool = connectionPool<SqliteHandle>(db);
+  const raw = await pool.acquireConnection();
+  await pool.releaseConnection(raw);
   return raw;
+}
+
+/** The knex pool under a database's ORM: its driver's connections (better-sqlite3 handles, pg clients). */
+export function connectionPool<C>(db: OpenDatabase): { acquireConnection(): Promise<C>; releaseConnection(c: C): Promise<void> } {
+  return (db.orm.em.getConnection() as unknown as { getKnex(): { client: never } }).getKnex().client;
 }
 
 export function sqliteFile(config: Extract<DatabaseConfig, { dialect: "sqlite" }>, root: string): string {

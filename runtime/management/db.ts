@@ -13,6 +13,7 @@ import { outflowEntities } from "../db/entities.js";
 import { DatabaseError } from "../db/errors.js";
 import { makeMigration } from "../db/make-migration.js";
 import { downgrade, grantUserRole, upgrade } from "../db/migrate.js";
+import { withSchemaLock } from "../db/schema-lock.js";
 import { managementConfig } from "./config.js";
 
 const out = (line: string) => process.stdout.write(line + "\n");
@@ -52,13 +53,23 @@ export function dbCommands(input: BundleInput, root: string) {
         if (!components.length) continue;
         await withDatabase(config, name, "admin", async (db) => {
           out(`database "${name}" (${db.where})`);
-          for (const c of components) {
-            if (!componentMigrations(catalog, c, name, db.dialect)?.length) {
-              out(`  ${c}: no ${db.dialect} migrations${c === OUTFLOW ? "" : ` (create them: outflow management db make-migrations --plugin ${c} --message "...")`}`);
-              continue;
-            }
-            const applied = await upgrade(db, catalog, c);
-            out(applied.length ? applied.map((m) => `  ${c}: applied ${m}`).join("\n") : `  ${c}: up to date`);
+          // One upgrade at a time per database; on SQLite all of it is one transaction, said once committed.
+          const said: string[] = [];
+          let done = false;
+          try {
+            await withSchemaLock(db, async (migrators) => {
+              for (const c of components) {
+                if (!componentMigrations(catalog, c, name, db.dialect)?.length) {
+                  said.push(`  ${c}: no ${db.dialect} migrations${c === OUTFLOW ? "" : ` (create them: outflow management db make-migrations --plugin ${c} --message "...")`}`);
+                  continue;
+                }
+                const applied = await upgrade(db, catalog, c, migrators);
+                said.push(...(applied.length ? applied.map((m) => `  ${c}: applied ${m}`) : [`  ${c}: up to date`]));
+              }
+            });
+            done = true;
+          } finally {
+            if (done || db.dialect !== "sqlite") said.forEach(out);
           }
           const granted = await grantUserRole(db, config.databases[name]);
           if (granted) out(`  granted data access (select, insert, update, delete) on every table to role ${granted}`);

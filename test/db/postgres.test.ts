@@ -8,14 +8,7 @@ let root: string;
 let pg: TestDatabase;
 const cfg = ["--config", "instance.yml"];
 
-async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
-  const client = await pg.client();
-  try {
-    return (await client.query(text, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> => pg.rows<T>(text, params);
 
 beforeAll(async () => {
   pg = await createTestDatabase();

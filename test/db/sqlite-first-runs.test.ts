@@ -137,6 +137,15 @@ describe("first runs on a new SQLite file", () => {
     expect(records(twice.name)).toEqual({ ...FIRST_RUN, runs: [{ command: "note", state: "success", tasks: 1 }] });
   }, 30_000);
 
+  it("three `db upgrade heads` released at once on new files: each migration applied once, every one exits 0", async () => {
+    const { name, args } = freshDatabases();
+    const ended = await runAtOnce(root, [1, 2, 3].map(() => ["manage", ["management", "db", "upgrade", "heads", ...args]]));
+    for (const e of ended) expect(e.code, e.output).toBe(0);
+    expect(ended.filter((e) => /outflow: applied Migration\d+_run_records/.test(e.output))).toHaveLength(1);
+    expect(ended.filter((e) => /side: applied Migration\d+_side_archive/.test(e.output))).toHaveLength(1);
+    expect(records(name)).toEqual({ ...FIRST_RUN, runs: [] });
+  }, 30_000);
+
   it("a run that waits for a creator that hangs gives up after 10 s with one line", async () => {
     const { args, name } = freshDatabases();
     const marker = join(root, `${name}.creating`);

@@ -154,6 +154,8 @@ export interface TestDatabase {
   configYaml(name?: string): string;
   /** A pg client logged in as `who` (default: the superuser) on this database. */
   client(who?: Login): Promise<pg.Client>;
+  /** The rows of one query, as the superuser (a client opened and closed for it). */
+  rows<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
 }
 
 /** A fresh database (owned by a new admin role, plus a user role without privileges) for one test file. */
@@ -172,6 +174,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await superuser.end();
   }
   const address = `127.0.0.1:${port}`;
+  const client = async (who?: Login) => {
+    const c = new pg.Client({ host: "127.0.0.1", port, user: who?.username ?? "postgres", password: who?.password ?? SUPERUSER_PASSWORD, database: id });
+    await c.connect();
+    return c;
+  };
   return {
     host: "127.0.0.1",
     port,
@@ -190,10 +197,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
         `    admin: { username: ${admin.username}, password: "${admin.password}" }`,
         "",
       ].join("\n"),
-    async client(who?: Login) {
-      const c = new pg.Client({ host: "127.0.0.1", port, user: who?.username ?? "postgres", password: who?.password ?? SUPERUSER_PASSWORD, database: id });
-      await c.connect();
-      return c;
+    client,
+    async rows<T>(text: string, params: unknown[] = []) {
+      const c = await client();
+      try {
+        return (await c.query(text, params)).rows as T[];
+      } finally {
+        await c.end();
+      }
     },
   };
 }
