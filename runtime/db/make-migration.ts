@@ -12,6 +12,7 @@ import type { OpenDatabase } from "./connect.js";
 import { componentStatus } from "./check.js";
 import type { DbCatalog } from "./catalog.js";
 import { DatabaseError } from "./errors.js";
+import { liveColumns } from "./live-columns.js";
 
 export const SNAPSHOT_FILE = ".snapshot.json";
 
@@ -79,6 +80,42 @@ function dropsLastCreatedFirst(down: string[], up: string[]): string[] {
   return down.map((s) => (rank(s) >= 0 ? drops[i++] : s));
 }
 
+/**
+ * Corrects two things MikroORM 6.6.16 reads wrongly from a SQLite database (both in
+ * @mikro-orm/knex/dialects/sqlite/BaseSqliteSchemaHelper.js), so that a table that matches its models
+ * compares equal and a changed one gets a working down():
+ * - getEnumDefinitions (lines 85-101) loses the middle values of an enum check of three or more: it
+ *   splits the list (line 96) only at a comma whose next value is followed by `)` or the end, i.e. before
+ *   the last value, so `in ('a', 'b', 'c')` reads back as a, c. Every such column compared changed, and
+ *   make-migrations wrote a rebuild of the table each time, whose down() restored the truncated list.
+ *   The values are set to those the table's SQL lists, read as run start reads them (liveColumns), for the
+ *   columns MikroORM took for enums only.
+ * - mapForeignKeys (line 142) keys the foreign keys by column name, the tables built from the models by
+ *   constraint name, and the comparator removes a matched pair by constraint name
+ *   (@mikro-orm/knex/schema/SchemaComparator.js:253-254), so a table's foreign keys were left unmatched:
+ *   dropped in the up, added in the down. Those went into the same knex alter as a changed column, and
+ *   knex's SQLite compiler (knex/lib/dialects/sqlite3/schema/sqlite-compiler.js, generateDdlCommands) only
+ *   runs the table rebuild of an alter holding one statement: the down() of any changed column in a table
+ *   with foreign keys came out empty. They are keyed by constraint name.
+ * Where MikroORM reads them right, both leave the schema as it is.
+ */
+async function readSqliteSchemaRight(db: OpenDatabase, live: import("@mikro-orm/knex").DatabaseSchema): Promise<void> {
+  const tables = live.getTables();
+  const checks = await liveColumns(db, tables.map((t) => ({ table: t.name })));
+  for (const table of tables) {
+    for (const column of table.getColumns()) {
+      const allowed = checks.get(table.name)?.columns.get(column.name)?.allowed;
+      if (column.enumItems?.length && allowed) column.enumItems = allowed;
+    }
+    const keys = table.getForeignKeys();
+    for (const [key, fk] of Object.entries(keys)) {
+      if (key === fk.constraintName || fk.constraintName in keys) continue;
+      delete keys[key];
+      keys[fk.constraintName] = fk;
+    }
+  }
+}
+
 export interface MakeMigrationOptions {
   /** The database, opened as admin with exactly the component's entities for it. */
   db: OpenDatabase;
@@ -102,6 +139,7 @@ export async function makeMigration(opts: MakeMigrationOptions): Promise<MadeMig
   const platform = db.orm.em.getPlatform() as never;
   const connection = db.orm.em.getConnection() as never;
   const live = await DatabaseSchema.create(connection, platform, db.orm.config as never, undefined, undefined, owned);
+  if (db.dialect === "sqlite") await readSqliteSchemaRight(db, live);
   const options = { wrap: false, safe: false, dropTables: true, fromSchema: live };
   const { fromSchema, toSchema } = await (generator as unknown as { prepareSchemaForComparison(o: object): Promise<{ fromSchema: never; toSchema: never }> }).prepareSchemaForComparison(options);
   const comparator = new SchemaComparator(platform);
