@@ -201,7 +201,9 @@ export async function runGraph(exec: Execution, graph: Graph, plan: GraphPlan, f
   }
   const settled = await Promise.allSettled(finished.values());
   const errors = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected").map((s) => s.reason);
-  const first = errors.find((e) => !(e instanceof RunCancelled)) ?? errors[0];
+  // The nodes that did not start after it threw RunCancelled: the error that stopped them says why, and
+  // so does a map that stopped the run after writing its job scripts (RunEmitted), whatever came first.
+  const first = errors.find((e) => !(e instanceof RunCancelled)) ?? errors.find((e) => e instanceof RunEmitted) ?? errors[0];
   if (first !== undefined) throw first;
   return results;
 }

@@ -121,6 +121,12 @@ export const Typed = task(function Typed(): { vectors: Float64Array[]; when: Dat
 export const Norm = task(function Norm(vector: IterateOn<"vectors", Float64Array>, when: Date): { norm: { isTyped: boolean; sum: number; year: number } } {
   return { norm: { isTyped: vector instanceof Float64Array, sum: vector[0] + vector[1], year: when.getUTCFullYear() } };
 });
+// A branch beside a map that is still running when the map's array has been written (--emit-only).
+export const Wait = task(async function Wait(): Promise<{ waited: number }> {
+  await new Promise((r) => setTimeout(r, 1500));
+  return { waited: 1 };
+});
+export const AfterWait = task(function AfterWait(waited: number): void {});
 `;
 
 export const commands = `
@@ -256,6 +262,14 @@ export const bad_partition = command({
   db: false,
   setup() {
     t.Range().pipe(map({ outputName: "squares", slurm: { partition: "no_such_partition" } }, () => { t.Square(); })).pipe(t.Sum());
+  },
+});
+
+export const emit_beside = command({
+  args: { multiplier: { type: "number", default: 4 } },
+  setup() {
+    t.Wait().pipe(t.AfterWait());
+    t.GenData().pipe(map({ outputName: "map_computation_result" }, () => { t.Compute(); })).pipe(t.Show());
   },
 });
 `;

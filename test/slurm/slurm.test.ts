@@ -590,6 +590,16 @@ suite("slurm backend on a real Slurm", () => {
     ]);
   }, 90_000);
 
+  it("an --emit-only run with a branch beside the map that ends after the array was written is emitted too, exit 0 (not 'run cancelled')", () => {
+    const { run, dir } = runSlurm("emit_beside", ["--emit-only"]);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).not.toContain("run cancelled");
+    const id = dir.split("/").pop()!;
+    expect(runRows(dir)).toEqual([{ uuid: id, state: "emitted", resubmission_of_uuid: null }]);
+    // The branch beside it ran what had started; what had not is pending, as after the map.
+    expect(taskRows(dir).map(({ name, state }) => `${name} ${state}`)).toEqual(["Wait success", "GenData success", "AfterWait pending", "map(map_computation_result) emitted", "Show pending"]);
+  }, 60_000);
+
   it("sizes batches from the cluster's MaxArraySize (1001 here): 5000 elements become 1000 array tasks of 5", () => {
     const { run, dir } = runSlurm("squares", ["--count", "5000", "--simultaneous", "0", "--emit-only"]);
     expect(run.code, run.output).toBe(0);
