@@ -156,7 +156,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const reported = new Set(found.map(diagnosticKey));
     for (const variant of c.variants ?? []) {
       const label = argsLabel(variant.args);
-      if (variant.error) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} threw with ${label}: ${variant.error.message}`, site: variant.error.site.line ? variant.error.site : c.site });
+      // outflow refusing a call, once, named by the first args that make it (the fewest: variants come in that order).
+      const refused = variant.error && { code: "OF100", message: `setup() of command ${c.name} threw: ${variant.error.message}`, site: variant.error.site.line ? variant.error.site : c.site };
+      if (refused && !reported.has(diagnosticKey(refused))) {
+        reported.add(diagnosticKey(refused));
+        diagnostics.push({ ...refused, message: `setup() of command ${c.name} threw with ${label}: ${variant.error!.message}` });
+      }
       for (const d of checkGraph(variant.graph, variant.error)) {
         if (reported.has(diagnosticKey(d))) continue;
         reported.add(diagnosticKey(d));

@@ -76,6 +76,16 @@ export const self_pipe = command({
   },
 });
 
+export const self_pipe_verbose = command({
+  args: { debug: { type: "boolean" }, verbose: { type: "boolean" } },
+  setup({ args }) {
+    const seed = Seed();
+    if (args.verbose) Seed().pipe(UseNumber());
+    if (args.debug) seed.pipe(seed);
+    seed.pipe(UseNumber());
+  },
+});
+
 export const wrong_default = command({
   args: { calibrate: { type: "boolean" } },
   setup({ args }) {
@@ -132,6 +142,11 @@ describe("graphs that boolean and enum args build", () => {
     expect(found.map((d) => `${d.code} ${d.message}`)).toEqual(["OF100 setup() of command self_pipe threw with --debug: a node cannot be piped into itself"]);
   });
 
+  it("a refused call that several combinations make is one OF100, named by the fewest args that make it", () => {
+    const found = of(diagnostics, "self_pipe_verbose", "seed.pipe(seed)");
+    expect(found.map((d) => `${d.code} ${d.message}`)).toEqual(["OF100 setup() of command self_pipe_verbose threw with --debug: a node cannot be piped into itself"]);
+  });
+
   it("a problem of the default graph is reported once, without a variant's label", () => {
     const found = of(diagnostics, "wrong_default", "Seed().pipe(UseText())");
     expect(found.map((d) => d.code)).toEqual(["OF102"]);
@@ -139,7 +154,7 @@ describe("graphs that boolean and enum args build", () => {
   });
 
   it("nothing else is reported", () => {
-    expect(diagnostics).toHaveLength(6);
+    expect(diagnostics).toHaveLength(7);
   });
 });
 
