@@ -1,19 +1,22 @@
 /**
  * Applying and reverting migrations with MikroORM's migrator, one component (outflow or a plugin) at a
  * time, each with its own migrations table. Runs as the admin role; on PostgreSQL the user role is then
- * granted DML (never DDL) on every table, so a pipeline run cannot drop one.
+ * granted DML (never DDL) on every table, so a pipeline run cannot drop one. On SQLite, migrations run
+ * with foreign keys off and each one's references are checked after it (foreign-keys.ts).
  */
 import type { DatabaseConfig } from "../config/schema.js";
 import { componentMigrations, migrationsTable, type DbCatalog, type MigrationEntry } from "./catalog.js";
-import type { OpenDatabase } from "./connect.js";
+import { sqliteHandle, type OpenDatabase } from "./connect.js";
 import { DatabaseError, driverReason } from "./errors.js";
+import { addedDangling, danglingReferences, withForeignKeysOff, type Dangling } from "./foreign-keys.js";
 
 type Migrator = import("@mikro-orm/migrations").Migrator;
 
 /**
  * How a migrator runs: in a transaction of its own (all or nothing), or inside the one the caller holds
- * (SQLite's first run, which creates every component's tables in one transaction): then it opens none,
- * and its migrations table is created in that transaction too.
+ * (SQLite's schema lock: a first run, `db upgrade`, `db downgrade`): then it opens none, and its
+ * migrations table is created in that transaction too. On SQLite that caller switched foreign keys off
+ * before it began the transaction.
  */
 export interface MigratorOptions {
   inCallersTransaction?: boolean;
@@ -35,35 +38,62 @@ export async function migratorFor(db: OpenDatabase, catalog: DbCatalog, componen
   return new Migrator(db.orm.em as never);
 }
 
+function failureLine(db: OpenDatabase, component: string, what: string, migration: string | undefined, reason: string): string {
+  return `${what} ${component} on database "${db.name}" (${db.where}) failed${migration ? ` in ${migration}` : ""}: ${reason}`;
+}
+
 function failure(db: OpenDatabase, component: string, what: string, error: unknown): DatabaseError {
+  if (error instanceof DatabaseError) return error;
   const name = (error as { migration?: { name?: string } })?.migration?.name;
   const cause = (error as { cause?: unknown })?.cause ?? error;
-  return new DatabaseError(`${what} ${component} on database "${db.name}" (${db.where}) failed${name ? ` in ${name}` : ""}: ${driverReason(cause)}`);
+  return new DatabaseError(failureLine(db, component, what, name, driverReason(cause)));
+}
+
+/**
+ * Runs `work` (the migrator's up or down). SQLite: with foreign keys off (switched off here when the
+ * migrator opens its own transaction), each migration's dangling references checked after it.
+ */
+async function migrating<T>(db: OpenDatabase, migrator: Migrator, opts: MigratorOptions, what: string, component: string, work: () => Promise<T>): Promise<T> {
+  if (db.dialect !== "sqlite") return work();
+  const raw = await sqliteHandle(db);
+  let before: Dangling | undefined;
+  const start = () => {
+    // A transaction that has them on would let a rebuilt table's drop delete the rows referencing it.
+    if (raw.pragma("foreign_keys", { simple: true })) throw new Error(`${what} ${component}: migrations on SQLite must run with foreign keys off`);
+    before ??= danglingReferences(raw);
+  };
+  const check = ({ name }: { name: string }) => {
+    const after = danglingReferences(raw);
+    const reason = addedDangling(before!, after);
+    if (reason) throw new DatabaseError(failureLine(db, component, what, name, reason));
+    before = after;
+  };
+  migrator.on("migrating", start).on("reverting", start).on("migrated", check).on("reverted", check);
+  return opts.inCallersTransaction ? work() : withForeignKeysOff(raw, work);
 }
 
 /** Applies every pending migration of `component`; returns their names. */
 export async function upgrade(db: OpenDatabase, catalog: DbCatalog, component: string, opts: MigratorOptions = {}): Promise<string[]> {
   const migrator = await migratorFor(db, catalog, component, opts);
   try {
-    return (await migrator.up()).map((m) => m.name);
+    return await migrating(db, migrator, opts, "upgrading", component, async () => (await migrator.up()).map((m) => m.name));
   } catch (error) {
     throw failure(db, component, "upgrading", error);
   }
 }
 
 /** Reverts the last applied migration of `component`; returns its name (undefined: none applied). */
-export async function downgrade(db: OpenDatabase, catalog: DbCatalog, component: string): Promise<string | undefined> {
-  const migrator = await migratorFor(db, catalog, component);
+export async function downgrade(db: OpenDatabase, catalog: DbCatalog, component: string, opts: MigratorOptions = {}): Promise<string | undefined> {
+  const migrator = await migratorFor(db, catalog, component, opts);
   try {
     const executed = await migrator.getExecutedMigrations();
     if (!executed.length) return undefined;
     const last = executed[executed.length - 1].name;
     const known = componentMigrations(catalog, component, db.name, db.dialect) ?? [];
     if (!known.some((m) => m.name === last)) throw new DatabaseError(`cannot downgrade ${component} on database "${db.name}": its last applied migration ${last} is not in this build (rebuild with the migration file present)`);
-    const reverted = await migrator.down();
+    const reverted = await migrating(db, migrator, opts, "downgrading", component, () => migrator.down());
     return reverted[0]?.name ?? last;
   } catch (error) {
-    if (error instanceof DatabaseError) throw error;
     throw failure(db, component, "downgrading", error);
   }
 }

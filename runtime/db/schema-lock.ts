@@ -4,7 +4,8 @@
  * line), then finds what that one made.
  * - SQLite: the lock is the database's write lock (BEGIN IMMEDIATE), and what is done under it is one
  *   transaction: the migrators open none of their own. A holder that dies never commits; SQLite
- *   discards its transaction and releases the lock, so nothing half-made is left.
+ *   discards its transaction and releases the lock, so nothing half-made is left. Foreign keys are off
+ *   on the connection from before the transaction begins until it ended (foreign-keys.ts).
  * - PostgreSQL: a session advisory lock on a connection held for the purpose; the migrators run on
  *   others, in their own transactions. The server releases it when the holder's session ends.
  * The wait retries every LOCK_POLL_MS instead of blocking, so the process answers signals meanwhile.
@@ -13,6 +14,7 @@ import type { Database as SqliteHandle } from "better-sqlite3";
 import type pg from "pg";
 import { connectionPool, SQLITE_BUSY_TIMEOUT_MS, sqliteHandle, type OpenDatabase } from "./connect.js";
 import { DatabaseError, driverReason } from "./errors.js";
+import { withForeignKeysOff } from "./foreign-keys.js";
 import type { MigratorOptions } from "./migrate.js";
 
 const LOCK_POLL_MS = 20;
@@ -21,7 +23,9 @@ const PG_LOCK_KEY = [0x6f757466, 1] as const;
 
 /** Runs `fn` holding the database's schema lock; `fn` runs its migrators with the options it is given. */
 export async function withSchemaLock<T>(db: OpenDatabase, fn: (migrators: MigratorOptions) => Promise<T>): Promise<T> {
-  return db.dialect === "sqlite" ? inWriteTransaction(db, await sqliteHandle(db), fn) : withAdvisoryLock(db, fn);
+  if (db.dialect !== "sqlite") return withAdvisoryLock(db, fn);
+  const raw = await sqliteHandle(db);
+  return withForeignKeysOff(raw, () => inWriteTransaction(db, raw, fn));
 }
 
 async function inWriteTransaction<T>(db: OpenDatabase, raw: SqliteHandle, fn: (migrators: MigratorOptions) => Promise<T>): Promise<T> {

@@ -87,7 +87,8 @@ export function dbCommands(input: BundleInput, root: string) {
       for (const name of databases) {
         if (!componentsIn(catalog, config.plugins, name).includes(component)) continue;
         await withDatabase(config, name, "admin", async (db) => {
-          const reverted = await downgrade(db, catalog, component);
+          // Under the schema lock, as an upgrade: one schema change at a time, on SQLite in one transaction.
+          const reverted = await withSchemaLock(db, (migrators) => downgrade(db, catalog, component, migrators));
           if (reverted) any = true;
           out(`database "${name}" (${db.where})\n  ${component}: ${reverted ? `reverted ${reverted}` : "no applied migration to revert"}`);
           if (reverted) await grantUserRole(db, config.databases[name]);

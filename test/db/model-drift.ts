@@ -102,16 +102,19 @@ export async function makeKindsPipeline(files: Record<string, string> = {}): Pro
   return root;
 }
 
-/** Rewrites the Sample model (each `[from, to]` replaced once; each `from` must be there) and rebuilds. */
-export async function editKindsModel(root: string, edits: Array<[string, string]>): Promise<void> {
-  let text = KINDS_MODEL;
+/** Writes `model` with each `[from, to]` replaced once (each `from` must be there) to `file` of the pipeline, and rebuilds. */
+export async function editModel(root: string, file: string, model: string, edits: Array<[string, string]>): Promise<void> {
+  let text = model;
   for (const [from, to] of edits) {
-    if (!text.includes(from)) throw new Error(`the kinds model has no ${JSON.stringify(from)}`);
+    if (!text.includes(from)) throw new Error(`${file} has no ${JSON.stringify(from)}`);
     text = text.replace(from, to);
   }
-  writeFileSync(join(root, "plugins/kinds/models/kinds.ts"), text);
+  writeFileSync(join(root, file), text);
   await buildPipeline(root);
 }
+
+/** Rewrites the Sample model and rebuilds. */
+export const editKindsModel = (root: string, edits: Array<[string, string]>) => editModel(root, "plugins/kinds/models/kinds.ts", KINDS_MODEL, edits);
 
 /** Model changes made without a migration: a type, a nullability, a new property (replacing an optional one), a dropped required one, a new enum value. */
 export const DRIFT: Array<[string, string]> = [
