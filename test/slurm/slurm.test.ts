@@ -304,7 +304,8 @@ suite("slurm backend on a real Slurm", () => {
     const bin = join(scratch, "lying-squeue");
     mkdirSync(bin, { recursive: true });
     const real = spawnSync("bash", ["-c", "command -v squeue"], { encoding: "utf8" }).stdout.trim();
-    writeFileSync(join(bin, "squeue"), `#!/bin/bash\n'${real}' "$@" | sed -e 's/|[A-Z_]*$/|RUNNING/'\n`, { mode: 0o755 });
+    // The state is the 4th field (`%j|%F|%K|%T|%r`: name, job, array index, state, reason).
+    writeFileSync(join(bin, "squeue"), `#!/bin/bash\n'${real}' "$@" | sed -E 's/^(([^|]*[|]){3})[A-Z_]+/\\1RUNNING/'\n`, { mode: 0o755 });
     const stats = join(scratch, "stats-lying.json");
     const { run } = runSlurm("squares", ["--count", "6", "--simultaneous", "0"], { env: { OUTFLOW_SLURM_STATS: stats, PATH: `${bin}:${process.env.PATH}` } });
     expect(run.code, run.output).toBe(0);
