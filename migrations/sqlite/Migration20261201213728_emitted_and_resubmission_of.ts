@@ -9,7 +9,8 @@ import { Migration } from '@mikro-orm/migrations';
  * while foreign keys are on first deletes its rows, cascading to the rows that reference them. So the new
  * tables (`<name>__temp_alter`) reference each other, the old ones are dropped children first (nothing
  * references them by then), and the new ones are renamed: with legacy_alter_table off, renaming a table
- * rewrites every foreign key to it. Row ids and the autoincrement counters are kept.
+ * rewrites every foreign key to it. Row ids and the autoincrement counters are kept. (outflow now runs
+ * SQLite migrations with foreign keys off, runtime/db/foreign-keys.ts; this one works either way.)
  */
 export class Migration20261201213728_emitted_and_resubmission_of extends Migration {
 
