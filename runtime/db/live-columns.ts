@@ -43,16 +43,21 @@ export async function liveColumns(db: OpenDatabase, tables: Array<{ table: strin
       "all",
     );
   } else {
-    const keys = literals(tables.map((t) => (t.schema ? `${t.schema}.${t.table}` : t.table)));
+    // An unqualified name is the table the search path finds first (pg_table_is_visible), as in the run's
+    // own queries: not necessarily in current_schema(), which is the first schema on the path that exists
+    // (a role's own, empty, schema under the default "$user", public).
+    const wanted = [...new Map(tables.map((t) => [t.schema ? `${t.schema}.${t.table}` : t.table, t])).entries()]
+      .map(([key, t]) => `(${literal(key)}, ${literal(t.schema ?? "")}, ${literal(t.table)})`)
+      .join(", ");
     rows = await conn.execute(
-      `select case when n.nspname = current_schema() and c.relname in (${keys}) then c.relname else n.nspname || '.' || c.relname end as table_key,
-              a.attname as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null, a.atthasdef as has_default,
+      `select w.table_key, a.attname as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null, a.atthasdef as has_default,
               coalesce(a.attnum = any(i.indkey), false) as pk, has_table_privilege(c.oid, 'select') as readable,
               (select string_agg(pg_get_constraintdef(k.oid), ' and ') from pg_constraint k where k.conrelid = c.oid and k.contype = 'c' and k.conkey = array[a.attnum]) as checks
-       from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-       left join pg_index i on i.indrelid = c.oid and i.indisprimary
-       where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
-         and ((n.nspname = current_schema() and c.relname in (${keys})) or n.nspname || '.' || c.relname in (${keys}))`,
+       from (values ${wanted}) as w(table_key, schema, name)
+       join pg_class c on c.relname = w.name and c.relkind in ('r', 'p')
+       join pg_namespace n on n.oid = c.relnamespace and (case when w.schema = '' then pg_table_is_visible(c.oid) else n.nspname = w.schema end)
+       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+       left join pg_index i on i.indrelid = c.oid and i.indisprimary`,
       [],
       "all",
     );
@@ -80,9 +85,13 @@ function allowedValues(checks: string | null, column: string): string[] | undefi
   return [...list.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1].replace(/''/g, "'"));
 }
 
-/** Names as SQL string literals (table names come from the models, never from input). */
+/** A name as an SQL string literal (table names come from the models, never from input). */
+function literal(name: string): string {
+  return `'${name.replace(/'/g, "''")}'`;
+}
+
 function literals(names: string[]): string {
-  return [...new Set(names)].map((n) => `'${n.replace(/'/g, "''")}'`).join(", ");
+  return [...new Set(names)].map(literal).join(", ");
 }
 
 /** SQLite stores by type affinity (https://sqlite.org/datatype3.html#determination_of_column_affinity). */

@@ -65,12 +65,33 @@ describe("run start compares the models' columns with the database (PostgreSQL)"
     expect(await runs()).toBe(2);
   });
 
+  it("finds the tables where the user role's search path does: a schema of its own first on the path (the default \"$user\", public) holds none of them", async () => {
+    // PostgreSQL's secure schema usage pattern: a schema per role, named after it. current_schema() is then
+    // that (empty) schema, while every unqualified name, the run's own queries too, still finds public's tables.
+    await sql(`create schema "${pg.user.username}" authorization "${pg.user.username}"`);
+    try {
+      expect((await sql<{ schema: string }>("select current_schema() as schema", pg.user))[0].schema).toBe(pg.user.username);
+      const r = runBundle(root, "store_sample", cfg);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/WARNING|error/);
+      expect(await runs()).toBe(3);
+      // A table of the model's name in that schema is the one the run would use: it is the one compared.
+      await sql(`create table "${pg.user.username}".sample (id integer primary key)`, pg.user);
+      const shadowed = runBundle(root, "store_sample", cfg);
+      expect(shadowed.code).toBe(1);
+      expect(lines(shadowed.stderr)[0]).toBe(mismatch("uuid", "the model has uuid not null, the table has no such column"));
+      expect(await runs()).toBe(3);
+    } finally {
+      await sql(`drop schema "${pg.user.username}" cascade`);
+    }
+  });
+
   it("refuses a table the user role may not read, until upgrade grants it again", async () => {
     await sql(`revoke select on sample from "${pg.user.username}"`, pg.admin);
     const r = runBundle(root, "store_sample", cfg);
     expect(r.code).toBe(1);
     expect(lines(r.stderr)).toEqual([`error: model Sample (kinds): role ${pg.user.username} may not read table sample ${where()}; run \`outflow management db upgrade heads\` (it grants the user role data access)`]);
-    expect(await runs()).toBe(2);
+    expect(await runs()).toBe(3);
     manage(root, ["db", "upgrade", "heads", ...cfg]);
     expect(runBundle(root, "store_sample", cfg).code).toBe(0);
   });
