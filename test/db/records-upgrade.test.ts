@@ -140,6 +140,29 @@ async function checkUpgrade(opts: { root: string; dbConfig: DatabaseConfig; cfg:
   const ids = (await query(`select id from task where run_uuid not in ('${RUNS.success}', '${RUNS.failed}') order by id`)).map((r) => Number(r.id));
   expect(ids).toHaveLength(3);
   expect(Math.min(...ids)).toBeGreaterThan(13);
+
+  // `db downgrade --plugin outflow` with emitted rows and a link in the records: they become what the
+  // previous version recorded (run cancelled, map failed with "run cancelled"), every other row is kept.
+  await query(`update run set state = 'emitted' where uuid = '${RUNS.success}'`);
+  await query(`update task set state = 'emitted', end_time = null where id = 2`);
+  await query(`update run set resubmission_of_uuid = '${RUNS.success}' where uuid = '${RUNS.failed}'`);
+  const emitted = await dump(query);
+  const down = manage(root, ["db", "downgrade", "--plugin", "outflow", ...cfg]);
+  expect(down.stdout).toMatch(/outflow: reverted Migration\d+_emitted_and_resubmission_of/);
+  const reverted = await dump(query);
+  const run = (d: Record<string, unknown>, uuid: string) => (d.run as Array<Record<string, unknown>>).find((r) => r.uuid === uuid);
+  expect(run(reverted, RUNS.success)).toEqual({ ...run(emitted, RUNS.success), state: "cancelled" });
+  const task2 = (d: Record<string, unknown>) => (d.task as Array<Record<string, unknown>>).find((r) => Number(r.id) === 2);
+  expect(task2(reverted)).toEqual({ ...task2(emitted), state: "failed", exception_message: "run cancelled" });
+  const others = (d: Record<string, unknown>) => ({ ...d, run: (d.run as Array<Record<string, unknown>>).filter((r) => r.uuid !== RUNS.success), task: (d.task as Array<Record<string, unknown>>).filter((r) => Number(r.id) !== 2) });
+  expect(others(reverted)).toEqual(others(emitted));
+  expect((await query("select * from run")).every((r) => !("resubmission_of_uuid" in r))).toBe(true);
+  await expect(query(`update run set state = 'emitted' where uuid = '${RUNS.success}'`)).rejects.toThrow(/check/i);
+  // And up again: the next run works.
+  expect(manage(root, ["db", "upgrade", "heads", ...cfg]).stdout).toMatch(/outflow: applied Migration\d+_emitted_and_resubmission_of/);
+  expect(await dump(query)).toEqual(reverted);
+  const again = runBundle(root, "compute_data", ["--multiplier", "3", ...cfg]);
+  expect(again.code, again.stderr).toBe(0);
 }
 
 /** outflow's tables in a SQLite file as SQLite sees them: columns, foreign keys, indexes, checks (quoting aside). */
