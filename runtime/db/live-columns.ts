@@ -11,6 +11,7 @@ export interface LiveColumn {
   /** The type as the database reports it, in lower case (`integer`, `character varying(255)`). */
   type: string;
   nullable: boolean;
+  /** An insert that leaves it out gets a value: a default (PostgreSQL: also an identity or generated column). */
   hasDefault: boolean;
   primary: boolean;
   /** The values a check constraint on the column admits (`state in ('a', 'b')`, what an enum property makes); undefined: none found. */
@@ -50,7 +51,7 @@ export async function liveColumns(db: OpenDatabase, tables: Array<{ table: strin
       .map(([key, t]) => `(${literal(key)}, ${literal(t.schema ?? "")}, ${literal(t.table)})`)
       .join(", ");
     rows = await conn.execute(
-      `select w.table_key, a.attname as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null, a.atthasdef as has_default,
+      `select w.table_key, a.attname as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null, a.atthasdef or a.attidentity <> '' as has_default,
               coalesce(a.attnum = any(i.indkey), false) as pk, has_table_privilege(c.oid, 'select') as readable,
               (select string_agg(pg_get_constraintdef(k.oid), ' and ') from pg_constraint k where k.conrelid = c.oid and k.contype = 'c' and k.conkey = array[a.attnum]) as checks
        from (values ${wanted}) as w(table_key, schema, name)

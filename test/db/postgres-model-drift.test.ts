@@ -86,12 +86,26 @@ describe("run start compares the models' columns with the database (PostgreSQL)"
     }
   });
 
+  it("warns about a not null column only the database has when the database fills it in (an identity column), and runs", async () => {
+    await sql("alter table sample add column seq bigint generated always as identity", pg.admin);
+    try {
+      const r = runBundle(root, "store_sample", cfg);
+      expect(r.code, r.stderr).toBe(0);
+      expect(lines(r.stderr).filter((l) => /WARNING|error/.test(l))).toEqual([
+        expect.stringContaining(`WARNING - model Sample (kinds) does not map column seq (bigint not null) of table sample ${where()}: its data is kept, a new migration of kinds would drop it`),
+      ]);
+      expect(await runs()).toBe(4);
+    } finally {
+      await sql("alter table sample drop column seq", pg.admin);
+    }
+  });
+
   it("refuses a table the user role may not read, until upgrade grants it again", async () => {
     await sql(`revoke select on sample from "${pg.user.username}"`, pg.admin);
     const r = runBundle(root, "store_sample", cfg);
     expect(r.code).toBe(1);
     expect(lines(r.stderr)).toEqual([`error: model Sample (kinds): role ${pg.user.username} may not read table sample ${where()}; run \`outflow management db upgrade heads\` (it grants the user role data access)`]);
-    expect(await runs()).toBe(3);
+    expect(await runs()).toBe(4);
     manage(root, ["db", "upgrade", "heads", ...cfg]);
     expect(runBundle(root, "store_sample", cfg).code).toBe(0);
   });
