@@ -87,8 +87,17 @@ function time(date: Date | null | undefined, sqlite: boolean): number | Date | n
   return date ? (sqlite ? +date : date) : null;
 }
 
+/**
+ * PostgreSQL text cannot hold NUL (U+0000), which an exception message quoting the bytes of a binary file
+ * may: the batch holding it would fail to write, and its rows stay as they were. It is stored as U+FFFD.
+ */
+function pgText<T extends string | null | undefined>(text: T): T {
+  return (typeof text === "string" && text.includes("\0") ? text.replace(/\0/g, "\uFFFD") : text) as T;
+}
+
 function rowValues(run: string, r: TaskRow, sqlite: boolean): unknown[] {
-  return [run, r.kind, r.plugin, r.name, r.ref, r.state, time(r.start, sqlite), time(r.end, sqlite), r.message, r.stack, JSON.stringify(r.inputs), JSON.stringify(r.outputs), r.parent?.id ?? null, r.element];
+  const text = sqlite ? <T>(t: T) => t : pgText;
+  return [run, r.kind, r.plugin, r.name, r.ref, r.state, time(r.start, sqlite), time(r.end, sqlite), text(r.message), text(r.stack), JSON.stringify(r.inputs), JSON.stringify(r.outputs), r.parent?.id ?? null, r.element];
 }
 
 /** SQLite: synchronous prepared statements on the very connection MikroORM uses (knex keeps exactly one). */
@@ -241,13 +250,13 @@ class PgRecordStore implements RecordStore {
         `update task as t set state = v.state, start_time = coalesce(v.start_time, t.start_time), end_time = coalesce(v.end_time, t.end_time),
            exception_message = coalesce(v.message, t.exception_message), exception_stack = coalesce(v.stack, t.exception_stack)
          from (values ${values}) as v(id, state, start_time, end_time, message, stack) where t.id = v.id`,
-        slice.flatMap((u) => [u.handle.id, u.state, u.start ?? null, u.end ?? null, u.message ?? null, u.stack ?? null]),
+        slice.flatMap((u) => [u.handle.id, u.state, u.start ?? null, u.end ?? null, pgText(u.message ?? null), pgText(u.stack ?? null)]),
       );
     }
   }
 
   async failRunning(run: string, at: Date, message: string): Promise<void> {
-    await this.exec("update task set state = 'failed', end_time = ?, exception_message = ? where run_uuid = ? and state = 'running'", [at, message, run]);
+    await this.exec("update task set state = 'failed', end_time = ?, exception_message = ? where run_uuid = ? and state = 'running'", [at, pgText(message), run]);
   }
 
   async skipPending(run: string): Promise<void> {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../setup/postgres.js";
-import { buildPipeline, lines, makeTutorialPipeline, manage, removePipelines, runBundle, startBundle, startWatched } from "./fixture.js";
+import { buildPipeline, EXTRAS_COMMANDS, EXTRAS_TASKS, lines, makeTutorialPipeline, manage, removePipelines, runBundle, startBundle, startWatched } from "./fixture.js";
 
 let root: string;
 let pg: TestDatabase;
@@ -12,7 +12,12 @@ const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []):
 
 beforeAll(async () => {
   pg = await createTestDatabase();
-  root = makeTutorialPipeline({ "instance.yml": pg.configYaml() });
+  root = makeTutorialPipeline({
+    "instance.yml": pg.configYaml(),
+    // A task whose error message holds a NUL character (as one quoting the bytes of a binary file may).
+    "plugins/extras/tasks.ts": `${EXTRAS_TASKS}\nexport const Binary = task(function Binary(): void {\n  throw new Error("header \\u0000\\u0001 is not FITS");\n});\n`,
+    "plugins/extras/commands.ts": `${EXTRAS_COMMANDS.replace("import { Items,", "import { Binary, Items,")}\nexport const binary = command({ description: "Fails with a NUL in its message", setup() { Binary(); } });\n`,
+  });
   await buildPipeline(root);
 });
 afterAll(removePipelines);
@@ -85,6 +90,16 @@ describe("PostgreSQL: admin and user roles, migrations, run records", () => {
     const elements = rows.filter((t) => t.kind === "element");
     expect(elements.map((e) => e.element_index)).toEqual([0, 1, 2]);
     for (const e of elements) expect(rows.some((t) => t.kind === "task" && t.parent_id === e.id && t.element_index === e.element_index)).toBe(true);
+  });
+
+  it("records a failure whose message holds a NUL character, which PostgreSQL text cannot store: as U+FFFD", async () => {
+    const r = runBundle(root, "binary", cfg);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain("writing the run records failed");
+    const [run] = await sql<{ uuid: string; state: string }>("select uuid, state from run where command = 'binary'");
+    expect(run.state).toBe("failed");
+    const tasks = await sql<{ name: string; state: string; exception_message: string; exception_stack: string; start_time: Date | null }>("select name, state, exception_message, exception_stack, start_time from task where run_uuid = $1", [run.uuid]);
+    expect(tasks).toEqual([{ name: "Binary", state: "failed", exception_message: "header \uFFFD\u0001 is not FITS", exception_stack: expect.stringMatching(/^Error: header \uFFFD\u0001 is not FITS\n {4}at Binary \(.*plugins\/extras\/tasks\.ts:\d+:\d+\)/), start_time: expect.any(Date) }]);
   });
 
   it("records what never ran (a branch not taken, at top level and in map elements) skipped with no start or end time", async () => {
