@@ -48,6 +48,26 @@ describe("run and task records on SQLite", () => {
     expect(tasks[0].exception_message).toBeNull();
   });
 
+  it("says so when a failed run's records could not all be written (they were dropped without a word)", () => {
+    const db = new Database(join(root, "outflow.db"));
+    db.exec("create trigger refuse_boom before update on task when new.name = 'Boom' and new.state = 'failed' begin select raise(abort, 'disk says no'); end");
+    db.close();
+    try {
+      const r = runBundle(root, "explode", []);
+      expect(r.code).toBe(1);
+      const run = lastRun("explode");
+      expect(lines(r.stderr).filter((l) => !l.startsWith("    at "))).toEqual([
+        expect.stringMatching(new RegExp(`outflow\\.db - - - WARNING - writing the run records failed: disk says no; the records of run ${run.uuid} are incomplete$`)),
+        "error: task Boom failed: boom: 3 detectors on fire",
+      ]);
+      expect(run.state).toBe("failed");
+    } finally {
+      const after = new Database(join(root, "outflow.db"));
+      after.exec("drop trigger refuse_boom");
+      after.close();
+    }
+  });
+
   it("records map elements and the tasks of the map body with their parent and element index", () => {
     const r = runBundle(root, "squares", []);
     expect(r.code).toBe(0);
