@@ -22,8 +22,8 @@ type StartEvent = Parameters<RunObserver["taskStarted"]>[0] & { at?: Date };
  * events of top-level nodes are written before the run goes on, so a long task shows as running.
  */
 export class RunRecorder implements RunObserver {
-  /** Pending top-level rows not started yet, by node label, in plan order. */
-  private readonly planned = new Map<string, { rows: RowHandle[]; next: number }>();
+  /** Pending top-level rows not started (or skipped) yet, by graph node id. */
+  private readonly planned = new Map<number, RowHandle>();
   private readonly buffer: RecordBuffer;
   /** Rows of top-level nodes: their events are written at once. */
 
@@ -68,13 +68,7 @@ export class RunRecorder implements RunObserver {
       walk(node);
     }
     const ids = await this.store.insertGraph(this.runId, rows, edges);
-    rows.forEach((row, i) => this.enqueue(labelOf(row.kind, row.kind === "task" ? (row.ref ?? row.name) : row.name), new RowHandle(ids[i])));
-  }
-
-  private enqueue(label: string, handle: RowHandle): void {
-    const entry = this.planned.get(label);
-    if (entry) entry.rows.push(handle);
-    else this.planned.set(label, { rows: [handle], next: 0 });
+    for (const [node, i] of index) this.planned.set(node, new RowHandle(ids[i]));
   }
 
   /**
@@ -92,7 +86,7 @@ export class RunRecorder implements RunObserver {
     const at = e.at ?? new Date();
     const kind = kindOf(e);
     const parent = e.parent instanceof RowHandle ? e.parent : null;
-    const planned = parent ? undefined : this.nextPlanned(kind, e);
+    const planned = parent ? undefined : this.takePlanned(e);
     if (planned) {
       // Written with the next batch (at most FLUSH_MS later), not in a transaction of its own: a chain of
       // small tasks would otherwise pay one commit per task.
@@ -107,16 +101,20 @@ export class RunRecorder implements RunObserver {
     if (this.stopped) return;
     const kind = kindOf(e);
     const parent = e.parent instanceof RowHandle ? e.parent : null;
-    const planned = parent ? undefined : this.nextPlanned(kind, e);
+    const planned = parent ? undefined : this.takePlanned(e);
     if (planned) this.buffer.skip(planned);
     else this.buffer.insert(this.row(e, kind, "skipped", null, parent));
   }
 
-  /** The pending top-level row this event is for, if any. */
-  private nextPlanned(kind: TaskRow["kind"], e: StartEvent): RowHandle | undefined {
-    // A cursor, not shift(): a chain of 2000 calls of one task would move the list 2000 times.
-    const entry = this.planned.get(labelOf(kind, e.taskId ?? e.name));
-    return entry && entry.next < entry.rows.length ? entry.rows[entry.next++] : undefined;
+  /**
+   * The pending top-level row of the event's node, if any: by the node's id, never by its label (a task
+   * called twice, on two branches that finish in any order, would get the other call's row).
+   */
+  private takePlanned(e: StartEvent): RowHandle | undefined {
+    if (e.node === undefined) return undefined;
+    const row = this.planned.get(e.node);
+    if (row) this.planned.delete(e.node);
+    return row;
   }
 
   private row(e: StartEvent, kind: TaskRow["kind"], state: "running" | "skipped", at: Date | null, parent: RowHandle | null): TaskRow {
@@ -137,10 +135,6 @@ function kindOf(e: StartEvent): TaskKind | "control" {
   if (e.name.startsWith("map(")) return "map";
   if (e.name.startsWith("loop(")) return /\[\d+\]$/.test(e.name) ? "iteration" : "loop";
   return /\[\d+\]$/.test(e.name) ? "element" : "control";
-}
-
-function labelOf(kind: string, name: string): string {
-  return `${kind}:${name}`;
 }
 
 function plannedRow(node: GraphNode, iterate: string | undefined, tasks: TaskTable): TaskRow | undefined {

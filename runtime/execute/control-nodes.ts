@@ -68,7 +68,7 @@ async function controlFailure(exec: Execution, node: GraphNode, frame: Frame, er
 
 async function runLoop(exec: Execution, node: GraphNode, plan: NodePlan, outer: Record<string, unknown>, frame: Frame): Promise<Outputs> {
   const { iterations, body } = node.loop!;
-  const handle = await exec.observer.taskStarted({ name: "loop()", plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: Object.keys(outer), outputs: [] });
+  const handle = await exec.observer.taskStarted({ name: "loop()", plugin: "", node: node.id, parent: frame.parentHandle, element: frame.element?.index, inputs: Object.keys(outer), outputs: [] });
   // No iteration (`iterations: 0`) leaves nothing to pass on: what follows the loop is skipped.
   let last: Outputs = SKIP;
   try {

@@ -17,6 +17,11 @@ export interface TaskStartEvent {
   name: string;
   plugin: string;
   taskId?: string;
+  /**
+   * The graph node's id (task, map and loop nodes): at top level it picks the node's planned row, so a
+   * task called twice gets each event in the row of the call that made it, whatever order they come in.
+   */
+  node?: number;
   /** The handle of the enclosing map / map element record. */
   parent?: unknown;
   element?: number;
@@ -226,7 +231,7 @@ function inputValue(plan: NodePlan["inputs"][number], node: GraphNode, results: 
 
 /** A node on a branch not taken: tasks, maps and loops get their `skipped` row, without times (control nodes have none). */
 async function skipNode(exec: Execution, node: GraphNode, frame: Frame): Promise<Outputs> {
-  const where = { parent: frame.parentHandle, element: frame.element?.index };
+  const where = { node: node.id, parent: frame.parentHandle, element: frame.element?.index };
   let skipped: TaskStartEvent | undefined;
   if (node.kind === "task") {
     const spec = exec.tasks[node.task!.id!];
@@ -279,7 +284,7 @@ async function runTaskNode(exec: Execution, node: GraphNode, plan: NodePlan, res
   const ref = node.task!;
   const spec: TaskSpec = exec.tasks[ref.id!];
   const names = namesOf(spec);
-  const started = exec.observer.taskStarted({ name: spec.name, plugin: spec.plugin, taskId: spec.id, parent: frame.parentHandle, element: frame.element?.index, inputs: names.inputs, outputs: names.outputs });
+  const started = exec.observer.taskStarted({ name: spec.name, plugin: spec.plugin, taskId: spec.id, node: node.id, parent: frame.parentHandle, element: frame.element?.index, inputs: names.inputs, outputs: names.outputs });
   const handle = isThenable(started) ? await started : started;
   try {
     const args = plan.inputs.map((input) => {
@@ -362,7 +367,7 @@ async function runMapNode(exec: Execution, graph: Graph, node: GraphNode, plan: 
   const name = `map(${info.options.outputName})`;
   const outer = mapScope(plan.parents, results, frame);
   const items = outer[plan.iterate!];
-  const handle = await exec.observer.taskStarted({ name, plugin: "", parent: frame.parentHandle, element: frame.element?.index, inputs: [plan.iterate!], outputs: [info.options.outputName] });
+  const handle = await exec.observer.taskStarted({ name, plugin: "", node: node.id, parent: frame.parentHandle, element: frame.element?.index, inputs: [plan.iterate!], outputs: [info.options.outputName] });
   try {
     if (!isIterable(items)) throw new TaskValueError(`${name}: upstream target "${plan.iterate}" is not an array (got ${items === null ? "null" : typeof items})`);
     const job: MapJob = { node, path: nodePath(node), plan, outer, items: items as ArrayLike<unknown>, parentHandle: handle, place: frame.place };

@@ -192,6 +192,18 @@ export const skip_branches = command({
   },
 });
 
+export const twice = command({
+  description: "Hello three times: after a Nap (a parallel branch), on the then branch, after After on the else branch (count > 100 takes then)",
+  args: { seconds: { type: "number", default: 0.5 }, count: { type: "integer", default: 3 } },
+  setup() {
+    Nap().pipe(Hello());
+    const [ifNode, thenNode, elseNode] = ifThenElse((inputs) => (inputs.numbers as number[]).length > 100);
+    Numbers().pipe(ifNode);
+    thenNode.pipe(Hello());
+    elseNode.pipe(After()).pipe(Hello());
+  },
+});
+
 export const skip_in_elements = command({
   description: "A branch inside each element: even ones run Hello, odd ones a loop of Hello",
   args: { count: { type: "integer", default: 3 } },

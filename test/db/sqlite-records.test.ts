@@ -378,6 +378,36 @@ describe("run and task records on SQLite", () => {
     ]);
   });
 
+  // Hello is called three times: its events must reach the row of the call that made them, not the next
+  // pending Hello row (the Hello after a Nap of 0.5 s starts last, though it comes first in the plan).
+  it.each([
+    ["sequential", "3"],
+    ["sequential", "200"],
+    ["threads", "3"],
+    ["threads", "200"],
+  ])("records a task called on both branches of an ifThenElse() and on a parallel branch in the rows of its calls on %s (count %s)", (backend, count) => {
+    const r = runBundle(root, "twice", ["--backend", backend, "--count", count]);
+    expect(r.code, r.stderr).toBe(0);
+    const run = lastRun("twice");
+    expect(run.state).toBe("success");
+    // Each Hello row by the row its one edge comes from, which has ended before it started (if it ran).
+    const rows = query(
+      "select t.name, t.state, t.start_time as start, t.end_time as end, p.name as after, p.state as after_state, p.end_time as after_end from task t join edge e on e.to_task_id = t.id join task p on p.id = e.from_task_id where t.run_uuid = ? and t.name = 'Hello' order by t.id",
+      run.uuid,
+    );
+    const then = Number(count) > 100;
+    expect(rows.map((t) => [t.after, t.state, t.start !== null, t.end !== null])).toEqual([
+      ["Nap", "success", true, true],
+      ["Numbers", then ? "success" : "skipped", then, then],
+      ["After", then ? "skipped" : "success", !then, !then],
+    ]);
+    for (const t of rows.filter((t) => t.state === "success")) {
+      expect(t.after_state).toBe("success");
+      expect(new Date(t.start as string).getTime()).toBeGreaterThanOrEqual(new Date(t.after_end as string).getTime());
+    }
+    expect(query("select state from task where run_uuid = ? and name = 'After'", run.uuid)).toEqual([{ state: then ? "skipped" : "success" }]);
+  });
+
   it.each(["sequential", "threads"])("records the tasks and loops of a map body's branch not taken as skipped with no times on %s, under their element", (backend) => {
     const r = runBundle(root, "skip_in_elements", ["--backend", backend]);
     expect(r.code, r.stderr).toBe(0);
