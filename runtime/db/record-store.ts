@@ -176,12 +176,17 @@ class SqliteRecordStore implements RecordStore {
   }
 }
 
-/** PostgreSQL: ids reserved from the table's sequence, then one multi-row insert and one update per batch. */
+type Transaction = Parameters<Parameters<ReturnType<OpenDatabase["orm"]["em"]["getConnection"]>["transactional"]>[0]>[0];
+
+/**
+ * PostgreSQL: ids reserved from the table's sequence, then one multi-row insert and one update per batch,
+ * all in one transaction (on one pooled connection): a batch is written whole or not at all.
+ */
 class PgRecordStore implements RecordStore {
   constructor(private readonly db: OpenDatabase) {}
 
-  private exec<T = unknown>(sql: string, params: unknown[], method: "all" | "run" = "run"): Promise<T> {
-    return this.db.orm.em.getConnection().execute(sql, params, method) as Promise<T>;
+  private exec<T = unknown>(sql: string, params: unknown[], method: "all" | "run" = "run", trx?: Transaction): Promise<T> {
+    return this.db.orm.em.getConnection().execute(sql, params, method, trx) as Promise<T>;
   }
 
   async configuration(hash: string, content: string): Promise<number> {
@@ -213,17 +218,17 @@ class PgRecordStore implements RecordStore {
     await this.exec("update run set state = ?, end_time = ? where uuid = ?", [state, end, uuid]);
   }
 
-  private async reserve(count: number): Promise<number[]> {
-    const rows = await this.exec<{ id: string | number }[]>("select nextval(pg_get_serial_sequence('task', 'id')) as id from generate_series(1, ?)", [count], "all");
+  private async reserve(count: number, trx?: Transaction): Promise<number[]> {
+    const rows = await this.exec<{ id: string | number }[]>("select nextval(pg_get_serial_sequence('task', 'id')) as id from generate_series(1, ?)", [count], "all", trx);
     return rows.map((r) => Number(r.id));
   }
 
-  private async insertRows(run: string, rows: Array<{ id: number; row: TaskRow }>): Promise<void> {
+  private async insertRows(run: string, rows: Array<{ id: number; row: TaskRow }>, trx?: Transaction): Promise<void> {
     // Large batches in slices: PostgreSQL allows 65535 bind parameters per statement.
     for (let i = 0; i < rows.length; i += 1000) {
       const slice = rows.slice(i, i + 1000);
       const values = slice.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
-      await this.exec(`insert into task (id, ${TASK_COLUMNS}) values ${values}`, slice.flatMap(({ id, row }) => [id, ...rowValues(run, row, false)]));
+      await this.exec(`insert into task (id, ${TASK_COLUMNS}) values ${values}`, slice.flatMap(({ id, row }) => [id, ...rowValues(run, row, false)]), "run", trx);
     }
   }
 
@@ -238,10 +243,14 @@ class PgRecordStore implements RecordStore {
   }
 
   async write(run: string, batch: Batch): Promise<void> {
+    if (batch.inserts.length || batch.updates.length) await this.db.orm.em.getConnection().transactional((trx) => this.writeIn(trx, run, batch));
+  }
+
+  private async writeIn(trx: Transaction, run: string, batch: Batch): Promise<void> {
     if (batch.inserts.length) {
-      const ids = await this.reserve(batch.inserts.length);
+      const ids = await this.reserve(batch.inserts.length, trx);
       batch.inserts.forEach(({ handle }, i) => (handle.id = ids[i]));
-      await this.insertRows(run, batch.inserts.map(({ handle, row }) => ({ id: handle.id!, row })));
+      await this.insertRows(run, batch.inserts.map(({ handle, row }) => ({ id: handle.id!, row })), trx);
     }
     for (let i = 0; i < batch.updates.length; i += 1000) {
       const slice = batch.updates.slice(i, i + 1000);
@@ -251,6 +260,8 @@ class PgRecordStore implements RecordStore {
            exception_message = coalesce(v.message, t.exception_message), exception_stack = coalesce(v.stack, t.exception_stack)
          from (values ${values}) as v(id, state, start_time, end_time, message, stack) where t.id = v.id`,
         slice.flatMap((u) => [u.handle.id, u.state, u.start ?? null, u.end ?? null, pgText(u.message ?? null), pgText(u.stack ?? null)]),
+        "run",
+        trx,
       );
     }
   }

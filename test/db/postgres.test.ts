@@ -92,6 +92,25 @@ describe("PostgreSQL: admin and user roles, migrations, run records", () => {
     for (const e of elements) expect(rows.some((t) => t.kind === "task" && t.parent_id === e.id && t.element_index === e.element_index)).toBe(true);
   });
 
+  it("writes a batch of records in one transaction: an update refused leaves none of the batch's inserted rows", async () => {
+    // The map row's first update comes in the batch that inserts its elements (and their tasks).
+    const admin = await pg.client(pg.admin);
+    try {
+      await admin.query(`create function refuse_map_start() returns trigger language plpgsql as $$ begin raise exception 'map start refused'; end $$`);
+      await admin.query("create trigger refuse_map_start before update on task for each row when (old.kind = 'map' and old.state = 'pending') execute function refuse_map_start()");
+      const r = runBundle(root, "squares", cfg);
+      expect(r.stderr).toContain("map start refused");
+      const [run] = await sql<{ uuid: string }>("select uuid from run where command = 'squares' order by start_time desc limit 1");
+      const rows = await sql<{ kind: string; state: string }>("select kind, state from task where run_uuid = $1 and kind = 'map'", [run.uuid]);
+      expect(rows).toEqual([{ kind: "map", state: "pending" }]);
+      expect(await sql("select count(*)::int as n from task where run_uuid = $1 and element_index is not null", [run.uuid])).toEqual([{ n: 0 }]);
+    } finally {
+      await admin.query("drop trigger if exists refuse_map_start on task");
+      await admin.query("drop function if exists refuse_map_start()");
+      await admin.end();
+    }
+  });
+
   it("records a failure whose message holds a NUL character, which PostgreSQL text cannot store: as U+FFFD", async () => {
     const r = runBundle(root, "binary", cfg);
     expect(r.code).toBe(1);
