@@ -204,6 +204,15 @@ export const twice = command({
   },
 });
 
+export const twice_loops = command({
+  description: "Two loops: one after a Nap (once), one on a parallel branch (twice)",
+  args: { seconds: { type: "number", default: 0.5 }, count: { type: "integer", default: 3 } },
+  setup() {
+    Nap().pipe(loop({ iterations: 1 }, () => { Hello(); }));
+    Numbers().pipe(loop({ iterations: 2 }, () => { Hello(); }));
+  },
+});
+
 export const skip_in_elements = command({
   description: "A branch inside each element: even ones run Hello, odd ones a loop of Hello",
   args: { count: { type: "integer", default: 3 } },

@@ -408,6 +408,21 @@ describe("run and task records on SQLite", () => {
     expect(query("select state from task where run_uuid = ? and name = 'After'", run.uuid)).toEqual([{ state: then ? "skipped" : "success" }]);
   });
 
+  it.each(["sequential", "threads"])("records two loops on parallel branches in their own rows on %s (the one after a Nap starts last, though it comes first in the plan)", (backend) => {
+    const r = runBundle(root, "twice_loops", ["--backend", backend]);
+    expect(r.code, r.stderr).toBe(0);
+    const run = lastRun("twice_loops");
+    const rows = query(
+      "select p.name as after, t.state, t.start_time as start, p.end_time as after_end, (select count(*) from task i where i.parent_id = t.id) as iterations from task t join edge e on e.to_task_id = t.id join task p on p.id = e.from_task_id where t.run_uuid = ? and t.kind = 'loop' order by t.id",
+      run.uuid,
+    );
+    expect(rows.map((t) => [t.after, t.state, t.iterations])).toEqual([
+      ["Nap", "success", 1],
+      ["Numbers", "success", 2],
+    ]);
+    for (const t of rows) expect(new Date(t.start as string).getTime()).toBeGreaterThanOrEqual(new Date(t.after_end as string).getTime());
+  });
+
   it.each(["sequential", "threads"])("records the tasks and loops of a map body's branch not taken as skipped with no times on %s, under their element", (backend) => {
     const r = runBundle(root, "skip_in_elements", ["--backend", backend]);
     expect(r.code, r.stderr).toBe(0);
