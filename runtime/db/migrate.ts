@@ -5,7 +5,7 @@
  * with foreign keys off and each one's references are checked after it (foreign-keys.ts).
  */
 import type { DatabaseConfig } from "../config/schema.js";
-import { componentMigrations, migrationsTable, type DbCatalog, type MigrationEntry } from "./catalog.js";
+import { allModels, componentMigrations, entityTable, migrationsTable, type DbCatalog, type MigrationEntry } from "./catalog.js";
 import { sqliteHandle, type OpenDatabase } from "./connect.js";
 import { DatabaseError, driverReason } from "./errors.js";
 import { addedDangling, danglingReferences, withForeignKeysOff, type Dangling } from "./foreign-keys.js";
@@ -105,8 +105,10 @@ function ident(name: string): string {
 /**
  * PostgreSQL with distinct admin and user roles: the user role may read and write every table and use
  * its sequences, nothing more (tables belong to the admin role, so only it can alter or drop them).
+ * That is every table of the admin's current schema (outflow's, the migrations tables, models without a
+ * schema) and the tables of models declared in another schema (`schema: "archive"`), with their sequences.
  */
-export async function grantUserRole(db: OpenDatabase, config: DatabaseConfig): Promise<string | undefined> {
+export async function grantUserRole(db: OpenDatabase, config: DatabaseConfig, models: ModelTable[] = []): Promise<string | undefined> {
   if (config.dialect !== "postgresql" || !config.admin || config.admin.username === config.user.username) return undefined;
   const conn = db.orm.em.getConnection();
   try {
@@ -115,8 +117,37 @@ export async function grantUserRole(db: OpenDatabase, config: DatabaseConfig): P
     await conn.execute(`grant usage on schema ${ident(schema)} to ${user}`);
     await conn.execute(`grant select, insert, update, delete on all tables in schema ${ident(schema)} to ${user}`);
     await conn.execute(`grant usage, select, update on all sequences in schema ${ident(schema)} to ${user}`);
+    const elsewhere = models.filter((t): t is { schema: string; table: string } => !!t.schema && t.schema !== "*" && t.schema !== schema);
+    if (elsewhere.length) {
+      // Those of the models' tables that exist (a failed upgrade may not have made them all), and their sequences.
+      const found: Array<{ schema: string; name: string; sequence: boolean }> = await conn.execute(
+        `select n.nspname as schema, c.relname as name, c.relkind = 'S' as sequence from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where (c.relkind in ('r', 'p') and (n.nspname, c.relname) in (${elsewhere.map(() => "(?, ?)").join(", ")}))
+             or (c.relkind = 'S' and exists (select 1 from pg_depend d join pg_class t on t.oid = d.refobjid join pg_namespace tn on tn.oid = t.relnamespace
+                   where d.objid = c.oid and d.deptype in ('a', 'i') and (tn.nspname, t.relname) in (${elsewhere.map(() => "(?, ?)").join(", ")})))`,
+        [...elsewhere, ...elsewhere].flatMap((t) => [t.schema, t.table]),
+        "all",
+      );
+      for (const s of new Set(found.map((f) => f.schema))) await conn.execute(`grant usage on schema ${ident(s)} to ${user}`);
+      for (const f of found) {
+        await conn.execute(`grant ${f.sequence ? "usage, select, update" : "select, insert, update, delete"} on ${f.sequence ? "sequence " : ""}${ident(f.schema)}.${ident(f.name)} to ${user}`);
+      }
+    }
     return config.user.username;
   } catch (error) {
     throw new DatabaseError(`granting data access to role ${config.user.username} on database "${db.name}" failed: ${driverReason(error)}`);
   }
+}
+
+export interface ModelTable {
+  /** MikroORM's `schema` option of the model, if any. */
+  schema?: string;
+  table: string;
+}
+
+/** The tables of the models of `plugins` in database `name`, with their schema (to grant access to). */
+export function modelTables(catalog: DbCatalog, plugins: readonly string[], name: string): ModelTable[] {
+  return allModels(catalog, plugins)
+    .filter((m) => m.database === name)
+    .map((m) => ({ schema: m.entity.meta.schema, table: entityTable(m.entity) }));
 }

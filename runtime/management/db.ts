@@ -12,7 +12,7 @@ import { openDatabase, type OpenDatabase, type Role } from "../db/connect.js";
 import { outflowEntities } from "../db/entities.js";
 import { DatabaseError } from "../db/errors.js";
 import { makeMigration } from "../db/make-migration.js";
-import { downgrade, grantUserRole, upgrade } from "../db/migrate.js";
+import { downgrade, grantUserRole, modelTables, upgrade } from "../db/migrate.js";
 import { withSchemaLock } from "../db/schema-lock.js";
 import { managementConfig } from "./config.js";
 
@@ -70,9 +70,12 @@ export function dbCommands(input: BundleInput, root: string) {
             done = true;
           } finally {
             if (done || db.dialect !== "sqlite") said.forEach(out);
+            // On PostgreSQL each component's migrations commit on their own: what was committed before a
+            // failure is granted too (a grant failing then does not hide the upgrade's own error).
+            const grant = grantUserRole(db, config.databases[name], modelTables(catalog, config.plugins, name));
+            const granted = done ? await grant : await grant.catch(() => undefined);
+            if (granted) out(`  granted data access (select, insert, update, delete) on every table to role ${granted}`);
           }
-          const granted = await grantUserRole(db, config.databases[name]);
-          if (granted) out(`  granted data access (select, insert, update, delete) on every table to role ${granted}`);
         });
       }
       return 0;
@@ -91,7 +94,7 @@ export function dbCommands(input: BundleInput, root: string) {
           const reverted = await withSchemaLock(db, (migrators) => downgrade(db, catalog, component, migrators));
           if (reverted) any = true;
           out(`database "${name}" (${db.where})\n  ${component}: ${reverted ? `reverted ${reverted}` : "no applied migration to revert"}`);
-          if (reverted) await grantUserRole(db, config.databases[name]);
+          if (reverted) await grantUserRole(db, config.databases[name], modelTables(catalog, config.plugins, name));
         });
       }
       if (!any) out(`${component}: nothing was reverted`);
