@@ -1,6 +1,7 @@
 // `npm run bench`: the performance figures of the README. Prints a table, writes bench/results/latest.json.
 // Sections: build (vs tsc), start-up (vs bare node), per-task overhead, maps (vs the raw worker floor).
-import { writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { writeFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { join, dirname } from "node:path";
@@ -28,6 +29,18 @@ if (!only || only === "build") {
   add("build", "outflow build (cold process)", build, "ms");
   add("build", "tsc --noEmit, same files", tsc, "ms");
   add("build", "ratio build / tsc", build / tsc, "x", "<= 2");
+  // The graphs the booleans and enums that setup() reads build are recorded and checked too: 50 commands
+  // with two booleans and a 3-option enum each, whose graphs depend on all three (8 distinct graphs per
+  // command), against the same commands whose setup() reads no arg (one graph each).
+  const dependent = variantsFixture(true);
+  const plain = variantsFixture(false);
+  const checkMs = (root) => median([1, 2, 3].map(() => time(node, [outflow, "build", "--check", "--root", root], { cwd: repo }).ms));
+  const plainMs = checkMs(plain);
+  const dependentMs = checkMs(dependent);
+  add("build", "build --check, 50 commands, one graph each", plainMs, "ms");
+  add("build", "same, graphs depend on 2 booleans + an enum (8 each)", dependentMs, "ms");
+  add("build", "per further graph checked", (dependentMs - plainMs) / (50 * 7), "ms");
+  for (const root of [dependent, plain]) rmSync(root, { recursive: true, force: true });
 }
 
 if (!only || only === "startup") {
@@ -219,3 +232,23 @@ mkdirSync(join(repo, "bench/results"), { recursive: true });
 const file = join(repo, "bench/results", only ? `latest-${only}.json` : "latest.json");
 writeFileSync(file, JSON.stringify({ machine, results }, null, 2) + "\n");
 console.log(`\nwrote ${file}`);
+
+/** A pipeline of 50 commands with args `a`, `b` (booleans) and `mode` (an enum); `dependent`: their graphs depend on them. */
+function variantsFixture(dependent) {
+  const root = mkdtempSync(join(tmpdir(), "outflow-bench-variants-"));
+  const write = (rel, text) => {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), text);
+  };
+  write("outflow.config.ts", `import { defineConfig } from "outflow";\n\nexport default defineConfig({ plugins: ["v"] });\n`);
+  write("tsconfig.json", JSON.stringify({ compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "bundler", strict: true, noEmit: true, skipLibCheck: true, types: ["node"], typeRoots: [join(repo, "node_modules/@types")], paths: { outflow: [join(repo, "runtime/index.ts")] } }, include: ["plugins", "outflow.config.ts"] }));
+  write("plugins/v/tasks.ts", `import { task } from "outflow";
+export const Seed = task(function Seed(): { value: number } { return { value: 1 }; });
+export const Step = task(function Step(value: number): { value: number } { return { value: value + 1 }; });
+export const Use = task(function Use(value: number): void {});
+`);
+  const body = dependent ? `let s = Seed(); if (args.a) s = s.pipe(Step()); if (args.b) s = s.pipe(Step()); if (args.mode === "z") s = s.pipe(Step()); s.pipe(Use());` : `Seed().pipe(Step()).pipe(Use());`;
+  const commands = Array.from({ length: 50 }, (_, i) => `export const c${i} = command({ args: { a: { type: "boolean" }, b: { type: "boolean" }, mode: { type: "enum", options: ["x", "y", "z"] } }, setup({ args }) { ${body} } });`);
+  write("plugins/v/commands.ts", `import { command } from "outflow";\nimport { Seed, Step, Use } from "./tasks.js";\n${commands.join("\n")}\n`);
+  return root;
+}
