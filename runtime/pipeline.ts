@@ -15,11 +15,10 @@ import { startThreadsBackend, type ThreadsBackend } from "./backends/threads/ind
 import { workerCount } from "./backends/threads/worker-count.js";
 import { guardProcessExit } from "./execute/exit-guard.js";
 import { ReportedError } from "./report.js";
-import { DatabaseError, driverReason } from "./db/errors.js";
 import { recordAndCheck, siteText } from "./graph/record-and-check.js";
 import { interactiveInsideMap } from "./graph/interactive-in-map.js";
 import { GraphError } from "./graph/recorder.js";
-import type { Tracking } from "./db/tracking.js";
+import { recordsIncomplete, type Tracking } from "./db/tracking.js";
 
 /** How a bundle (or the testing helpers) hands the runtime the user's code, lazily. */
 export interface PipelineLoaders {
@@ -164,11 +163,11 @@ async function runTracked(
     }
     if (slurm?.stoppedAfterEmit(error) && !controller.signal.aborted) {
       // slurm --emit-only: the job scripts are written; the run stops there, `emitted` (collected by --resubmit-failed).
-      await records?.finish("emitted").catch(recordsIncomplete(records));
+      await records?.finish("emitted").catch(recordsIncomplete(records?.runId));
       if (records) getLogger("outflow.runtime").info(`run ${records.runId} is emitted: its Slurm arrays wait to be submitted by hand`);
       return { code: 0, result: {}, runId: records?.runId ?? null };
     }
-    await records?.finish(controller.signal.aborted ? aborted().state : "failed").catch(recordsIncomplete(records));
+    await records?.finish(controller.signal.aborted ? aborted().state : "failed").catch(recordsIncomplete(records?.runId));
     const thrown = controller.signal.aborted ? aborted().error : (slurm?.unwrap(error) ?? error);
     if (records && typeof thrown === "object" && thrown !== null) failedRuns.set(thrown, records.runId);
     throw thrown;
@@ -176,14 +175,6 @@ async function runTracked(
     unguardExit();
     await slurm?.close();
   }
-}
-
-/**
- * A run that failed (or was emitted) ends with its own line and exit code even when its last records could
- * not be written; that they could not is said too, not dropped.
- */
-function recordsIncomplete(records: Tracking | undefined): (error: unknown) => void {
-  return (error) => getLogger("outflow.db").warning(`${error instanceof DatabaseError ? error.message : driverReason(error)}; the records of run ${records?.runId} are incomplete`);
 }
 
 /** The recorded run a failure ended (outflow/testing reports it with the exit code). */

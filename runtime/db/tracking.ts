@@ -20,6 +20,7 @@ import type { RunState } from "./entities.js";
 import { recordStore, type RecordStore } from "./record-store.js";
 import { RunRecorder } from "./recorder.js";
 import { DatabaseSession } from "./session.js";
+import { DatabaseError, driverReason } from "./errors.js";
 
 export interface TrackingInput {
   config: OutflowConfig;
@@ -111,7 +112,7 @@ function tracking(session: DatabaseSession, store: RecordStore, recorder: RunRec
     if (ended) return;
     ended = true;
     recorder.stop();
-    await recorder.flush().catch(() => {});
+    await recorder.flush().catch(recordsIncomplete(recorder.runId));
     const now = new Date();
     await store.failRunning(recorder.runId, now, message);
     await store.endRun(recorder.runId, state, now);
@@ -135,6 +136,14 @@ function tracking(session: DatabaseSession, store: RecordStore, recorder: RunRec
     abandon: (message) => stop("failed", message),
     close: () => session.close(),
   };
+}
+
+/**
+ * A run that failed, was cancelled (or was emitted) ends with its own line and exit code even when its last
+ * records could not be written; that they could not is said too, not dropped.
+ */
+export function recordsIncomplete(runId: string | undefined): (error: unknown) => void {
+  return (error) => getLogger("outflow.db").warning(`${error instanceof DatabaseError ? error.message : driverReason(error)}; the records of run ${runId} are incomplete`);
 }
 
 /** Notifies two observers; each sees its own handles. */

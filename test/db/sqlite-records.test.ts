@@ -68,6 +68,25 @@ describe("run and task records on SQLite", () => {
     }
   });
 
+  it("says so when a cancelled run's records could not all be written", async () => {
+    const db = new Database(join(root, "outflow.db"));
+    db.exec("create trigger refuse_nap before update on task when new.name = 'Nap' begin select raise(abort, 'disk says no'); end");
+    db.close();
+    try {
+      const bundle = startWatched(root, "nap", ["--seconds", "30"]);
+      await bundle.until("napping");
+      bundle.child.kill("SIGTERM");
+      expect(await bundle.closed).toBe(130);
+      const run = lastRun("nap");
+      expect(run.state).toBe("cancelled");
+      expect(lines(bundle.stderr)).toContainEqual(expect.stringMatching(new RegExp(`outflow\\.db - - - WARNING - writing the run records failed: disk says no; the records of run ${run.uuid} are incomplete$`)));
+    } finally {
+      const after = new Database(join(root, "outflow.db"));
+      after.exec("drop trigger refuse_nap");
+      after.close();
+    }
+  });
+
   it("records map elements and the tasks of the map body with their parent and element index", () => {
     const r = runBundle(root, "squares", []);
     expect(r.code).toBe(0);
