@@ -180,7 +180,8 @@ type Transaction = Parameters<Parameters<ReturnType<OpenDatabase["orm"]["em"]["g
 
 /**
  * PostgreSQL: ids reserved from the table's sequence, then one multi-row insert and one update per batch,
- * all in one transaction (on one pooled connection): a batch is written whole or not at all.
+ * all in one transaction (on one pooled connection): a batch, as the graph's rows and edges at run start,
+ * is written whole or not at all.
  */
 class PgRecordStore implements RecordStore {
   constructor(private readonly db: OpenDatabase) {}
@@ -234,12 +235,14 @@ class PgRecordStore implements RecordStore {
 
   async insertGraph(run: string, rows: TaskRow[], edges: Array<[number, number]>): Promise<number[]> {
     if (!rows.length) return [];
-    const ids = await this.reserve(rows.length);
-    await this.insertRows(run, rows.map((row, i) => ({ id: ids[i], row })));
-    if (edges.length) {
-      await this.exec(`insert into edge (run_uuid, from_task_id, to_task_id) values ${edges.map(() => "(?, ?, ?)").join(", ")}`, edges.flatMap(([f, t]) => [run, ids[f], ids[t]]));
-    }
-    return ids;
+    return this.db.orm.em.getConnection().transactional(async (trx) => {
+      const ids = await this.reserve(rows.length, trx);
+      await this.insertRows(run, rows.map((row, i) => ({ id: ids[i], row })), trx);
+      if (edges.length) {
+        await this.exec(`insert into edge (run_uuid, from_task_id, to_task_id) values ${edges.map(() => "(?, ?, ?)").join(", ")}`, edges.flatMap(([f, t]) => [run, ids[f], ids[t]]), "run", trx);
+      }
+      return ids;
+    });
   }
 
   async write(run: string, batch: Batch): Promise<void> {

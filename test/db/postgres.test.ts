@@ -111,6 +111,23 @@ describe("PostgreSQL: admin and user roles, migrations, run records", () => {
     }
   });
 
+  it("writes the graph's rows and edges at run start in one transaction: an edge refused leaves no task row", async () => {
+    const admin = await pg.client(pg.admin);
+    try {
+      await admin.query(`create function refuse_edge() returns trigger language plpgsql as $$ begin raise exception 'edge refused'; end $$`);
+      await admin.query("create trigger refuse_edge before insert on edge for each row execute function refuse_edge()");
+      const r = runBundle(root, "explode", cfg);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("edge refused");
+      const [run] = await sql<{ uuid: string }>("select uuid from run where command = 'explode' order by start_time desc limit 1");
+      expect(await sql("select count(*)::int as n from task where run_uuid = $1", [run.uuid])).toEqual([{ n: 0 }]);
+    } finally {
+      await admin.query("drop trigger if exists refuse_edge on edge");
+      await admin.query("drop function if exists refuse_edge()");
+      await admin.end();
+    }
+  });
+
   it("records a failure whose message holds a NUL character, which PostgreSQL text cannot store: as U+FFFD", async () => {
     const r = runBundle(root, "binary", cfg);
     expect(r.code).toBe(1);
