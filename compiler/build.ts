@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Project } from "ts-morph";
-import { MANIFEST_FORMAT, type CommandSpec, type GraphSpec, type Manifest, type PluginSpec } from "../contract/manifest.js";
+import { MANIFEST_FORMAT, type CommandSpec, type GraphSpec, type Manifest, type PluginSpec, type Site } from "../contract/manifest.js";
 import { formatDiagnostic, type Diagnostic } from "../contract/diagnostic.js";
 import { planGraph } from "../runtime/graph/plan.js";
 import { extractTasks } from "./signatures.js";
@@ -146,7 +146,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       if (arg in globalOptions || arg === "help" || arg === "logLevel") diagnostics.push({ code: "OF112", message: `Command ${c.name} declares arg "${arg}", which is a built-in option of every command; rename it`, site: argSite(project, opts.root, c.site, arg) });
     }
     commands.push(spec);
-    if (c.error) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} threw: ${c.error.message}`, site: c.error.site.line ? c.error.site : c.site });
+    /** setup() threw: at the throw (else the command), with the args that made it when they were not the defaults. */
+    const threw = (error: { message: string; site: Site }, label?: string): Diagnostic => ({ code: "OF100", message: `setup() of command ${c.name} threw${label ? ` with ${label}` : ""}: ${error.message}`, site: error.site.line ? error.site : c.site });
+    if (c.error) diagnostics.push(threw(c.error));
     if (c.timedOut) diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} did not return within ${setupTimeoutMs() / 1000} s (an endless loop?); its graph is not checked`, site: c.site });
     if (!c.graph) continue;
     // The graph the defaults build, then each other graph that the booleans and enums setup() reads build:
@@ -154,19 +156,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const found = checkGraph(c.graph, c.error);
     diagnostics.push(...found);
     const reported = new Set(found.map(diagnosticKey));
+    // Each problem once, named by the first args that make it (the fewest: variants come in that order).
+    const once = (d: Diagnostic, named: Diagnostic) => {
+      if (reported.has(diagnosticKey(d))) return;
+      reported.add(diagnosticKey(d));
+      diagnostics.push(named);
+    };
     for (const variant of c.variants ?? []) {
       const label = argsLabel(variant.args);
-      // outflow refusing a call, once, named by the first args that make it (the fewest: variants come in that order).
-      const refused = variant.error && { code: "OF100", message: `setup() of command ${c.name} threw: ${variant.error.message}`, site: variant.error.site.line ? variant.error.site : c.site };
-      if (refused && !reported.has(diagnosticKey(refused))) {
-        reported.add(diagnosticKey(refused));
-        diagnostics.push({ ...refused, message: `setup() of command ${c.name} threw with ${label}: ${variant.error!.message}` });
-      }
-      for (const d of checkGraph(variant.graph, variant.error)) {
-        if (reported.has(diagnosticKey(d))) continue;
-        reported.add(diagnosticKey(d));
-        diagnostics.push({ ...d, message: `${d.message} (in the graph setup() builds with ${label})` });
-      }
+      if (variant.error) once(threw(variant.error), threw(variant.error, label));
+      for (const d of checkGraph(variant.graph, variant.error)) once(d, { ...d, message: `${d.message} (in the graph setup() builds with ${label})` });
     }
     for (const args of c.hungVariants ?? []) {
       diagnostics.push({ code: "OF100", message: `setup() of command ${c.name} with ${argsLabel(args)} did not return within ${setupTimeoutMs() / 1000} s (an endless loop?); that graph is not checked`, site: c.site });
