@@ -287,6 +287,22 @@ export default defineConfig({
 const roots: string[] = [];
 
 /** A pipeline root in a temp folder: the tutorial's data_reduction plugin, `extras`, and `files` on top. */
+/**
+ * The tutorial pipeline with one more plugin (its model file `models/<plugin>.ts`, tasks and commands; no
+ * migration of it yet), listed after data_reduction and extras, built.
+ */
+export async function makePluginPipeline(plugin: string, parts: { model: string; tasks: string; commands: string }, files: Record<string, string> = {}): Promise<string> {
+  const root = makeTutorialPipeline({
+    "outflow.config.ts": `import { defineConfig } from "outflow";\n\nexport default defineConfig({\n  plugins: ["data_reduction", "extras", ${JSON.stringify(plugin)}],\n});\n`,
+    [`plugins/${plugin}/models/${plugin}.ts`]: parts.model,
+    [`plugins/${plugin}/tasks.ts`]: parts.tasks,
+    [`plugins/${plugin}/commands.ts`]: parts.commands,
+    ...files,
+  });
+  await buildPipeline(root);
+  return root;
+}
+
 export function makeTutorialPipeline(files: Record<string, string> = {}): string {
   const root = mkdtempSync(join(tmpdir(), "outflow-db-"));
   roots.push(root);

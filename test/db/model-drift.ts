@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildPipeline, makeTutorialPipeline } from "./fixture.js";
+import { buildPipeline, makePluginPipeline } from "./fixture.js";
 
 export const KINDS_MODEL = `import { defineEntity, p, type InferEntity } from "outflow/models";
 
@@ -82,24 +82,9 @@ export const store_sample = command({
 });
 `;
 
-const CONFIG = `import { defineConfig } from "outflow";
-
-export default defineConfig({
-  plugins: ["data_reduction", "extras", "kinds"],
-});
-`;
-
-/** The tutorial pipeline with the \`kinds\` plugin (no migration of it yet), built. */
-export async function makeKindsPipeline(files: Record<string, string> = {}): Promise<string> {
-  const root = makeTutorialPipeline({
-    "outflow.config.ts": CONFIG,
-    "plugins/kinds/models/kinds.ts": KINDS_MODEL,
-    "plugins/kinds/tasks.ts": KINDS_TASKS,
-    "plugins/kinds/commands.ts": KINDS_COMMANDS,
-    ...files,
-  });
-  await buildPipeline(root);
-  return root;
+/** The tutorial pipeline with the `kinds` plugin (no migration of it yet), built. */
+export function makeKindsPipeline(files: Record<string, string> = {}): Promise<string> {
+  return makePluginPipeline("kinds", { model: KINDS_MODEL, tasks: KINDS_TASKS, commands: KINDS_COMMANDS }, files);
 }
 
 /** Writes `model` with each `[from, to]` replaced once (each `from` must be there) to `file` of the pipeline, and rebuilds. */

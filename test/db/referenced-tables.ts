@@ -4,7 +4,7 @@
  * make-migrations writes a required relation), and a command that stores parents with children and pets,
  * and with `--toys` toys too.
  */
-import { buildPipeline, makeTutorialPipeline } from "./fixture.js";
+import { makePluginPipeline } from "./fixture.js";
 import { editModel } from "./model-drift.js";
 
 export const FAMILY_MODEL = `import { defineEntity, p } from "outflow/models";
@@ -62,24 +62,9 @@ export const store_family = command({
 });
 `;
 
-const CONFIG = `import { defineConfig } from "outflow";
-
-export default defineConfig({
-  plugins: ["data_reduction", "extras", "family"],
-});
-`;
-
-/** The tutorial pipeline with the \`family\` plugin (no migration of it yet), built. */
-export async function makeFamilyPipeline(files: Record<string, string> = {}): Promise<string> {
-  const root = makeTutorialPipeline({
-    "outflow.config.ts": CONFIG,
-    "plugins/family/models/family.ts": FAMILY_MODEL,
-    "plugins/family/tasks.ts": FAMILY_TASKS,
-    "plugins/family/commands.ts": FAMILY_COMMANDS,
-    ...files,
-  });
-  await buildPipeline(root);
-  return root;
+/** The tutorial pipeline with the `family` plugin (no migration of it yet), built. */
+export function makeFamilyPipeline(files: Record<string, string> = {}): Promise<string> {
+  return makePluginPipeline("family", { model: FAMILY_MODEL, tasks: FAMILY_TASKS, commands: FAMILY_COMMANDS }, files);
 }
 
 /** Rewrites the family models (each `[from, to]` replaced once) and rebuilds. */
